@@ -1,0 +1,113 @@
+# Makefile: one-word entry points for the reference library, its examples
+# and every check.  `make` builds; `make check` runs every test; `make
+# conformance` runs the conformance suite against the reference.
+# Knobs: CC, OPT, SAN=address,undefined (sanitizer build in its own dir),
+# WERROR=0, PREFIX (install), TEST_PREFIX (wraps test runs, e.g. valgrind).
+
+CC ?= cc
+OPT ?= -O2 -g
+WERROR ?= 1
+PREFIX ?= /usr/local
+SAN ?=
+
+comma := ,
+BUILD := build
+ifneq ($(SAN),)
+BUILD := build/san-$(subst $(comma),-,$(SAN))
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings \
+        -Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) \
+             -Iref/include -MMD -MP $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) -pthread $(LDFLAGS)
+# Deferred (=) so that pkg-config runs after `deps` has installed check.
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+LIB_SRC := $(wildcard ref/src/*.c)
+LIB_OBJ := $(LIB_SRC:ref/src/%.c=$(BUILD)/obj/ref/%.o)
+LIB := $(BUILD)/libachat.a
+EXAMPLES := $(patsubst ref/examples/%.c,$(BUILD)/bin/achat-%,$(wildcard ref/examples/*.c))
+UNIT_SRC := $(wildcard ref/tests/test_*.c)
+UNIT := $(UNIT_SRC:ref/tests/%.c=$(BUILD)/tests/%)
+
+VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
+           --errors-for-leak-kinds=definite,indirect --track-fds=no
+
+.PHONY: all lib examples tests deps check unit memcheck sanitize \
+        conformance install clean help
+.DEFAULT_GOAL := all
+
+all: lib examples
+lib: $(LIB)
+examples: $(EXAMPLES)
+tests: $(UNIT)
+
+help:
+	@echo "make              library and examples in build/"
+	@echo "make check        every test (unit, valgrind, ASan+UBSan, conformance)"
+	@echo "make conformance  the conformance suite against the reference"
+	@echo "make install PREFIX=/usr/local"
+
+deps:
+	@scripts/ensure-deps.sh build check
+
+$(BUILD)/obj/ref/%.o: ref/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iref/src -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/achat-%: ref/examples/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(LIB) $(LDFLAGS_ALL)
+
+$(BUILD)/tests/%: ref/tests/%.c ref/tests/check_util.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iref/src -Iref/tests $(CHECK_CFLAGS) $< -o $@ \
+	    $(LIB) $(CHECK_LIBS) $(LDFLAGS_ALL)
+
+# Unit tests, in libcheck's fork mode: a crash fails one test, not the run.
+unit: tests
+	@set -e; for t in $(UNIT); do \
+	    echo "== $$t"; $(TEST_PREFIX) $$t; done
+
+# Every unit test binary again under valgrind memcheck: zero errors, zero
+# leaks (valgrind follows libcheck's forked children).
+memcheck: tests
+	@set -e; for t in $(UNIT); do \
+	    echo "== valgrind $$t"; CK_DEFAULT_TIMEOUT=120 $(VALGRIND) $$t; done
+
+# The same tests built with ASan+UBSan.
+sanitize:
+	@$(MAKE) --no-print-directory SAN=address,undefined CC=$(CC) unit
+
+check: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory memcheck
+	@$(MAKE) --no-print-directory sanitize
+	@echo "make check: all passed"
+
+conformance: deps
+	@echo "conformance: the suite does not exist yet; running the reference's own tests"
+	@$(MAKE) --no-print-directory all unit
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 ref/include/achat.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1|' ref/achat.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/achat.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

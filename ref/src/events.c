@@ -1,0 +1,136 @@
+/* events.c: what each kind of readiness does to a dispatcher, with the
+ * defaults of asyncore where the user gave no callback.  Every path checks
+ * that the channel is still open: close is final (Q2). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* handle_close runs at most once, and the channel is closed after it
+ * whatever the callback did: a channel never lingers half-closed. */
+void ac__close_event(ac_disp_t *d)
+{
+    if (d->close_called) {
+        ac_disp_close(d);
+        return;
+    }
+    d->close_called = 1;
+    if (d->ops.handle_close && d->state == AC__OPEN)
+        d->ops.handle_close(d, d->ud);
+    if (d->state == AC__OPEN)
+        ac_disp_close(d);
+}
+
+void ac__error_event(ac_disp_t *d, int err)
+{
+    if (!ac__disp_open(d))
+        return;
+    if (d->ops.handle_error)
+        d->ops.handle_error(d, err, d->ud);
+    else
+        ac__close_event(d);
+}
+
+/* Q6/Q8: handle_connect only once SO_ERROR says the connect really
+ * succeeded; a failure is an error event carrying the errno. */
+static void connect_event(ac_disp_t *d)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    d->connecting = 0;
+    if (err != 0) {
+        ac__error_event(d, -err);
+        return;
+    }
+    if (d->ops.handle_connect)
+        d->ops.handle_connect(d, d->ud);
+    if (ac__disp_open(d))
+        d->connected = 1; /* after the callback, as asyncore (Q7) */
+}
+
+/* With no free descriptor the pending connection would keep the listener
+ * readable forever; dropping it through the spare slot ends the spin. */
+static void drop_pending(ac_disp_t *d)
+{
+    if (d->spare_fd < 0)
+        return;
+    close(d->spare_fd);
+    int fd = accept(d->fd, NULL, NULL);
+    if (fd >= 0)
+        close(fd);
+    d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void accept_event(ac_disp_t *d)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd;
+    do
+        fd = accept4(d->fd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        int err = errno;
+        if (err == EMFILE || err == ENFILE)
+            drop_pending(d);
+        else if (err != EAGAIN && err != EWOULDBLOCK &&
+                 err != ECONNABORTED && err != EPROTO)
+            ac__error_event(d, -err);
+        return; /* Q24: no channel, no handle_accept */
+    }
+    if (d->ops.handle_accept)
+        d->ops.handle_accept(d, fd, (struct sockaddr *)&ss, len, d->ud);
+    else
+        close(fd);
+}
+
+void ac__read_event(ac_disp_t *d)
+{
+    if (d->accepting) {
+        accept_event(d);
+        return;
+    }
+    if (d->connecting) {
+        connect_event(d);
+        if (!ac__disp_open(d))
+            return;
+    }
+    if (d->ops.handle_read)
+        d->ops.handle_read(d, d->ud);
+}
+
+void ac__write_event(ac_disp_t *d)
+{
+    if (d->accepting)
+        return;
+    if (d->connecting) {
+        connect_event(d);
+        if (!ac__disp_open(d))
+            return;
+    }
+    if (d->ops.handle_write)
+        d->ops.handle_write(d, d->ud);
+}
+
+/* Q10: the default consumes the urgent byte, so pending OOB data can
+ * never make every pass report the same condition again. */
+void ac__expt_event(ac_disp_t *d)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+        ac__close_event(d);
+        return;
+    }
+    if (d->ops.handle_expt) {
+        d->ops.handle_expt(d, d->ud);
+        return;
+    }
+    char c;
+    (void)recv(d->fd, &c, 1, MSG_OOB);
+}

@@ -1,0 +1,258 @@
+/* framer.c: the socket-free framing core (asynchat's handle_read loop).
+ * Bytes in, collect/found callbacks out, linear in the input: each step
+ * consumes through the next match, and only a partial terminator match
+ * (at most len-1 bytes) is ever copied, into the held buffer. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct ac_framer {
+    ac_framer_cbs_t cbs;
+    void *ud;
+    ac_term_kind_t kind;
+    unsigned char *term;    /* STRING: the terminator bytes */
+    size_t tlen;
+    uint64_t count;         /* COUNT: bytes still to come */
+    unsigned char *held;    /* proper prefix of term ending the last feed */
+    size_t nheld;
+    unsigned char *scratch; /* held bytes joined with the next few bytes */
+    size_t limit, reclen;   /* input limit and current record length */
+    int err;                /* sticky AC_ETOOBIG */
+    unsigned gen;           /* bumped by discard: stops a feed */
+    int feeding;
+};
+
+int ac_framer_new(ac_framer_t **out, const ac_framer_cbs_t *cbs, void *ud)
+{
+    if (out == NULL)
+        return -EINVAL;
+    ac_framer_t *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -ENOMEM;
+    f->held = malloc(AC_TERMINATOR_MAX);
+    f->scratch = malloc(2 * AC_TERMINATOR_MAX);
+    f->term = malloc(AC_TERMINATOR_MAX);
+    if (!f->held || !f->scratch || !f->term) {
+        ac_framer_free(f);
+        return -ENOMEM;
+    }
+    if (cbs)
+        f->cbs = *cbs;
+    f->ud = ud;
+    *out = f;
+    return 0;
+}
+
+void ac_framer_free(ac_framer_t *f)
+{
+    if (f == NULL)
+        return;
+    free(f->held);
+    free(f->scratch);
+    free(f->term);
+    free(f);
+}
+
+int ac_framer_set_terminator(ac_framer_t *f, const void *term, size_t len)
+{
+    if (f == NULL || (term == NULL && len > 0) || len > AC_TERMINATOR_MAX)
+        return -EINVAL;
+    if (len == 0)
+        return ac_framer_set_none(f);
+    memcpy(f->term, term, len);
+    f->tlen = len;
+    f->kind = AC_TERM_STRING;
+    return 0;
+}
+
+int ac_framer_set_count(ac_framer_t *f, uint64_t count)
+{
+    if (f == NULL)
+        return -EINVAL;
+    if (count == 0)
+        return ac_framer_set_none(f);
+    f->count = count;
+    f->kind = AC_TERM_COUNT;
+    return 0;
+}
+
+int ac_framer_set_none(ac_framer_t *f)
+{
+    if (f == NULL)
+        return -EINVAL;
+    f->kind = AC_TERM_NONE;
+    f->count = 0;
+    return 0;
+}
+
+ac_term_kind_t ac_framer_terminator(const ac_framer_t *f, const void **bytes,
+                                    size_t *len, uint64_t *count)
+{
+    int s = f && f->kind == AC_TERM_STRING;
+    if (bytes)
+        *bytes = s ? f->term : NULL;
+    if (len)
+        *len = s ? f->tlen : 0;
+    if (count)
+        *count = f && f->kind == AC_TERM_COUNT ? f->count : 0;
+    return f ? f->kind : AC_TERM_NONE;
+}
+
+int ac_framer_set_limit(ac_framer_t *f, size_t max_record)
+{
+    if (f == NULL)
+        return -EINVAL;
+    f->limit = max_record;
+    return 0;
+}
+
+size_t ac_framer_held(const ac_framer_t *f, const void **bytes)
+{
+    if (bytes)
+        *bytes = f ? f->held : NULL;
+    return f ? f->nheld : 0;
+}
+
+void ac_framer_discard(ac_framer_t *f)
+{
+    if (f == NULL)
+        return;
+    f->nheld = 0;
+    f->reclen = 0;
+    f->err = 0;
+    f->gen++;
+}
+
+/* Delivers record bytes, refusing any that would pass the input limit. */
+static void collect(ac_framer_t *f, const unsigned char *p, size_t n)
+{
+    if (n == 0 || f->err)
+        return;
+    if (f->limit && n > f->limit - f->reclen) {
+        f->err = AC_ETOOBIG;
+        f->nheld = 0;
+        return;
+    }
+    f->reclen += n;
+    if (f->cbs.collect)
+        f->cbs.collect(f->ud, p, n);
+}
+
+static void found(ac_framer_t *f)
+{
+    if (f->err)
+        return;
+    f->reclen = 0;
+    if (f->cbs.found)
+        f->cbs.found(f->ud);
+}
+
+/* Length of the longest proper prefix of the terminator that ends p[0:n].
+ * O(len^2) in the worst case, but only over the last len-1 bytes. */
+static size_t prefix_at_end(const ac_framer_t *f, const unsigned char *p,
+                            size_t n)
+{
+    size_t k = f->tlen - 1 < n ? f->tlen - 1 : n;
+    for (; k > 0; k--)
+        if (memcmp(p + n - k, f->term, k) == 0)
+            return k;
+    return 0;
+}
+
+/* One count step: the count reaches 0 (= NONE) before found runs. */
+static size_t count_step(ac_framer_t *f, const unsigned char *p, size_t n)
+{
+    size_t k = f->count < n ? (size_t)f->count : n;
+    collect(f, p, k);
+    f->count -= k;
+    if (f->count == 0) {
+        f->kind = AC_TERM_NONE;
+        found(f);
+    }
+    return k;
+}
+
+/* One step over p[0:n], which holds everything left of this feed.
+ * Returns the bytes it consumed; a partial match at the end is held. */
+static size_t step(ac_framer_t *f, const unsigned char *p, size_t n)
+{
+    if (f->kind == AC_TERM_NONE) {
+        collect(f, p, n);
+        return n;
+    }
+    if (f->kind == AC_TERM_COUNT)
+        return count_step(f, p, n);
+    const unsigned char *m = memmem(p, n, f->term, f->tlen);
+    if (m != NULL) {
+        size_t i = (size_t)(m - p);
+        collect(f, p, i);
+        found(f);
+        return i + f->tlen;
+    }
+    size_t k = prefix_at_end(f, p, n);
+    collect(f, p, n - k);
+    if (!f->err) {
+        memcpy(f->held, p + n - k, k);
+        f->nheld = k;
+    }
+    return n;
+}
+
+/* One step over held + data.  The held bytes are joined with just enough
+ * data (len-1 bytes) to see any match that starts inside them; once they
+ * are used up the feed goes on over the caller's buffer without copies.
+ * Returns how many bytes of data it consumed. */
+static size_t held_step(ac_framer_t *f, const unsigned char *p, size_t n)
+{
+    size_t nh = f->nheld;
+    size_t m = f->kind == AC_TERM_STRING ? f->tlen - 1 : 0;
+    m = m < n ? m : n;
+    unsigned char *s = f->scratch;
+    memcpy(s, f->held, nh);
+    memcpy(s + nh, p, m);
+    f->nheld = 0;
+    unsigned gen = f->gen;
+    size_t used;
+    if (f->kind == AC_TERM_NONE) {
+        collect(f, s, nh);
+        used = nh;
+    } else if (f->kind == AC_TERM_COUNT) {
+        used = count_step(f, s, nh);
+    } else if (memmem(s, nh + m, f->term, f->tlen) || m == n) {
+        used = step(f, s, nh + m); /* a match, or s is all the input */
+    } else {
+        collect(f, s, nh); /* no match can start in the held bytes */
+        used = nh;
+    }
+    if (gen != f->gen || f->err)
+        return n;
+    if (used < nh) { /* a record ended inside the held bytes */
+        memmove(f->held, s + used, nh - used);
+        f->nheld = nh - used;
+        return 0;
+    }
+    return used - nh;
+}
+
+int ac_framer_feed(ac_framer_t *f, const void *data, size_t len)
+{
+    if (f == NULL || (data == NULL && len > 0))
+        return -EINVAL;
+    if (f->feeding)
+        return -EBUSY;
+    if (f->err)
+        return f->err;
+    const unsigned char *p = data;
+    unsigned gen = f->gen;
+    f->feeding = 1;
+    while (len > 0 && gen == f->gen && !f->err) {
+        size_t k = f->nheld ? held_step(f, p, len) : step(f, p, len);
+        p += k;
+        len -= k;
+    }
+    f->feeding = 0;
+    return gen == f->gen ? f->err : 0;
+}

@@ -1,0 +1,189 @@
+/* map.c: maps, the fd -> channel registry that one loop serves.  A map knows
+ * every handle bound to it (so freeing the map can detach them) and the
+ * handles freed during a pass (reaped after it, never inside a handler). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The per-thread default map lives behind a TLS key.  The key itself is
+ * written once (pthread_once) and never changes after: it is the only
+ * process-wide object, and it holds no state shared between threads. */
+static pthread_key_t default_key;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_destroy(void *map)
+{
+    ac_map_t *m = map;
+    m->is_default = 0; /* the key is already cleared by the thread exit */
+    ac_map_free(m);
+}
+
+static void default_key_init(void)
+{
+    (void)pthread_key_create(&default_key, default_destroy);
+}
+
+int ac_map_new(ac_map_t **out)
+{
+    if (out == NULL)
+        return -EINVAL;
+    *out = calloc(1, sizeof(ac_map_t));
+    return *out ? 0 : -ENOMEM;
+}
+
+ac_map_t *ac_map_default(void)
+{
+    pthread_once(&default_once, default_key_init);
+    ac_map_t *m = pthread_getspecific(default_key);
+    if (m == NULL && ac_map_new(&m) == 0) {
+        m->is_default = 1;
+        if (pthread_setspecific(default_key, m) != 0) {
+            free(m);
+            m = NULL;
+        }
+    }
+    return m;
+}
+
+ac_map_t *ac__map_resolve(ac_map_t *map)
+{
+    return map ? map : ac_map_default();
+}
+
+int ac_map_free(ac_map_t *map)
+{
+    map = ac__map_resolve(map);
+    if (map == NULL)
+        return -EINVAL;
+    if (map->in_pass)
+        return -EBUSY;
+    ac_map_close_all(map);
+    while (map->handles)
+        ac__map_unbind(map, map->handles);
+    ac__map_reap(map);
+    if (map->backend)
+        map->backend->free(map->bstate);
+    if (map->is_default)
+        pthread_setspecific(default_key, NULL);
+    free(map->byfd);
+    free(map->watch);
+    free(map->rbuf);
+    free(map);
+    return 0;
+}
+
+size_t ac_map_size(ac_map_t *map)
+{
+    map = ac__map_resolve(map);
+    return map ? map->count : 0;
+}
+
+int ac_map_close_all(ac_map_t *map)
+{
+    map = ac__map_resolve(map);
+    if (map == NULL)
+        return -EINVAL;
+    int n = 0;
+    for (size_t fd = 0; fd < map->nbyfd; fd++) {
+        if (map->byfd[fd] != NULL && ac_disp_close(map->byfd[fd]) == 0)
+            n++;
+    }
+    return n;
+}
+
+int ac_map_exit(ac_map_t *map)
+{
+    map = ac__map_resolve(map);
+    if (map == NULL)
+        return -EINVAL;
+    map->exit_requested = 1;
+    return 0;
+}
+
+/* Registers d under its fd.  Refuses an fd another live channel holds
+ * (Q22): silently overwriting it would leave that channel unreachable. */
+int ac__map_add(ac_map_t *map, ac_disp_t *d)
+{
+    size_t fd = (size_t)d->fd;
+    if (fd >= map->nbyfd) {
+        size_t n = map->nbyfd ? map->nbyfd : 64;
+        while (n <= fd)
+            n *= 2;
+        ac_disp_t **t = realloc(map->byfd, n * sizeof(*t));
+        if (t == NULL)
+            return -ENOMEM;
+        memset(t + map->nbyfd, 0, (n - map->nbyfd) * sizeof(*t));
+        map->byfd = t;
+        map->nbyfd = n;
+    }
+    if (map->byfd[fd] != NULL)
+        return -EEXIST;
+    map->byfd[fd] = d;
+    map->count++;
+    return 0;
+}
+
+/* Removes d, and only d: an entry some other channel holds stays. */
+void ac__map_del(ac_map_t *map, ac_disp_t *d)
+{
+    if (map == NULL || d->fd < 0 || (size_t)d->fd >= map->nbyfd)
+        return;
+    if (map->byfd[d->fd] == d) {
+        map->byfd[d->fd] = NULL;
+        map->count--;
+    }
+}
+
+void ac__map_bind(ac_map_t *map, ac_disp_t *d)
+{
+    d->map = map;
+    d->hprev = NULL;
+    d->hnext = map->handles;
+    if (map->handles)
+        map->handles->hprev = d;
+    map->handles = d;
+}
+
+void ac__map_unbind(ac_map_t *map, ac_disp_t *d)
+{
+    if (d->hprev)
+        d->hprev->hnext = d->hnext;
+    else
+        map->handles = d->hnext;
+    if (d->hnext)
+        d->hnext->hprev = d->hprev;
+    d->hprev = d->hnext = NULL;
+    d->map = NULL;
+}
+
+void ac__map_bury(ac_map_t *map, ac_disp_t *d)
+{
+    d->grave_next = map->graveyard;
+    map->graveyard = d;
+}
+
+void ac__map_reap(ac_map_t *map)
+{
+    while (map->graveyard) {
+        ac_disp_t *d = map->graveyard;
+        map->graveyard = d->grave_next;
+        ac__disp_release(d);
+    }
+}
+
+/* One read buffer per map serves all its chats: a map is used by one
+ * thread, and a read is framed before the next read starts. */
+unsigned char *ac__map_rbuf(ac_map_t *map, size_t size)
+{
+    if (size > map->rbufsz) {
+        unsigned char *b = realloc(map->rbuf, size);
+        if (b == NULL)
+            return NULL;
+        map->rbuf = b;
+        map->rbufsz = size;
+    }
+    return map->rbuf;
+}
