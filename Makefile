@@ -40,7 +40,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance install clean help
+        conformance acc-run install clean help
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -96,9 +96,33 @@ check: deps
 	@$(MAKE) --no-print-directory sanitize
 	@echo "make check: all passed"
 
+# The conformance suite, built against IMPL (a directory holding an adapter;
+# an optional impl.mk there sets IMPL_SRCS, IMPL_CFLAGS, IMPL_DEPS, IMPL_LIBS).
+IMPL ?= conformance/adapters/ref
+IMPL_NAME := $(notdir $(abspath $(IMPL)))
+IMPL_SRCS := $(wildcard $(IMPL)/*.c)
+IMPL_CFLAGS := -I$(IMPL)
+IMPL_DEPS :=
+IMPL_LIBS :=
+-include $(IMPL)/impl.mk
+ACC_BUILD := $(BUILD)/conformance/$(IMPL_NAME)
+ACC_RUN := $(ACC_BUILD)/acc-run
+ACC_SRC := $(wildcard conformance/src/*.c)
+ACC_HDR := $(wildcard conformance/src/*.h conformance/include/*.h)
+ACC_ARGS ?=
+
+$(ACC_RUN): $(ACC_SRC) $(ACC_HDR) $(IMPL_SRCS) $(IMPL_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iconformance/include -Iconformance/src $(IMPL_CFLAGS) \
+	    $(CHECK_CFLAGS) $(ACC_SRC) $(IMPL_SRCS) -o $@ $(IMPL_LIBS) \
+	    $(CHECK_LIBS) $(LDFLAGS_ALL)
+
+acc-run: deps $(ACC_RUN)
+
 conformance: deps
-	@echo "conformance: the suite does not exist yet; running the reference's own tests"
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory $(ACC_RUN)
+	$(ACC_RUN) --coverage --tap $(ACC_BUILD)/report.tap \
+	    --junit $(ACC_BUILD)/report.xml --json $(ACC_BUILD)/report.json $(ACC_ARGS)
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

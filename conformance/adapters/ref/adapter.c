@@ -1,0 +1,355 @@
+/* adapter.c: the reference implementation's adapter, and the worked example
+ * of docs/implementing.md.  Each entry is a few lines mapping the suite's
+ * table onto achat.h; the chat and dispatcher callbacks forward to the
+ * suite's acc_events_t with its ctx. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "acc_adapter.h"
+#include "achat.h"
+
+/* Every channel remembers the suite's callbacks and context. */
+typedef struct {
+    const acc_events_t *ev;
+    void *ctx;
+    ac_chat_t *chat;  /* set for chat channels */
+    ac_disp_t *disp;  /* always set */
+} chan_t;
+
+static const ac_backend_t *backend(const char *name)
+{
+    return name ? ac_backend_by_name(name) : NULL;
+}
+
+static int map_new(void **map) { return ac_map_new((ac_map_t **)map); }
+static void map_free(void *map) { ac_map_free(map); }
+static void *map_default(void) { return ac_map_default(); }
+static long map_size(void *map) { return (long)ac_map_size(map); }
+static int close_all(void *map) { return ac_map_close_all(map); }
+static int map_exit(void *map) { return ac_map_exit(map); }
+
+static int poll_once(void *map, const char *b, int timeout_ms)
+{
+    const ac_backend_t *be = backend(b);
+    return b && !be ? -EINVAL : ac_poll(map, timeout_ms, be);
+}
+
+static int loop(void *map, const char *b, int timeout_ms, int count)
+{
+    const ac_backend_t *be = backend(b);
+    return b && !be ? -EINVAL : ac_loop(map, timeout_ms, be, count);
+}
+
+/* Chat callbacks. */
+static void c_collect(ac_chat_t *c, const void *p, size_t n, void *ud)
+{
+    (void)c;
+    chan_t *ch = ud;
+    ch->ev->collect(ch->ctx, p, n);
+}
+static void c_found(ac_chat_t *c, void *ud)
+{
+    (void)c;
+    chan_t *ch = ud;
+    ch->ev->found(ch->ctx);
+}
+static void c_connect(ac_chat_t *c, void *ud)
+{
+    (void)c;
+    chan_t *ch = ud;
+    ch->ev->connect(ch->ctx);
+}
+static void c_close(ac_chat_t *c, void *ud)
+{
+    (void)c;
+    chan_t *ch = ud;
+    ch->ev->close(ch->ctx);
+}
+static void c_error(ac_chat_t *c, int err, void *ud)
+{
+    chan_t *ch = ud;
+    ch->ev->error(ch->ctx, err);
+    /* The suite's error handler only records; asyncore's default then
+     * closes, and so do we. */
+    if (!ac_disp_closed(ac_chat_disp(c)))
+        ac_disp_close(ac_chat_disp(c)), ch->ev->close(ch->ctx);
+}
+
+static const ac_chat_ops_t chat_ops = {c_collect, c_found, c_connect,
+                                       c_close, c_error};
+
+/* Plain dispatcher callbacks. */
+static int d_readable(ac_disp_t *d, void *ud)
+{
+    (void)d;
+    chan_t *ch = ud;
+    return ch->ev->readable ? ch->ev->readable(ch->ctx) : 1;
+}
+static int d_writable(ac_disp_t *d, void *ud)
+{
+    (void)d;
+    chan_t *ch = ud;
+    return ch->ev->writable ? ch->ev->writable(ch->ctx) : 0;
+}
+static void d_read(ac_disp_t *d, void *ud)
+{
+    (void)d;
+    chan_t *ch = ud;
+    ch->ev->read(ch->ctx);
+}
+static void d_write(ac_disp_t *d, void *ud)
+{
+    (void)d;
+    chan_t *ch = ud;
+    ch->ev->write(ch->ctx);
+}
+static void d_connect(ac_disp_t *d, void *ud)
+{
+    (void)d;
+    chan_t *ch = ud;
+    ch->ev->connect(ch->ctx);
+}
+static void d_accept(ac_disp_t *d, int fd, const struct sockaddr *a,
+                     socklen_t l, void *ud)
+{
+    (void)d, (void)a, (void)l;
+    chan_t *ch = ud;
+    ch->ev->accept(ch->ctx, fd);
+}
+static void d_close(ac_disp_t *d, void *ud)
+{
+    (void)d;
+    chan_t *ch = ud;
+    ch->ev->close(ch->ctx);
+}
+static void d_error(ac_disp_t *d, int err, void *ud)
+{
+    chan_t *ch = ud;
+    ch->ev->error(ch->ctx, err);
+    if (!ac_disp_closed(d))
+        ac_disp_close(d), ch->ev->close(ch->ctx);
+}
+
+static const ac_ops_t disp_ops = {d_readable, d_writable, d_read, d_write,
+                                  d_connect, d_accept, d_close, d_error,
+                                  NULL};
+
+static chan_t *chan_new(const acc_events_t *ev, void *ctx)
+{
+    chan_t *ch = calloc(1, sizeof(*ch));
+    if (ch) {
+        ch->ev = ev;
+        ch->ctx = ctx;
+    }
+    return ch;
+}
+
+static void chan_free(void *p)
+{
+    chan_t *ch = p;
+    if (ch == NULL)
+        return;
+    if (ch->chat)
+        ac_chat_free(ch->chat);
+    else
+        ac_disp_free(ch->disp);
+    free(ch);
+}
+
+static int make_chat(chan_t **out, void *map, const acc_events_t *ev,
+                     void *ctx)
+{
+    chan_t *ch = chan_new(ev, ctx);
+    if (ch == NULL)
+        return -ENOMEM;
+    int rc = ac_chat_new(&ch->chat, map, &chat_ops, ch);
+    if (rc < 0) {
+        free(ch);
+        return rc;
+    }
+    ch->disp = ac_chat_disp(ch->chat);
+    *out = ch;
+    return 0;
+}
+
+static int make_disp(chan_t **out, void *map, const acc_events_t *ev,
+                     void *ctx)
+{
+    chan_t *ch = chan_new(ev, ctx);
+    if (ch == NULL)
+        return -ENOMEM;
+    int rc = ac_disp_new(&ch->disp, map, &disp_ops, ch);
+    if (rc < 0) {
+        free(ch);
+        return rc;
+    }
+    *out = ch;
+    return 0;
+}
+
+/* Shared tail of every constructor: on failure nothing is left behind. */
+static int finish(void **out, chan_t *ch, int rc)
+{
+    if (rc < 0) {
+        chan_free(ch);
+        return rc;
+    }
+    *out = ch;
+    return 0;
+}
+
+static int chat_adopt(void **out, void *map, int fd, const acc_events_t *ev,
+                      void *ctx)
+{
+    chan_t *ch;
+    int rc = make_chat(&ch, map, ev, ctx);
+    return rc < 0 ? rc : finish(out, ch, ac_disp_adopt(ch->disp, fd));
+}
+
+static int chat_connect(void **out, void *map, const struct sockaddr *addr,
+                        socklen_t len, const acc_events_t *ev, void *ctx)
+{
+    chan_t *ch;
+    int rc = make_chat(&ch, map, ev, ctx);
+    if (rc < 0)
+        return rc;
+    rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
+    if (rc == 0)
+        rc = ac_disp_connect(ch->disp, addr, len);
+    return finish(out, ch, rc);
+}
+
+static int listen_on(void **out, void *map, const struct sockaddr *addr,
+                     socklen_t len, const acc_events_t *ev, void *ctx)
+{
+    chan_t *ch;
+    int rc = make_disp(&ch, map, ev, ctx);
+    if (rc < 0)
+        return rc;
+    rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
+    if (rc == 0)
+        rc = ac_disp_set_reuse_addr(ch->disp);
+    if (rc == 0)
+        rc = ac_disp_bind(ch->disp, addr, len);
+    if (rc == 0)
+        rc = ac_disp_listen(ch->disp, 16);
+    return finish(out, ch, rc);
+}
+
+static int disp_adopt(void **out, void *map, int fd, const acc_events_t *ev,
+                      void *ctx)
+{
+    chan_t *ch;
+    int rc = make_disp(&ch, map, ev, ctx);
+    return rc < 0 ? rc : finish(out, ch, ac_disp_adopt(ch->disp, fd));
+}
+
+static int ch_fd(void *p) { return ac_disp_fd(((chan_t *)p)->disp); }
+static int ch_close(void *p) { return ac_disp_close(((chan_t *)p)->disp); }
+
+static long ch_recv(void *p, void *buf, size_t len)
+{
+    return (long)ac_disp_recv(((chan_t *)p)->disp, buf, len);
+}
+static long ch_send(void *p, const void *buf, size_t len)
+{
+    return (long)ac_disp_send(((chan_t *)p)->disp, buf, len);
+}
+
+static ac_chat_t *chat(void *p) { return ((chan_t *)p)->chat; }
+
+static int set_term(void *p, const void *t, size_t n)
+{
+    return ac_chat_set_terminator(chat(p), t, n);
+}
+static int set_count(void *p, uint64_t n) { return ac_chat_set_count(chat(p), n); }
+static int set_none(void *p) { return ac_chat_set_none(chat(p)); }
+static int set_limit(void *p, size_t n) { return ac_chat_set_input_limit(chat(p), n); }
+static int set_bufs(void *p, size_t in, size_t out)
+{
+    return ac_chat_set_buffer_sizes(chat(p), in, out);
+}
+static int push(void *p, const void *d, size_t n) { return ac_chat_push(chat(p), d, n); }
+
+/* The suite's producer: chunks in order, then exhaustion. */
+typedef struct {
+    acc_producer_t p;
+    size_t next;
+} prod_t;
+
+static int prod_more(void *ud, const void **data, size_t *len)
+{
+    prod_t *pr = ud;
+    if (pr->next >= pr->p.n) {
+        *len = 0;
+        return 0;
+    }
+    *data = pr->p.chunks[pr->next];
+    *len = pr->p.lens[pr->next++];
+    return 0;
+}
+
+static void prod_release(void *ud)
+{
+    prod_t *pr = ud;
+    if (pr->p.released)
+        pr->p.released(pr->p.pctx);
+    free(pr);
+}
+
+static int push_producer(void *p, const acc_producer_t *src)
+{
+    prod_t *pr = calloc(1, sizeof(*pr));
+    if (pr == NULL)
+        return -ENOMEM;
+    pr->p = *src;
+    static const ac_producer_t ops = {prod_more, prod_release};
+    return ac_chat_push_producer(chat(p), &ops, pr);
+}
+
+static int cwd(void *p) { return ac_chat_close_when_done(chat(p)); }
+static int discard(void *p) { return ac_chat_discard_buffers(chat(p)); }
+
+static const char *const backends[] = {"select", "poll", NULL};
+
+static const acc_impl_t impl = {
+    .abi_version = ACC_ABI_VERSION,
+    .name = "reference",
+    .version = "0.1",
+    .backends = backends,
+    .caps = ACC_CAP_COUNT | ACC_CAP_PRODUCER | ACC_CAP_INPUT_LIMIT |
+            ACC_CAP_DISPATCHER | ACC_CAP_LISTEN | ACC_CAP_CONNECT |
+            ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS | ACC_CAP_BUFSIZE |
+            ACC_CAP_EXIT,
+    .map_new = map_new,
+    .map_free = map_free,
+    .map_default = map_default,
+    .map_size = map_size,
+    .close_all = close_all,
+    .map_exit = map_exit,
+    .poll = poll_once,
+    .loop = loop,
+    .chat_adopt = chat_adopt,
+    .chat_connect = chat_connect,
+    .listen = listen_on,
+    .disp_adopt = disp_adopt,
+    .fd = ch_fd,
+    .close = ch_close,
+    .free = chan_free,
+    .recv = ch_recv,
+    .send = ch_send,
+    .set_terminator = set_term,
+    .set_count = set_count,
+    .set_none = set_none,
+    .set_input_limit = set_limit,
+    .set_buffer_sizes = set_bufs,
+    .push = push,
+    .push_producer = push_producer,
+    .close_when_done = cwd,
+    .discard_buffers = discard,
+};
+
+const acc_impl_t *acc_get_impl(void)
+{
+    return &impl;
+}

@@ -1,0 +1,112 @@
+/* acc_adapter.h: how the conformance suite reaches an implementation.  An
+ * implementation under test provides one const acc_impl_t (returned by
+ * acc_get_impl()); the suite keeps the peer side of every socket and drives
+ * the implementation only through this table.  docs/implementing.md walks
+ * through writing one; conformance/adapters/ref/adapter.c is the worked
+ * example.  Conventions: handles are opaque void *, errors are 0 or a
+ * negative errno, as in achat.h. */
+#ifndef ACC_ADAPTER_H
+#define ACC_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define ACC_ABI_VERSION 1
+
+/* Capabilities an implementation declares; a case that requires one the
+ * implementation lacks is reported SKIP, not FAIL. */
+enum {
+    ACC_CAP_COUNT = 1 << 0,       /* count terminators */
+    ACC_CAP_PRODUCER = 1 << 1,    /* push_producer */
+    ACC_CAP_INPUT_LIMIT = 1 << 2, /* set_input_limit */
+    ACC_CAP_DISPATCHER = 1 << 3,  /* plain dispatchers (disp_new) */
+    ACC_CAP_LISTEN = 1 << 4,      /* listen / accept */
+    ACC_CAP_CONNECT = 1 << 5,     /* non-blocking connect */
+    ACC_CAP_DEFAULT_MAP = 1 << 6, /* map_default (per-thread default) */
+    ACC_CAP_THREADS = 1 << 7,     /* maps may be used from any one thread */
+    ACC_CAP_BUFSIZE = 1 << 8,     /* set_buffer_sizes */
+    ACC_CAP_EXIT = 1 << 9         /* map_exit (ExitNow) */
+};
+
+/* Callbacks from the implementation into the suite.  ctx is the suite's
+ * pointer given when the channel was created. */
+typedef struct acc_events {
+    void (*collect)(void *ctx, const void *data, size_t len);
+    void (*found)(void *ctx);
+    void (*close)(void *ctx);          /* handle_close */
+    void (*error)(void *ctx, int err); /* handle_error (negative errno) */
+    void (*connect)(void *ctx);
+    /* A listener accepted fd; the suite owns fd from here on. */
+    void (*accept)(void *ctx, int fd);
+    /* Plain dispatchers only. */
+    int (*readable)(void *ctx);
+    int (*writable)(void *ctx);
+    void (*read)(void *ctx);
+    void (*write)(void *ctx);
+} acc_events_t;
+
+/* A producer to queue: it must yield chunks[0..n-1] in order, then report
+ * exhaustion, and call released(pctx) exactly once when released. */
+typedef struct acc_producer {
+    const void *const *chunks;
+    const size_t *lens;
+    size_t n;
+    void (*released)(void *pctx);
+    void *pctx;
+} acc_producer_t;
+
+typedef struct acc_impl {
+    int abi_version;        /* ACC_ABI_VERSION */
+    const char *name;       /* short id, used for expectations/<name>.txt */
+    const char *version;
+    const char *const *backends; /* NULL-terminated names, e.g. "poll" */
+    unsigned caps;
+
+    /* Maps.  map_free closes what is still open without handle_close. */
+    int (*map_new)(void **map);
+    void (*map_free)(void *map);
+    void *(*map_default)(void);
+    long (*map_size)(void *map);
+    int (*close_all)(void *map);
+    int (*map_exit)(void *map);
+    /* One pass (timeout_ms >= 0); returns >= 0 or a negative errno. */
+    int (*poll)(void *map, const char *backend, int timeout_ms);
+    int (*loop)(void *map, const char *backend, int timeout_ms, int count);
+
+    /* Channels.  chat_adopt makes a chat channel on a connected fd (the
+     * implementation owns fd on success); chat_connect creates one and
+     * starts a non-blocking connect; listen creates a listening plain
+     * dispatcher bound to addr; disp_adopt a plain dispatcher on fd. */
+    int (*chat_adopt)(void **ch, void *map, int fd, const acc_events_t *ev,
+                      void *ctx);
+    int (*chat_connect)(void **ch, void *map, const struct sockaddr *addr,
+                        socklen_t len, const acc_events_t *ev, void *ctx);
+    int (*listen)(void **ch, void *map, const struct sockaddr *addr,
+                  socklen_t len, const acc_events_t *ev, void *ctx);
+    int (*disp_adopt)(void **ch, void *map, int fd, const acc_events_t *ev,
+                      void *ctx);
+    int (*fd)(void *ch);    /* the channel's fd, or -1 once closed */
+    int (*close)(void *ch); /* 0 first time, negative errno later */
+    void (*free)(void *ch); /* closes if open; safe inside callbacks */
+
+    /* Plain dispatcher I/O: bytes, 0 at end/disconnect, -EAGAIN, -errno. */
+    long (*recv)(void *ch, void *buf, size_t len);
+    long (*send)(void *ch, const void *buf, size_t len);
+
+    /* Chat operations, each returning 0 or a negative errno. */
+    int (*set_terminator)(void *ch, const void *term, size_t len);
+    int (*set_count)(void *ch, uint64_t count);
+    int (*set_none)(void *ch);
+    int (*set_input_limit)(void *ch, size_t max);
+    int (*set_buffer_sizes)(void *ch, size_t in, size_t out);
+    int (*push)(void *ch, const void *data, size_t len);
+    int (*push_producer)(void *ch, const acc_producer_t *p);
+    int (*close_when_done)(void *ch);
+    int (*discard_buffers)(void *ch);
+} acc_impl_t;
+
+/* The one symbol an implementation's adapter exports. */
+const acc_impl_t *acc_get_impl(void);
+
+#endif /* ACC_ADAPTER_H */

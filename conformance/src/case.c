@@ -1,0 +1,810 @@
+/* case.c: the parser of conformance case files (docs/case-format.md): a
+ * header of "key: value" lines, a "---" line, then one step per line.  Every
+ * error names the file and line; nothing in a bad file reaches the
+ * executor. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acc_adapter.h"
+#include "case.h"
+
+#define MAX_TOKENS 64
+#define MAX_BYTES (64u << 20) /* largest literal after repetition */
+
+typedef struct {
+    int str;              /* 1: a quoted string (bytes in s, n) */
+    char *s;
+    size_t n;
+} token_t;
+
+typedef struct {
+    acc_case_t *c;
+    const char *file;
+    int line;
+    char *err;
+    size_t errlen;
+    token_t tok[MAX_TOKENS];
+    int ntok;
+} parser_t;
+
+static int fail(parser_t *p, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(p->err, p->errlen, "%s:%d: %s", p->file, p->line, msg);
+    return -1;
+}
+
+static void free_tokens(parser_t *p)
+{
+    for (int i = 0; i < p->ntok; i++)
+        free(p->tok[i].s);
+    p->ntok = 0;
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Reads a quoted string at *sp (past the opening quote) into t. */
+static int lex_string(parser_t *p, const char **sp, token_t *t)
+{
+    const char *s = *sp;
+    size_t cap = strlen(s) + 1, n = 0;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return fail(p, "out of memory");
+    for (;;) {
+        int ch = (unsigned char)*s++;
+        if (ch == '\0') {
+            free(out);
+            return fail(p, "unterminated string");
+        }
+        if (ch == '"')
+            break;
+        if (ch != '\\') {
+            out[n++] = (char)ch;
+            continue;
+        }
+        ch = (unsigned char)*s++;
+        switch (ch) {
+        case 'r': out[n++] = '\r'; break;
+        case 'n': out[n++] = '\n'; break;
+        case 't': out[n++] = '\t'; break;
+        case '0': out[n++] = '\0'; break;
+        case '\\': out[n++] = '\\'; break;
+        case '"': out[n++] = '"'; break;
+        case 'x': {
+            int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+            if (lo < 0) {
+                free(out);
+                return fail(p, "bad \\x escape (two hex digits needed)");
+            }
+            out[n++] = (char)(hi * 16 + lo);
+            s += 2;
+            break;
+        }
+        default:
+            free(out);
+            return fail(p, "unknown escape \\%c", ch ? ch : '0');
+        }
+    }
+    t->str = 1;
+    t->s = out;
+    t->n = n;
+    *sp = s;
+    return 0;
+}
+
+/* Splits a step line into words, quoted strings and ':' tokens; '#' starts
+ * a comment outside strings. */
+static int lex(parser_t *p, const char *s)
+{
+    free_tokens(p);
+    while (*s) {
+        if (isspace((unsigned char)*s)) {
+            s++;
+            continue;
+        }
+        if (*s == '#')
+            break;
+        if (p->ntok == MAX_TOKENS)
+            return fail(p, "too many tokens on one line");
+        token_t *t = &p->tok[p->ntok];
+        memset(t, 0, sizeof(*t));
+        if (*s == '"') {
+            s++;
+            if (lex_string(p, &s, t) < 0)
+                return -1;
+        } else if (*s == ':') {
+            t->s = strdup(":");
+            t->n = 1;
+            s++;
+        } else {
+            const char *b = s;
+            while (*s && !isspace((unsigned char)*s) && *s != '"' &&
+                   *s != ':' && *s != '#')
+                s++;
+            t->s = strndup(b, (size_t)(s - b));
+            t->n = (size_t)(s - b);
+        }
+        if (t->s == NULL)
+            return fail(p, "out of memory");
+        p->ntok++;
+    }
+    return 0;
+}
+
+static int word_is(const parser_t *p, int i, const char *w)
+{
+    return i < p->ntok && !p->tok[i].str && strcmp(p->tok[i].s, w) == 0;
+}
+
+static int find_name(char **names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* A name token: declared ones resolve; declare=1 adds a new one. */
+static int name_at(parser_t *p, int i, char **names, int *n, int declare,
+                   const char *what)
+{
+    if (i >= p->ntok || p->tok[i].str)
+        return fail(p, "expected a %s name", what), -2;
+    const char *s = p->tok[i].s;
+    int k = find_name(names, *n, s);
+    if (declare) {
+        if (k >= 0)
+            return fail(p, "%s '%s' declared twice", what, s), -2;
+        if (*n == CASE_MAX_NAMES)
+            return fail(p, "too many %s names", what), -2;
+        names[*n] = strdup(s);
+        return (*n)++;
+    }
+    if (k < 0)
+        return fail(p, "unknown %s '%s'", what, s), -2;
+    return k;
+}
+
+static int chan_at(parser_t *p, int i, int declare)
+{
+    return name_at(p, i, p->c->names, &p->c->nnames, declare, "channel");
+}
+
+static int parse_u64(parser_t *p, int i, uint64_t *out)
+{
+    if (i >= p->ntok || p->tok[i].str)
+        return fail(p, "expected a number");
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p->tok[i].s, &end, 0);
+    if (errno || *end || p->tok[i].s[0] == '-')
+        return fail(p, "bad number '%s'", p->tok[i].s);
+    *out = v;
+    return 0;
+}
+
+/* BYTES := STRING [ '*' COUNT ] */
+static int parse_bytes(parser_t *p, int *i, unsigned char **out, size_t *n)
+{
+    if (*i >= p->ntok || !p->tok[*i].str)
+        return fail(p, "expected a quoted string");
+    token_t *t = &p->tok[(*i)++];
+    uint64_t rep = 1;
+    if (word_is(p, *i, "*")) {
+        if (parse_u64(p, *i + 1, &rep) < 0)
+            return -1;
+        *i += 2;
+    }
+    if (rep == 0 || (t->n && rep > MAX_BYTES / t->n))
+        return fail(p, "repetition out of range");
+    size_t total = t->n * (size_t)rep;
+    *out = malloc(total ? total : 1);
+    if (*out == NULL)
+        return fail(p, "out of memory");
+    for (uint64_t k = 0; k < rep; k++)
+        memcpy(*out + k * t->n, t->s, t->n);
+    *n = total;
+    return 0;
+}
+
+static int parse_rc(parser_t *p, int *i, step_t *st)
+{
+    if (!word_is(p, *i, "->"))
+        return 0;
+    if (*i + 1 >= p->ntok)
+        return fail(p, "'->' needs a result (0, any or an errno name)");
+    const char *s = p->tok[*i + 1].s;
+    if (strcmp(s, "any") == 0) {
+        st->rc = RC_ANY;
+    } else {
+        int e = errno_by_name(s);
+        if (e < 0)
+            return fail(p, "unknown result '%s'", s);
+        st->rc = -e;
+    }
+    *i += 2;
+    return 0;
+}
+
+/* [in MAP] */
+static int parse_in(parser_t *p, int *i, step_t *st)
+{
+    if (!word_is(p, *i, "in"))
+        return 0;
+    int m = name_at(p, *i + 1, p->c->maps, &p->c->nmaps, 0, "map");
+    if (m < 0)
+        return -1;
+    st->map = m;
+    *i += 2;
+    return 0;
+}
+
+/* Optional leading map name for loop-level steps (pass, run, ...). */
+static void opt_map(parser_t *p, int *i, step_t *st)
+{
+    if (*i < p->ntok && !p->tok[*i].str) {
+        int m = find_name(p->c->maps, p->c->nmaps, p->tok[*i].s);
+        if (m >= 0) {
+            st->map = m;
+            (*i)++;
+        }
+    }
+}
+
+static const struct {
+    const char *name;
+    ev_kind_t ev;
+} ev_names[] = {
+    {"data", EV_DATA}, {"found", EV_FOUND}, {"close", EV_CLOSE},
+    {"error", EV_ERROR}, {"connect", EV_CONNECT}, {"accept", EV_ACCEPT},
+    {"read", EV_READ}, {"read-eagain", EV_READ_EAGAIN}, {"write", EV_WRITE},
+    {"released", EV_RELEASED},
+};
+
+const char *ev_name(ev_kind_t e)
+{
+    for (size_t k = 0; k < sizeof(ev_names) / sizeof(ev_names[0]); k++)
+        if (ev_names[k].ev == e)
+            return ev_names[k].name;
+    return "?";
+}
+
+static int ev_at(parser_t *p, int i, ev_kind_t *out)
+{
+    for (size_t k = 0; i < p->ntok && k < sizeof(ev_names) / sizeof(ev_names[0]); k++)
+        if (word_is(p, i, ev_names[k].name)) {
+            *out = ev_names[k].ev;
+            return 0;
+        }
+    return fail(p, "expected an event name (data, found, close, error, ...)");
+}
+
+/* expect CH EVENT [ARG] */
+static int parse_expect(parser_t *p, int *i, step_t *st)
+{
+    if ((st->ch = chan_at(p, (*i)++, 0)) < 0 || ev_at(p, *i, &st->ev) < 0)
+        return -1;
+    (*i)++;
+    if (st->ev == EV_DATA || st->ev == EV_READ)
+        return parse_bytes(p, i, &st->bytes, &st->nbytes);
+    if (st->ev == EV_ERROR) {
+        int e = *i < p->ntok ? errno_by_name(p->tok[*i].s) : -1;
+        if (e <= 0)
+            return fail(p, "expect error needs an errno name");
+        st->num = (uint64_t)e;
+        (*i)++;
+    }
+    if (st->ev == EV_RELEASED) {
+        int k = name_at(p, (*i)++, p->c->prods, &p->c->nprods, 0, "producer");
+        if (k < 0)
+            return -1;
+        st->prod = k;
+    }
+    return 0;
+}
+
+static int parse_producer(parser_t *p, int *i, step_t *st)
+{
+    if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+        return -1;
+    int k = name_at(p, (*i)++, p->c->prods, &p->c->nprods, 1, "producer");
+    if (k < 0)
+        return -1;
+    st->prod = k;
+    while (*i < p->ntok && p->tok[*i].str) {
+        unsigned char **c = realloc(st->chunks, (st->nchunks + 1) * sizeof(*c));
+        size_t *l = c ? realloc(st->lens, (st->nchunks + 1) * sizeof(*l)) : NULL;
+        if (c) st->chunks = c;
+        if (l) st->lens = l;
+        if (!c || !l)
+            return fail(p, "out of memory");
+        if (parse_bytes(p, i, &st->chunks[st->nchunks], &st->lens[st->nchunks]) < 0)
+            return -1;
+        if (st->lens[st->nchunks++] == 0)
+            return fail(p, "producer chunks must be non-empty (empty = exhausted)");
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *word;
+    op_t op;
+    enum { A_NONE, A_CH, A_CH_BYTES, A_CH_NUM, A_CH_NUM2, A_MAPOPT, A_SPECIAL } args;
+} opdef_t;
+
+static const opdef_t ops[] = {
+    {"send", OP_SEND, A_CH_BYTES},     {"shut", OP_SHUT, A_CH},
+    {"peer-close", OP_PEER_CLOSE, A_CH}, {"reset", OP_RESET, A_CH},
+    {"term", OP_TERM, A_CH_BYTES},     {"count", OP_COUNT, A_CH_NUM},
+    {"none", OP_NONE, A_CH},           {"limit", OP_LIMIT, A_CH_NUM},
+    {"bufsize", OP_BUFSIZE, A_CH_NUM2}, {"push", OP_PUSH, A_CH_BYTES},
+    {"close-when-done", OP_CLOSE_WHEN_DONE, A_CH},
+    {"discard", OP_DISCARD, A_CH},     {"close", OP_CLOSE, A_CH},
+    {"free", OP_FREE, A_CH},           {"readable", OP_READABLE, A_CH_NUM},
+    {"writable", OP_WRITABLE, A_CH_NUM}, {"sendraw", OP_SENDRAW, A_CH_BYTES},
+    {"close-fd", OP_CLOSE_FD, A_CH},   {"close-all", OP_CLOSE_ALL, A_MAPOPT},
+    {"exit", OP_EXIT, A_MAPOPT},       {"pass", OP_PASS, A_MAPOPT},
+    {"run", OP_RUN, A_MAPOPT},         {"loop", OP_LOOP, A_MAPOPT},
+    {"expect-peer-eof", OP_EXPECT_PEER_EOF, A_CH},
+    {"expect-closed", OP_EXPECT_CLOSED, A_CH},
+    {"expect-open", OP_EXPECT_OPEN, A_CH},
+    {"expect-quiet", OP_EXPECT_QUIET, A_CH},
+    {"expect-size", OP_EXPECT_SIZE, A_MAPOPT},
+    {"expect-peer", OP_EXPECT_PEER, A_SPECIAL},
+    {"expect", OP_EXPECT, A_SPECIAL},  {"producer", OP_PRODUCER, A_SPECIAL},
+    {"chat", OP_CHAT_UNIX, A_SPECIAL}, {"disp", OP_DISP_UNIX, A_SPECIAL},
+    {"connect", OP_CONNECT, A_SPECIAL}, {"listen", OP_LISTEN, A_SPECIAL},
+    {"dial", OP_DIAL, A_SPECIAL},      {"adopt", OP_ADOPT, A_SPECIAL},
+    {"map", OP_MAP, A_SPECIAL},
+};
+
+/* Creation steps declare their channel name. */
+static int parse_special(parser_t *p, int *i, step_t *st)
+{
+    switch (st->op) {
+    case OP_EXPECT:
+        return parse_expect(p, i, st);
+    case OP_EXPECT_PEER:
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
+            parse_bytes(p, i, &st->bytes, &st->nbytes) < 0)
+            return -1;
+        if (word_is(p, *i, "slow")) {
+            uint64_t v;
+            if (parse_u64(p, *i + 1, &v) < 0 || v == 0)
+                return fail(p, "slow needs a byte count >= 1");
+            st->slow = (size_t)v;
+            *i += 2;
+        }
+        return 0;
+    case OP_PRODUCER:
+        return parse_producer(p, i, st);
+    case OP_MAP:
+        return name_at(p, (*i)++, p->c->maps, &p->c->nmaps, 1, "map") < 0 ? -1 : 0;
+    case OP_CHAT_UNIX:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (word_is(p, *i, "tcp"))
+            st->op = OP_CHAT_TCP;
+        else if (!word_is(p, *i, "unix"))
+            return fail(p, "chat NAME unix|tcp");
+        (*i)++;
+        return parse_in(p, i, st);
+    case OP_DISP_UNIX:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (!word_is(p, (*i)++, "unix"))
+            return fail(p, "disp NAME unix");
+        return parse_in(p, i, st);
+    case OP_CONNECT:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (word_is(p, *i, "refused")) {
+            st->op = OP_CONNECT_REFUSED;
+            (*i)++;
+        }
+        return parse_in(p, i, st);
+    case OP_LISTEN:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        return parse_in(p, i, st);
+    case OP_DIAL: /* dial LISTENER NEWCHANNEL */
+        if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0 ||
+            (st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        return 0;
+    case OP_ADOPT: /* adopt CHANNEL LISTENER */
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
+            (st->ch2 = chan_at(p, (*i)++, 0)) < 0)
+            return -1;
+        return parse_in(p, i, st);
+    default:
+        return fail(p, "internal: no parser for this step");
+    }
+}
+
+static int parse_args(parser_t *p, const opdef_t *d, int *i, step_t *st)
+{
+    switch (d->args) {
+    case A_NONE:
+        return 0;
+    case A_CH:
+        return (st->ch = chan_at(p, (*i)++, 0)) < 0 ? -1 : 0;
+    case A_CH_BYTES:
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+            return -1;
+        return parse_bytes(p, i, &st->bytes, &st->nbytes);
+    case A_CH_NUM:
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+            return -1;
+        return parse_u64(p, (*i)++, &st->num);
+    case A_CH_NUM2:
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
+            parse_u64(p, (*i)++, &st->num) < 0)
+            return -1;
+        return parse_u64(p, (*i)++, &st->num2);
+    case A_MAPOPT:
+        opt_map(p, i, st);
+        if ((st->op == OP_PASS || st->op == OP_LOOP || st->op == OP_EXPECT_SIZE) &&
+            *i < p->ntok && !p->tok[*i].str && !word_is(p, *i, "->"))
+            return parse_u64(p, (*i)++, &st->num);
+        if (st->op == OP_LOOP || st->op == OP_EXPECT_SIZE)
+            return fail(p, "%s needs a number", d->word);
+        return 0;
+    case A_SPECIAL:
+        return parse_special(p, i, st);
+    }
+    return fail(p, "internal: bad argument kind");
+}
+
+/* One step from the tokens starting at *i. */
+static int parse_step(parser_t *p, int *i, step_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->line = p->line;
+    st->ch = st->ch2 = -1;
+    if (*i >= p->ntok || p->tok[*i].str)
+        return fail(p, "expected a step keyword");
+    for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+        if (!word_is(p, *i, ops[k].word))
+            continue;
+        st->op = ops[k].op;
+        (*i)++;
+        if (parse_args(p, &ops[k], i, st) < 0 || parse_rc(p, i, st) < 0)
+            return -1;
+        if (*i != p->ntok)
+            return fail(p, "unexpected '%s' after the step", p->tok[*i].s);
+        return 0;
+    }
+    return fail(p, "unknown step '%s'", p->tok[*i].s);
+}
+
+static void step_free(step_t *st)
+{
+    free(st->bytes);
+    for (size_t k = 0; k < st->nchunks; k++)
+        free(st->chunks[k]);
+    free(st->chunks);
+    free(st->lens);
+}
+
+/* on CH EVENT [NTH] : STEP */
+static int parse_reaction(parser_t *p)
+{
+    acc_case_t *c = p->c;
+    reaction_t r = {0};
+    int i = 1;
+    if ((r.ch = chan_at(p, i++, 0)) < 0 || ev_at(p, i++, &r.ev) < 0)
+        return -1;
+    if (!word_is(p, i, ":") && parse_u64(p, i++, &r.nth) < 0)
+        return -1;
+    if (!word_is(p, i++, ":"))
+        return fail(p, "reaction needs ':' before its step");
+    if (parse_step(p, &i, &r.action) < 0) {
+        step_free(&r.action);
+        return -1;
+    }
+    reaction_t *t = realloc(c->reactions, (size_t)(c->nreactions + 1) * sizeof(*t));
+    if (t == NULL)
+        return fail(p, "out of memory");
+    c->reactions = t;
+    c->reactions[c->nreactions++] = r;
+    return 0;
+}
+
+static int add_step(parser_t *p)
+{
+    acc_case_t *c = p->c;
+    step_t st;
+    int i = 0;
+    if (parse_step(p, &i, &st) < 0) {
+        step_free(&st);
+        return -1;
+    }
+    step_t *t = realloc(c->steps, (size_t)(c->nsteps + 1) * sizeof(*t));
+    if (t == NULL) {
+        step_free(&st);
+        return fail(p, "out of memory");
+    }
+    c->steps = t;
+    c->steps[c->nsteps++] = st;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    unsigned cap;
+} cap_names[] = {
+    {"count", ACC_CAP_COUNT}, {"producer", ACC_CAP_PRODUCER},
+    {"input-limit", ACC_CAP_INPUT_LIMIT}, {"dispatcher", ACC_CAP_DISPATCHER},
+    {"listen", ACC_CAP_LISTEN}, {"connect", ACC_CAP_CONNECT},
+    {"default-map", ACC_CAP_DEFAULT_MAP}, {"threads", ACC_CAP_THREADS},
+    {"bufsize", ACC_CAP_BUFSIZE}, {"exit", ACC_CAP_EXIT},
+};
+
+static int header_list(parser_t *p, char *v, int (*each)(parser_t *, const char *))
+{
+    for (char *save, *w = strtok_r(v, " \t,", &save); w;
+         w = strtok_r(NULL, " \t,", &save))
+        if (each(p, w) < 0)
+            return -1;
+    return 0;
+}
+
+static int add_clause(parser_t *p, const char *w)
+{
+    acc_case_t *c = p->c;
+    char **t = realloc(c->clauses, (size_t)(c->nclauses + 1) * sizeof(*t));
+    if (t == NULL)
+        return fail(p, "out of memory");
+    c->clauses = t;
+    c->clauses[c->nclauses++] = strdup(w);
+    return 0;
+}
+
+static int add_require(parser_t *p, const char *w)
+{
+    for (size_t k = 0; k < sizeof(cap_names) / sizeof(cap_names[0]); k++)
+        if (strcmp(cap_names[k].name, w) == 0) {
+            p->c->requires |= cap_names[k].cap;
+            return 0;
+        }
+    return fail(p, "unknown capability '%s'", w);
+}
+
+static int add_variant(parser_t *p, const char *w)
+{
+    int s = split_by_name(w);
+    if (s < 0)
+        return fail(p, "unknown variant '%s'", w);
+    p->c->splits |= 1u << s;
+    return 0;
+}
+
+static int parse_header(parser_t *p, char *line)
+{
+    acc_case_t *c = p->c;
+    char *colon = strchr(line, ':');
+    if (colon == NULL)
+        return fail(p, "header lines are 'key: value'");
+    *colon = '\0';
+    char *v = colon + 1;
+    while (isspace((unsigned char)*v))
+        v++;
+    for (char *e = v + strlen(v); e > v && isspace((unsigned char)e[-1]);)
+        *--e = '\0';
+    if (strcmp(line, "id") == 0) {
+        c->id = strdup(v);
+    } else if (strcmp(line, "clause") == 0) {
+        return header_list(p, v, add_clause);
+    } else if (strcmp(line, "level") == 0) {
+        if (strcmp(v, "MUST") == 0) c->level = LEVEL_MUST;
+        else if (strcmp(v, "SHOULD") == 0) c->level = LEVEL_SHOULD;
+        else if (strcmp(v, "MAY") == 0) c->level = LEVEL_MAY;
+        else return fail(p, "level is MUST, SHOULD or MAY");
+    } else if (strcmp(line, "requires") == 0) {
+        return header_list(p, v, add_require);
+    } else if (strcmp(line, "variants") == 0) {
+        c->splits = 0;
+        return header_list(p, v, add_variant);
+    } else if (strcmp(line, "description") == 0) {
+        free(c->description);
+        c->description = strdup(v);
+    } else {
+        return fail(p, "unknown header key '%s'", line);
+    }
+    return 0;
+}
+
+int case_parse(acc_case_t *c, const char *file, const char *text, char *err,
+               size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    c->file = strdup(file);
+    c->maps[0] = strdup("main");
+    c->nmaps = 1;
+    c->splits = (1u << SPLIT__COUNT) - 1;
+    c->level = LEVEL_MUST;
+    parser_t p = {.c = c, .file = file, .err = err, .errlen = errlen};
+    int in_body = 0, rc = 0;
+    const char *s = text;
+    while (*s && rc == 0) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        char *line = strndup(s, n);
+        p.line++;
+        s += n + (nl ? 1 : 0);
+        if (line == NULL)
+            return fail(&p, "out of memory");
+        if (memchr(line, '\r', n) || memchr(line, '\t', n))
+            rc = fail(&p, "raw CR or TAB in a case file: write \\r or \\t");
+        else if (!in_body && strcmp(line, "---") == 0)
+            in_body = 1;
+        else if (!in_body)
+            rc = (line[0] == '#' || line[strspn(line, " ")] == '\0')
+                     ? 0 : parse_header(&p, line);
+        else if ((rc = lex(&p, line)) == 0 && p.ntok > 0)
+            rc = word_is(&p, 0, "on") ? parse_reaction(&p) : add_step(&p);
+        free(line);
+    }
+    free_tokens(&p);
+    if (rc == 0 && strlen(text) != (size_t)(s - text))
+        rc = fail(&p, "NUL byte in a case file");
+    if (rc == 0 && (c->id == NULL || c->nclauses == 0 || !in_body))
+        rc = fail(&p, "a case needs id:, clause: and a '---' line");
+    return rc;
+}
+
+int case_load(acc_case_t *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        memset(c, 0, sizeof(*c));
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while (buf && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (cap - n - 1 == 0) {
+            char *b = realloc(buf, cap *= 2);
+            if (b == NULL) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = b;
+        }
+    }
+    fclose(f);
+    if (buf == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        memset(c, 0, sizeof(*c));
+        return -1;
+    }
+    buf[n] = '\0';
+    int rc;
+    if (strlen(buf) != n) {
+        memset(c, 0, sizeof(*c));
+        snprintf(err, errlen, "%s: NUL byte in a case file", path);
+        rc = -1;
+    } else {
+        rc = case_parse(c, path, buf, err, errlen);
+    }
+    free(buf);
+    return rc;
+}
+
+void case_free(acc_case_t *c)
+{
+    free(c->file);
+    free(c->id);
+    for (int i = 0; i < c->nclauses; i++)
+        free(c->clauses[i]);
+    free(c->clauses);
+    free(c->description);
+    for (int i = 0; i < c->nnames; i++)
+        free(c->names[i]);
+    for (int i = 0; i < c->nmaps; i++)
+        free(c->maps[i]);
+    for (int i = 0; i < c->nprods; i++)
+        free(c->prods[i]);
+    for (int i = 0; i < c->nsteps; i++)
+        step_free(&c->steps[i]);
+    free(c->steps);
+    for (int i = 0; i < c->nreactions; i++)
+        step_free(&c->reactions[i].action);
+    free(c->reactions);
+    memset(c, 0, sizeof(*c));
+}
+
+static const char *const split_names[SPLIT__COUNT] = {
+    "as-written", "one-shot", "bytewise", "random"};
+
+const char *split_name(int split)
+{
+    return split >= 0 && split < SPLIT__COUNT ? split_names[split] : "?";
+}
+
+int split_by_name(const char *s)
+{
+    for (int k = 0; k < SPLIT__COUNT; k++)
+        if (strcmp(split_names[k], s) == 0)
+            return k;
+    return -1;
+}
+
+const char *level_name(level_t l)
+{
+    return l == LEVEL_MUST ? "MUST" : l == LEVEL_SHOULD ? "SHOULD" : "MAY";
+}
+
+static const struct {
+    const char *name;
+    int err;
+} errnos[] = {
+    {"EPIPE", EPIPE}, {"EBADF", EBADF}, {"EINVAL", EINVAL},
+    {"EMSGSIZE", EMSGSIZE}, {"ECONNREFUSED", ECONNREFUSED},
+    {"ECONNRESET", ECONNRESET}, {"EEXIST", EEXIST}, {"EBUSY", EBUSY},
+    {"ERANGE", ERANGE}, {"ENOTCONN", ENOTCONN}, {"EAGAIN", EAGAIN},
+    {"ENOTSOCK", ENOTSOCK}, {"EISCONN", EISCONN}, {"ENOMEM", ENOMEM},
+    {"ENOENT", ENOENT}, {"ETIMEDOUT", ETIMEDOUT},
+};
+
+int errno_by_name(const char *s)
+{
+    if (strcmp(s, "0") == 0)
+        return 0;
+    for (size_t k = 0; k < sizeof(errnos) / sizeof(errnos[0]); k++)
+        if (strcmp(errnos[k].name, s) == 0)
+            return errnos[k].err;
+    return -1;
+}
+
+const char *errno_name(int err)
+{
+    for (size_t k = 0; k < sizeof(errnos) / sizeof(errnos[0]); k++)
+        if (errnos[k].err == err)
+            return errnos[k].name;
+    return err == 0 ? "0" : "E?";
+}
+
+void escape(char *out, size_t cap, const unsigned char *p, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char tmp[8];
+        unsigned char ch = p[i];
+        if (ch == '\r') strcpy(tmp, "\\r");
+        else if (ch == '\n') strcpy(tmp, "\\n");
+        else if (ch == '\t') strcpy(tmp, "\\t");
+        else if (ch == '\\') strcpy(tmp, "\\\\");
+        else if (ch == '"') strcpy(tmp, "\\\"");
+        else if (ch >= 0x20 && ch < 0x7f) tmp[0] = (char)ch, tmp[1] = 0;
+        else snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
+        size_t k = strlen(tmp);
+        if (o + k + 4 >= cap) {
+            if (o + 4 < cap)
+                strcpy(out + o, "..."), o += 3;
+            break;
+        }
+        memcpy(out + o, tmp, k);
+        o += k;
+    }
+    out[o < cap ? o : cap - 1] = '\0';
+}

@@ -1,0 +1,966 @@
+/* exec.c: the interpreter of case steps.  The suite keeps the peer end of
+ * every socket, records the implementation's callbacks as per-channel event
+ * queues (adjacent collects merged: their split is not normative), runs
+ * reactions inside the callbacks, and checks expectations, waiting for the
+ * loop where the model allows it to take a few passes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+
+#define MAX_ACCEPTED 8
+#define WAIT_MS 2000        /* longest wait for an expected event */
+#define SETTLE_PASSES 2000  /* bound on passes while settling */
+
+typedef struct {
+    ev_kind_t kind;
+    unsigned char *bytes;
+    size_t n, off;      /* data: bytes [off, n) not yet matched */
+    int err;
+    int prod;
+} event_t;
+
+struct run;
+
+typedef struct chan {
+    struct run *run;
+    int idx;
+    void *h;            /* implementation handle, NULL when none */
+    int peer;           /* the suite's end, -1 */
+    int map;
+    int plain;          /* plain dispatcher (read/write events) */
+    int readable, writable;
+    event_t *evs;
+    size_t nev, head, cap;
+    uint64_t seen[EV__COUNT];
+    int accepted[MAX_ACCEPTED];
+    int nacc;
+    unsigned char *pend; /* one-shot: sends not yet written */
+    size_t npend;
+} chan_t;
+
+typedef struct prodctx {
+    struct run *run;
+    int ch, prod;
+    struct prodctx *next;
+} prodctx_t;
+
+typedef struct run {
+    const acc_case_t *c;
+    const exec_opts_t *o;
+    const acc_impl_t *im;
+    void *maps[CASE_MAX_NAMES];
+    chan_t ch[CASE_MAX_NAMES];
+    prodctx_t *prods;
+    char *msg;
+    size_t msglen;
+    int failed;
+    const step_t *cur;  /* step being run, for messages */
+    uint64_t events;    /* total recorded, to see progress */
+    uint64_t rng;
+    int depth;          /* callbacks on the stack: no loop-driving steps */
+} run_t;
+
+static int failf(run_t *r, const char *fmt, ...)
+{
+    if (r->failed)
+        return -1;
+    r->failed = 1;
+    int n = 0;
+    if (r->cur)
+        n = snprintf(r->msg, r->msglen, "%s:%d: ", r->c->file, r->cur->line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg + n, r->msglen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t rnd(run_t *r)
+{
+    r->rng ^= r->rng << 13;
+    r->rng ^= r->rng >> 7;
+    r->rng ^= r->rng << 17;
+    return r->rng;
+}
+
+static const char *name(run_t *r, int ch)
+{
+    return r->c->names[ch];
+}
+
+static void esc(char *out, size_t cap, const unsigned char *p, size_t n)
+{
+    escape(out, cap, p, n);
+}
+
+/* ------------------------------------------------------------ events -- */
+
+static int exec_step(run_t *r, const step_t *st);
+
+static void fire_reactions(run_t *r, chan_t *ch, ev_kind_t kind)
+{
+    const acc_case_t *c = r->c;
+    uint64_t nth = ch->seen[kind];
+    for (int i = 0; i < c->nreactions && !r->failed; i++) {
+        const reaction_t *re = &c->reactions[i];
+        if (re->ch == ch->idx && re->ev == kind &&
+            (re->nth == 0 || re->nth == nth)) {
+            const step_t *saved = r->cur;
+            r->cur = &re->action;
+            exec_step(r, &re->action);
+            r->cur = saved;
+        }
+    }
+}
+
+static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
+                   int err, int prod)
+{
+    run_t *r = ch->run;
+    event_t *last = ch->nev > ch->head ? &ch->evs[ch->nev - 1] : NULL;
+    r->events++;
+    if (r->o->verbose) {
+        char e[128];
+        esc(e, sizeof(e), p, n);
+        fprintf(stderr, "  event %s %s %s%s\n", name(r, ch->idx),
+                ev_name(kind), e, err ? errno_name(err) : "");
+    }
+    if ((kind == EV_DATA || kind == EV_READ) && last && last->kind == kind) {
+        unsigned char *b = realloc(last->bytes, last->n + n);
+        if (b == NULL)
+            abort();
+        memcpy(b + last->n, p, n);
+        last->bytes = b;
+        last->n += n;
+    } else {
+        if (ch->nev == ch->cap) {
+            ch->cap = ch->cap ? ch->cap * 2 : 16;
+            ch->evs = realloc(ch->evs, ch->cap * sizeof(*ch->evs));
+            if (ch->evs == NULL)
+                abort();
+        }
+        event_t *e = &ch->evs[ch->nev++];
+        memset(e, 0, sizeof(*e));
+        e->kind = kind;
+        e->err = err;
+        e->prod = prod;
+        if (n) {
+            e->bytes = malloc(n);
+            if (e->bytes == NULL)
+                abort();
+            memcpy(e->bytes, p, n);
+            e->n = n;
+        }
+    }
+    ch->seen[kind]++;
+    r->depth++;
+    fire_reactions(r, ch, kind);
+    r->depth--;
+}
+
+static void cb_collect(void *ctx, const void *p, size_t n)
+{
+    record(ctx, EV_DATA, p, n, 0, 0);
+}
+static void cb_found(void *ctx) { record(ctx, EV_FOUND, NULL, 0, 0, 0); }
+static void cb_close(void *ctx) { record(ctx, EV_CLOSE, NULL, 0, 0, 0); }
+static void cb_error(void *ctx, int err)
+{
+    record(ctx, EV_ERROR, NULL, 0, err < 0 ? -err : err, 0);
+}
+static void cb_connect(void *ctx) { record(ctx, EV_CONNECT, NULL, 0, 0, 0); }
+
+static void cb_accept(void *ctx, int fd)
+{
+    chan_t *ch = ctx;
+    if (ch->nacc < MAX_ACCEPTED)
+        ch->accepted[ch->nacc++] = fd;
+    else
+        close(fd);
+    record(ch, EV_ACCEPT, NULL, 0, 0, 0);
+}
+
+static int cb_readable(void *ctx) { return ((chan_t *)ctx)->readable; }
+static int cb_writable(void *ctx) { return ((chan_t *)ctx)->writable; }
+
+static void cb_read(void *ctx)
+{
+    chan_t *ch = ctx;
+    unsigned char buf[65536];
+    long n = ch->run->im->recv(ch->h, buf, sizeof(buf));
+    if (n > 0)
+        record(ch, EV_READ, buf, (size_t)n, 0, 0);
+    else if (n == -EAGAIN)
+        record(ch, EV_READ_EAGAIN, NULL, 0, 0, 0);
+}
+
+static void cb_write(void *ctx)
+{
+    chan_t *ch = ctx;
+    ch->writable = 0; /* one write event per "writable CH 1" */
+    record(ch, EV_WRITE, NULL, 0, 0, 0);
+}
+
+static const acc_events_t events = {
+    cb_collect, cb_found, cb_close, cb_error, cb_connect, cb_accept,
+    cb_readable, cb_writable, cb_read, cb_write};
+
+static void cb_released(void *pctx)
+{
+    prodctx_t *pc = pctx;
+    record(&pc->run->ch[pc->ch], EV_RELEASED, NULL, 0, 0, pc->prod);
+}
+
+/* -------------------------------------------------------------- loop -- */
+
+static int impl_fd(run_t *r, chan_t *ch)
+{
+    return ch->h ? r->im->fd(ch->h) : -1;
+}
+
+static int one_pass(run_t *r, int map, int timeout_ms)
+{
+    int rc = r->im->poll(r->maps[map], r->o->backend, timeout_ms);
+    if (rc < 0)
+        return failf(r, "a loop pass failed: %s (%d)", errno_name(-rc), rc);
+    return 0;
+}
+
+static int all_passes(run_t *r, int timeout_ms)
+{
+    for (int m = 0; m < r->c->nmaps && !r->failed; m++)
+        if (r->maps[m] && one_pass(r, m, timeout_ms) < 0)
+            return -1;
+    return r->failed ? -1 : 0;
+}
+
+/* Bytes waiting in the implementation's receive queue for ch. */
+static int unread(run_t *r, chan_t *ch)
+{
+    int fd = impl_fd(r, ch), n = 0;
+    if (fd < 0 || (ch->plain && !ch->readable))
+        return 0;
+    if (ioctl(fd, FIONREAD, &n) < 0)
+        return 0;
+    return n;
+}
+
+static int any_unread(run_t *r)
+{
+    for (int i = 0; i < r->c->nnames; i++)
+        if (unread(r, &r->ch[i]) > 0)
+            return 1;
+    return 0;
+}
+
+/* Runs passes until nothing more happens: no new event in two passes and
+ * no input left unread.  Bounded; a busy implementation just stops here. */
+static int settle(run_t *r)
+{
+    int quiet = 0;
+    for (int i = 0; i < SETTLE_PASSES && quiet < 2; i++) {
+        uint64_t before = r->events;
+        if (all_passes(r, 0) < 0)
+            return -1;
+        quiet = (r->events == before && !any_unread(r)) ? quiet + 1 : 0;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- peers -- */
+
+static int write_peer(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
+{
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (n > 0) {
+        ssize_t k = send(ch->peer, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0) {
+            p += k;
+            n -= (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno != EAGAIN)
+            return failf(r, "peer of %s: send failed: %s", name(r, ch->idx),
+                         strerror(errno));
+        if (now_ms() > deadline || r->depth)
+            return failf(r, "peer of %s: the implementation stopped reading",
+                         name(r, ch->idx));
+        if (all_passes(r, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Writes one piece and lets the implementation read all of it, so the
+ * piece boundary is a read boundary (the point of the split variants). */
+static int send_piece(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
+{
+    if (write_peer(r, ch, p, n) < 0)
+        return -1;
+    int fd = impl_fd(r, ch);
+    if (fd >= 0) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        (void)poll(&pf, 1, 100); /* loopback TCP may take a moment */
+    }
+    for (int i = 0; i < SETTLE_PASSES && unread(r, ch) > 0; i++)
+        if (all_passes(r, 0) < 0)
+            return -1;
+    return 0;
+}
+
+static int do_send(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
+{
+    if (ch->peer < 0)
+        return failf(r, "%s has no peer to send from", name(r, ch->idx));
+    if (r->depth) /* inside a callback: write now, the loop reads later */
+        return write_peer(r, ch, p, n);
+    size_t off = 0;
+    while (off < n && !r->failed) {
+        size_t k = n - off;
+        if (r->o->split == SPLIT_BYTEWISE)
+            k = n <= 4096 ? 1 : 1024; /* bytewise up to 4 KiB per send */
+        else if (r->o->split == SPLIT_RANDOM)
+            k = 1 + (size_t)(rnd(r) % (k < 16 ? k : 16));
+        if (k > n - off)
+            k = n - off;
+        if (send_piece(r, ch, p + off, k) < 0)
+            return -1;
+        off += k;
+    }
+    return r->failed ? -1 : 0;
+}
+
+static int flush_pending(run_t *r)
+{
+    for (int i = 0; i < r->c->nnames; i++) {
+        chan_t *ch = &r->ch[i];
+        if (ch->npend == 0)
+            continue;
+        unsigned char *p = ch->pend;
+        size_t n = ch->npend;
+        ch->pend = NULL;
+        ch->npend = 0;
+        int rc = do_send(r, ch, p, n);
+        free(p);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int queue_send(run_t *r, chan_t *ch, const step_t *st)
+{
+    if (r->o->split != SPLIT_ONE_SHOT || r->depth)
+        return do_send(r, ch, st->bytes, st->nbytes);
+    unsigned char *b = realloc(ch->pend, ch->npend + st->nbytes + 1);
+    if (b == NULL)
+        return failf(r, "out of memory");
+    memcpy(b + ch->npend, st->bytes, st->nbytes);
+    ch->pend = b;
+    ch->npend += st->nbytes;
+    return 0;
+}
+
+static int tcp_listener(struct sockaddr_in *a)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t l = sizeof(*a);
+    memset(a, 0, sizeof(*a));
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || bind(s, (struct sockaddr *)a, sizeof(*a)) < 0 ||
+        listen(s, 8) < 0 || getsockname(s, (struct sockaddr *)a, &l) < 0) {
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    return s;
+}
+
+static int accept_timed(int ls)
+{
+    struct pollfd pf = {ls, POLLIN, 0};
+    if (poll(&pf, 1, WAIT_MS) <= 0)
+        return -1;
+    return accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+static int tcp_connect_to(const struct sockaddr_in *a)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s >= 0 && connect(s, (const struct sockaddr *)a, sizeof(*a)) < 0) {
+        close(s);
+        return -1;
+    }
+    if (s >= 0)
+        fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+    return s;
+}
+
+/* A loopback TCP pair: the implementation's end is fds[0]. */
+static int tcp_pair(int fds[2])
+{
+    struct sockaddr_in a;
+    int ls = tcp_listener(&a);
+    if (ls < 0)
+        return -1;
+    fds[1] = tcp_connect_to(&a);
+    fds[0] = fds[1] < 0 ? -1 : accept_timed(ls);
+    close(ls);
+    if (fds[0] < 0 && fds[1] >= 0)
+        close(fds[1]);
+    return fds[0] < 0 ? -1 : 0;
+}
+
+static int check_rc(run_t *r, const step_t *st, int rc, const char *what)
+{
+    if (st->rc == RC_ANY || rc == st->rc)
+        return 0;
+    if (st->rc == 0 && rc > 0 && (st->op == OP_CLOSE_ALL || st->op == OP_SENDRAW))
+        return 0; /* counts are success */
+    return failf(r, "%s %s returned %s (%d), expected %s", what,
+                 st->ch >= 0 ? name(r, st->ch) : "",
+                 rc <= 0 ? errno_name(-rc) : "a count", rc,
+                 errno_name(-st->rc));
+}
+
+static int new_peer_chan(run_t *r, const step_t *st, int impl_side, int peer)
+{
+    chan_t *ch = &r->ch[st->ch];
+    void *map = r->maps[st->map];
+    ch->map = st->map;
+    ch->peer = peer;
+    int rc;
+    if (st->op == OP_DISP_UNIX) {
+        ch->plain = 1;
+        ch->readable = 1;
+        rc = r->im->disp_adopt(&ch->h, map, impl_side, &events, ch);
+    } else {
+        rc = r->im->chat_adopt(&ch->h, map, impl_side, &events, ch);
+    }
+    if (rc < 0) {
+        ch->h = NULL;
+        close(impl_side);
+    }
+    return check_rc(r, st, rc, "creating");
+}
+
+static int op_create(run_t *r, const step_t *st)
+{
+    int fds[2];
+    if (st->op == OP_CHAT_TCP) {
+        if (tcp_pair(fds) < 0)
+            return failf(r, "cannot make a loopback TCP pair: %s", strerror(errno));
+    } else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+        return failf(r, "socketpair: %s", strerror(errno));
+    }
+    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+    return new_peer_chan(r, st, fds[0], fds[1]);
+}
+
+static int op_connect(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
+    struct sockaddr_in a;
+    int ls = tcp_listener(&a);
+    if (ls < 0)
+        return failf(r, "cannot listen on loopback: %s", strerror(errno));
+    if (st->op == OP_CONNECT_REFUSED)
+        close(ls); /* the port is free again: nobody listens there */
+    ch->map = st->map;
+    int rc = r->im->chat_connect(&ch->h, r->maps[st->map],
+                                 (struct sockaddr *)&a, sizeof(a), &events, ch);
+    if (rc < 0)
+        ch->h = NULL;
+    if (st->op == OP_CONNECT) {
+        ch->peer = rc < 0 ? -1 : accept_timed(ls);
+        close(ls);
+        if (rc == 0 && ch->peer < 0)
+            return failf(r, "the implementation's connect never reached the peer");
+    }
+    return check_rc(r, st, rc, "connect");
+}
+
+static int op_listen(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ch->map = st->map;
+    ch->plain = 1;
+    int rc = r->im->listen(&ch->h, r->maps[st->map], (struct sockaddr *)&a,
+                           sizeof(a), &events, ch);
+    if (rc < 0)
+        ch->h = NULL;
+    return check_rc(r, st, rc, "listen");
+}
+
+static int op_dial(run_t *r, const step_t *st)
+{
+    chan_t *l = &r->ch[st->ch2], *ch = &r->ch[st->ch];
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = impl_fd(r, l);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        return failf(r, "%s is not a listening channel", name(r, l->idx));
+    ch->peer = tcp_connect_to(&a);
+    if (ch->peer < 0)
+        return failf(r, "cannot connect to %s: %s", name(r, l->idx), strerror(errno));
+    return 0;
+}
+
+static int op_adopt(run_t *r, const step_t *st)
+{
+    chan_t *l = &r->ch[st->ch2];
+    if (l->nacc == 0)
+        return failf(r, "%s has accepted no connection to adopt", name(r, l->idx));
+    int fd = l->accepted[0];
+    memmove(l->accepted, l->accepted + 1, (size_t)--l->nacc * sizeof(int));
+    step_t s2 = *st;
+    s2.op = OP_CHAT_UNIX;
+    if (st->map == 0)
+        s2.map = l->map;
+    return new_peer_chan(r, &s2, fd, r->ch[st->ch].peer);
+}
+
+static int op_peer(run_t *r, chan_t *ch, op_t op)
+{
+    if (ch->peer < 0)
+        return failf(r, "%s has no peer", name(r, ch->idx));
+    if (op == OP_SHUT)
+        return shutdown(ch->peer, SHUT_WR) < 0
+                   ? failf(r, "shutdown: %s", strerror(errno)) : 0;
+    if (op == OP_RESET) {
+        struct linger lg = {1, 0}; /* TCP: close sends RST */
+        setsockopt(ch->peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    close(ch->peer);
+    ch->peer = -1;
+    return 0;
+}
+
+/* --------------------------------------------------------- expectations */
+
+static const event_t *next_event(run_t *r, chan_t *ch, int wait)
+{
+    int64_t deadline = now_ms() + (wait ? WAIT_MS : 0);
+    while (ch->head == ch->nev && !r->failed) {
+        if (now_ms() >= deadline)
+            return NULL;
+        if (all_passes(r, 2) < 0)
+            return NULL;
+    }
+    return ch->head < ch->nev ? &ch->evs[ch->head] : NULL;
+}
+
+static void describe(char *out, size_t cap, const event_t *e)
+{
+    char b[200];
+    if (e == NULL) {
+        snprintf(out, cap, "nothing");
+        return;
+    }
+    esc(b, sizeof(b), e->bytes ? e->bytes + e->off : NULL, e->n - e->off);
+    if (e->kind == EV_DATA || e->kind == EV_READ)
+        snprintf(out, cap, "%s \"%s\"", ev_name(e->kind), b);
+    else if (e->kind == EV_ERROR)
+        snprintf(out, cap, "error %s", errno_name(e->err));
+    else
+        snprintf(out, cap, "%s", ev_name(e->kind));
+}
+
+/* Everything still queued on ch, for failure messages. */
+static void rest_of(chan_t *ch, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = ch->head; i < ch->nev && o + 4 < cap; i++) {
+        char d[256];
+        describe(d, sizeof(d), &ch->evs[i]);
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? ", " : "", d);
+    }
+}
+
+static int expect_bytes(run_t *r, chan_t *ch, const step_t *st)
+{
+    size_t done = 0;
+    while (done < st->nbytes) {
+        event_t *e = (event_t *)next_event(r, ch, 1);
+        if (e == NULL || e->kind != st->ev) {
+            char want[256], got[256], d[256];
+            esc(want, sizeof(want), st->bytes + done, st->nbytes - done);
+            describe(d, sizeof(d), e);
+            snprintf(got, sizeof(got), "%s", d);
+            return failf(r, "expected %s %s \"%s\"%s, got %s", name(r, ch->idx),
+                         ev_name(st->ev), want, done ? " (the rest)" : "", got);
+        }
+        size_t k = e->n - e->off;
+        if (k > st->nbytes - done)
+            k = st->nbytes - done;
+        if (memcmp(e->bytes + e->off, st->bytes + done, k) != 0) {
+            char want[256], got[256];
+            esc(want, sizeof(want), st->bytes + done, k);
+            esc(got, sizeof(got), e->bytes + e->off, k);
+            return failf(r, "expected %s %s \"%s\", got \"%s\" (at byte %zu)",
+                         name(r, ch->idx), ev_name(st->ev), want, got, done);
+        }
+        e->off += k;
+        done += k;
+        if (e->off == e->n)
+            ch->head++;
+    }
+    return 0;
+}
+
+static int expect_event(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
+    if (st->nbytes && (st->ev == EV_DATA || st->ev == EV_READ))
+        return expect_bytes(r, ch, st);
+    const event_t *e = next_event(r, ch, 1);
+    int ok = e && e->kind == st->ev;
+    if (ok && st->ev == EV_ERROR)
+        ok = e->err == (int)st->num;
+    if (ok && st->ev == EV_RELEASED)
+        ok = e->prod == st->prod;
+    if (ok && (st->ev == EV_DATA || st->ev == EV_READ))
+        ok = e->n == e->off; /* an empty data expectation matches nothing */
+    if (!ok) {
+        char got[256], rest[1024];
+        describe(got, sizeof(got), e);
+        rest_of(ch, rest, sizeof(rest));
+        return failf(r, "expected %s %s%s%s, got %s (queued on %s: %s)",
+                     name(r, ch->idx), ev_name(st->ev),
+                     st->ev == EV_ERROR ? " " : "",
+                     st->ev == EV_ERROR ? errno_name((int)st->num) : "", got,
+                     name(r, ch->idx), rest[0] ? rest : "nothing");
+    }
+    ch->head++;
+    return 0;
+}
+
+static int expect_peer(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
+    if (ch->peer < 0)
+        return failf(r, "%s has no peer", name(r, ch->idx));
+    if (flush_pending(r) < 0)
+        return -1;
+    size_t got = 0;
+    unsigned char buf[65536];
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (got < st->nbytes) {
+        size_t want = st->nbytes - got;
+        if (want > sizeof(buf)) want = sizeof(buf);
+        if (st->slow && want > st->slow) want = st->slow;
+        ssize_t k = recv(ch->peer, buf, want, MSG_DONTWAIT);
+        if (k > 0) {
+            if (memcmp(buf, st->bytes + got, (size_t)k) != 0) {
+                size_t at = 0;
+                while (buf[at] == st->bytes[got + at]) at++;
+                char w[128], g[128];
+                esc(w, sizeof(w), st->bytes + got + at, (size_t)k - at < 32 ? (size_t)k - at : 32);
+                esc(g, sizeof(g), buf + at, (size_t)k - at < 32 ? (size_t)k - at : 32);
+                return failf(r, "peer of %s: byte %zu differs: expected \"%s\", got \"%s\"",
+                             name(r, ch->idx), got + at, w, g);
+            }
+            got += (size_t)k;
+            deadline = now_ms() + WAIT_MS;
+        } else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            return failf(r, "peer of %s: %s after %zu of %zu expected bytes",
+                         name(r, ch->idx), k == 0 ? "end of stream" : strerror(errno),
+                         got, st->nbytes);
+        } else if (now_ms() > deadline) {
+            return failf(r, "peer of %s: got %zu of %zu expected bytes, then nothing",
+                         name(r, ch->idx), got, st->nbytes);
+        }
+        if (all_passes(r, k > 0 ? 0 : 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int expect_peer_eof(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
+    if (ch->peer < 0)
+        return failf(r, "%s has no peer", name(r, ch->idx));
+    int64_t deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        unsigned char b[256];
+        ssize_t k = recv(ch->peer, b, sizeof(b), MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno == ECONNRESET))
+            return 0;
+        if (k > 0) {
+            char e[128];
+            esc(e, sizeof(e), b, (size_t)k);
+            return failf(r, "peer of %s: expected end of stream, got \"%s\"",
+                         name(r, ch->idx), e);
+        }
+        if (now_ms() > deadline)
+            return failf(r, "peer of %s: expected end of stream, the channel stayed open",
+                         name(r, ch->idx));
+        if (all_passes(r, 1) < 0)
+            return -1;
+    }
+}
+
+/* --------------------------------------------------- the step machine -- */
+
+static int op_producer(run_t *r, chan_t *ch, const step_t *st)
+{
+    prodctx_t *pc = calloc(1, sizeof(*pc));
+    if (pc == NULL)
+        return failf(r, "out of memory");
+    pc->run = r;
+    pc->ch = ch->idx;
+    pc->prod = st->prod;
+    pc->next = r->prods;
+    r->prods = pc;
+    acc_producer_t p = {(const void *const *)st->chunks, st->lens,
+                        st->nchunks, cb_released, pc};
+    return check_rc(r, st, r->im->push_producer(ch->h, &p), "producer");
+}
+
+static int need_handle(run_t *r, chan_t *ch)
+{
+    return ch->h ? 0 : failf(r, "%s has no channel (never created, or freed)",
+                             name(r, ch->idx));
+}
+
+static int chan_op(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
+    const acc_impl_t *im = r->im;
+    if (need_handle(r, ch) < 0)
+        return -1;
+    switch (st->op) {
+    case OP_TERM: return check_rc(r, st, im->set_terminator(ch->h, st->bytes, st->nbytes), "term");
+    case OP_COUNT: return check_rc(r, st, im->set_count(ch->h, st->num), "count");
+    case OP_NONE: return check_rc(r, st, im->set_none(ch->h), "none");
+    case OP_LIMIT: return check_rc(r, st, im->set_input_limit(ch->h, st->num), "limit");
+    case OP_BUFSIZE: return check_rc(r, st, im->set_buffer_sizes(ch->h, st->num, st->num2), "bufsize");
+    case OP_PUSH: return check_rc(r, st, im->push(ch->h, st->bytes, st->nbytes), "push");
+    case OP_PRODUCER: return op_producer(r, ch, st);
+    case OP_CLOSE_WHEN_DONE: return check_rc(r, st, im->close_when_done(ch->h), "close-when-done");
+    case OP_DISCARD: return check_rc(r, st, im->discard_buffers(ch->h), "discard");
+    case OP_CLOSE: return check_rc(r, st, im->close(ch->h), "close");
+    case OP_SENDRAW: return check_rc(r, st, (int)im->send(ch->h, st->bytes, st->nbytes), "sendraw");
+    case OP_FREE:
+        im->free(ch->h);
+        ch->h = NULL;
+        return 0;
+    case OP_CLOSE_FD: {
+        int fd = impl_fd(r, ch);
+        return fd < 0 ? failf(r, "%s has no fd to close", name(r, ch->idx)) : (close(fd), 0);
+    }
+    default:
+        return failf(r, "internal: not a channel operation");
+    }
+}
+
+static int exec_step(run_t *r, const step_t *st)
+{
+    const acc_impl_t *im = r->im;
+    chan_t *ch = st->ch >= 0 ? &r->ch[st->ch] : NULL;
+    if (r->o->verbose)
+        fprintf(stderr, " step line %d\n", st->line);
+    if (r->depth && (st->op == OP_RUN || st->op >= OP_EXPECT))
+        return failf(r, "this step cannot run inside a callback (reaction)");
+    if (st->op != OP_SEND && !r->depth && flush_pending(r) < 0)
+        return -1;
+    switch (st->op) {
+    case OP_MAP:
+        return 0; /* maps are made before the first step */
+    case OP_CHAT_UNIX: case OP_CHAT_TCP: case OP_DISP_UNIX:
+        return op_create(r, st);
+    case OP_CONNECT: case OP_CONNECT_REFUSED:
+        return op_connect(r, st);
+    case OP_LISTEN: return op_listen(r, st);
+    case OP_DIAL: return op_dial(r, st);
+    case OP_ADOPT: return op_adopt(r, st);
+    case OP_SEND: return queue_send(r, ch, st);
+    case OP_SHUT: case OP_PEER_CLOSE: case OP_RESET:
+        return op_peer(r, ch, st->op);
+    case OP_READABLE: ch->readable = st->num != 0; return 0;
+    case OP_WRITABLE: ch->writable = st->num != 0; return 0;
+    case OP_CLOSE_ALL:
+        return check_rc(r, st, im->close_all(r->maps[st->map]), "close-all");
+    case OP_EXIT:
+        return check_rc(r, st, im->map_exit(r->maps[st->map]), "exit");
+    case OP_PASS: {
+        int rc = im->poll(r->maps[st->map], r->o->backend, (int)st->num);
+        return check_rc(r, st, rc < 0 ? rc : 0, "pass");
+    }
+    case OP_RUN: return settle(r);
+    case OP_LOOP:
+        return check_rc(r, st, im->loop(r->maps[st->map], r->o->backend, 0, (int)st->num), "loop");
+    case OP_EXPECT:
+        return settle(r) < 0 ? -1 : expect_event(r, st);
+    case OP_EXPECT_PEER: return expect_peer(r, st);
+    case OP_EXPECT_PEER_EOF: return expect_peer_eof(r, st);
+    case OP_EXPECT_SIZE: {
+        if (settle(r) < 0)
+            return -1;
+        long n = im->map_size(r->maps[st->map]);
+        return n == (long)st->num ? 0 : failf(r, "expected %s to hold %llu channels, it holds %ld",
+                                              r->c->maps[st->map], (unsigned long long)st->num, n);
+    }
+    case OP_EXPECT_CLOSED: case OP_EXPECT_OPEN: {
+        if (settle(r) < 0)
+            return -1;
+        int open = impl_fd(r, ch) >= 0;
+        if (open == (st->op == OP_EXPECT_OPEN))
+            return 0;
+        return failf(r, "expected %s to be %s", name(r, ch->idx), open ? "closed" : "open");
+    }
+    case OP_EXPECT_QUIET: {
+        if (settle(r) < 0 || ch->head == ch->nev)
+            return r->failed ? -1 : 0;
+        char rest[1024];
+        rest_of(ch, rest, sizeof(rest));
+        return failf(r, "expected no more events on %s, got: %s", name(r, ch->idx), rest);
+    }
+    default:
+        return chan_op(r, st);
+    }
+}
+
+/* --------------------------------------------------------- lifecycle -- */
+
+static int setup(run_t *r)
+{
+    const acc_case_t *c = r->c;
+    for (int m = 0; m < c->nmaps; m++) {
+        int rc = r->im->map_new(&r->maps[m]);
+        if (rc < 0)
+            return failf(r, "map_new failed: %s", errno_name(-rc));
+    }
+    for (int i = 0; i < c->nnames; i++) {
+        r->ch[i].run = r;
+        r->ch[i].idx = i;
+        r->ch[i].peer = -1;
+    }
+    return 0;
+}
+
+/* At the end every recorded event must have been expected: this is what
+ * catches a second handle_close or an event after close. */
+static int check_leftovers(run_t *r)
+{
+    if (settle(r) < 0)
+        return -1;
+    for (int i = 0; i < r->c->nnames; i++) {
+        chan_t *ch = &r->ch[i];
+        if (ch->head == ch->nev)
+            continue;
+        char rest[1024];
+        rest_of(ch, rest, sizeof(rest));
+        r->cur = NULL;
+        return failf(r, "%s: unexpected events at the end on %s: %s", r->c->file,
+                     name(r, i), rest);
+    }
+    return 0;
+}
+
+static void teardown(run_t *r)
+{
+    for (int i = 0; i < r->c->nnames; i++) {
+        chan_t *ch = &r->ch[i];
+        if (ch->h)
+            r->im->free(ch->h);
+        ch->h = NULL;
+    }
+    for (int m = 0; m < r->c->nmaps; m++)
+        if (r->maps[m])
+            r->im->map_free(r->maps[m]);
+    for (int i = 0; i < r->c->nnames; i++) {
+        chan_t *ch = &r->ch[i];
+        if (ch->peer >= 0)
+            close(ch->peer);
+        for (int k = 0; k < ch->nacc; k++)
+            close(ch->accepted[k]);
+        for (size_t k = 0; k < ch->nev; k++)
+            free(ch->evs[k].bytes);
+        free(ch->evs);
+        free(ch->pend);
+    }
+    while (r->prods) {
+        prodctx_t *p = r->prods;
+        r->prods = p->next;
+        free(p);
+    }
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            n++;
+    return n;
+}
+
+int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
+              size_t msglen)
+{
+    static run_t zero;
+    run_t *r = malloc(sizeof(*r));
+    if (r == NULL) {
+        snprintf(msg, msglen, "out of memory");
+        return 1;
+    }
+    *r = zero;
+    r->c = c;
+    r->o = o;
+    r->im = o->impl;
+    r->msg = msg;
+    r->msglen = msglen;
+    r->rng = o->seed * 2654435761u + 0x9e3779b97f4a7c15ull;
+    for (const char *s = c->id; *s; s++)
+        r->rng = (r->rng ^ (unsigned char)*s) * 0x100000001b3ull;
+    if (r->rng == 0)
+        r->rng = 1;
+    msg[0] = '\0';
+    int fds_before = count_fds();
+    if (setup(r) == 0) {
+        for (int i = 0; i < c->nsteps && !r->failed; i++) {
+            r->cur = &c->steps[i];
+            exec_step(r, &c->steps[i]);
+        }
+        r->cur = NULL;
+        if (!r->failed)
+            flush_pending(r);
+        if (!r->failed)
+            check_leftovers(r);
+    }
+    teardown(r);
+    int leaked = count_fds() - fds_before;
+    if (!r->failed && leaked != 0) {
+        r->failed = 1;
+        snprintf(msg, msglen, "%s: %d file descriptor(s) leaked after the case "
+                 "(channels freed, maps freed)", c->file, leaked);
+    }
+    int failed = r->failed;
+    free(r);
+    return failed;
+}

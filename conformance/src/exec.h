@@ -1,0 +1,24 @@
+/* exec.h: runs one parsed case against an implementation, in one read-
+ * chunking variant and one backend, and says PASS or why it failed. */
+#ifndef ACC_EXEC_H
+#define ACC_EXEC_H
+
+#include <stdint.h>
+
+#include "acc_adapter.h"
+#include "case.h"
+
+typedef struct {
+    const acc_impl_t *impl;
+    const char *backend;
+    int split;
+    uint64_t seed;
+    int verbose;        /* print every step and event to stderr */
+} exec_opts_t;
+
+/* Returns 0 when every expectation held, 1 with a one-paragraph reason in
+ * msg otherwise.  Never exits: the caller (a forked libcheck test) reports. */
+int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
+              size_t msglen);
+
+#endif /* ACC_EXEC_H */

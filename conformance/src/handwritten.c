@@ -1,0 +1,283 @@
+/* handwritten.c: the conformance tests a case file cannot express: several
+ * threads each looping their own map at once, fd numbers reused across
+ * maps, a chat channel honouring the map it was given, and the per-thread
+ * default map.  They reach the implementation only through the adapter. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#define NTHREADS 4
+#define NLINES 200
+
+/* A channel's view of its callbacks: bytes collected, records found,
+ * closes seen.  One per channel; touched only by its map's thread. */
+typedef struct {
+    char buf[NLINES * 16];
+    size_t n;
+    int found, closes, other;
+} rec_t;
+
+static void r_collect(void *c, const void *p, size_t n)
+{
+    rec_t *r = c;
+    if (r->n + n <= sizeof(r->buf)) {
+        memcpy(r->buf + r->n, p, n);
+        r->n += n;
+    } else {
+        r->other++;
+    }
+}
+static void r_found(void *c) { ((rec_t *)c)->found++; }
+static void r_close(void *c) { ((rec_t *)c)->closes++; }
+static void r_error(void *c, int e) { (void)e; ((rec_t *)c)->other++; }
+static void r_other(void *c) { ((rec_t *)c)->other++; }
+static void r_accept(void *c, int fd) { close(fd); ((rec_t *)c)->other++; }
+static void r_read(void *c) { ((rec_t *)c)->other++; }
+
+static const acc_events_t rec_events = {r_collect, r_found, r_close, r_error,
+                                        r_other, r_accept, NULL, NULL,
+                                        r_read, r_other};
+
+static int failm(char *msg, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int failm(char *msg, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* --------------------------------------------------- threads, own maps */
+
+typedef struct {
+    const exec_opts_t *o;
+    int id;
+    char err[256];
+} thr_t;
+
+/* Each thread: its own map, a chat on a socketpair, NLINES lines with the
+ * thread's id in them, looped until all are found. */
+static void *thread_main(void *arg)
+{
+    thr_t *t = arg;
+    const acc_impl_t *im = t->o->impl;
+    void *map = NULL, *ch = NULL;
+    rec_t *r = calloc(1, sizeof(*r));
+    int sv[2] = {-1, -1};
+    if (!r || im->map_new(&map) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+        im->chat_adopt(&ch, map, sv[0], &rec_events, r) < 0 ||
+        im->set_terminator(ch, "\n", 1) < 0) {
+        snprintf(t->err, sizeof(t->err), "thread %d: set-up failed", t->id);
+        goto out;
+    }
+    char want[NLINES * 16];
+    size_t nwant = 0;
+    for (int i = 0; i < NLINES; i++) {
+        char line[32];
+        int k = snprintf(line, sizeof(line), "t%d-%d\n", t->id, i);
+        if (send(sv[1], line, (size_t)k, MSG_NOSIGNAL) != k) {
+            snprintf(t->err, sizeof(t->err), "thread %d: peer send failed", t->id);
+            goto out;
+        }
+        memcpy(want + nwant, line, (size_t)k - 1);
+        nwant += (size_t)k - 1;
+        if (i % 10 == 9)
+            for (int p = 0; p < 5 && r->found < i + 1; p++)
+                im->poll(map, t->o->backend, 10);
+    }
+    for (int p = 0; p < 500 && r->found < NLINES; p++)
+        im->poll(map, t->o->backend, 10);
+    if (r->found != NLINES || r->n != nwant || memcmp(r->buf, want, nwant) || r->other)
+        snprintf(t->err, sizeof(t->err),
+                 "thread %d: found %d of %d records, %zu of %zu bytes right, %d stray events",
+                 t->id, r->found, NLINES, r->n, nwant, r->other);
+out:
+    if (ch)
+        im->free(ch);
+    else if (sv[0] >= 0)
+        close(sv[0]);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (map)
+        im->map_free(map);
+    free(r);
+    return NULL;
+}
+
+static int t_threads(const exec_opts_t *o, char *msg, size_t cap)
+{
+    pthread_t th[NTHREADS];
+    thr_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        t[i] = (thr_t){o, i, ""};
+        if (pthread_create(&th[i], NULL, thread_main, &t[i]) != 0)
+            return failm(msg, cap, "pthread_create failed");
+    }
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < NTHREADS; i++)
+        if (t[i].err[0])
+            return failm(msg, cap, "%s", t[i].err);
+    return 0;
+}
+
+/* ------------------------------------------------- fd reuse across maps */
+
+static int t_fd_reuse(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *ma = NULL, *mb = NULL, *a = NULL, *b = NULL;
+    rec_t ra = {0}, rb = {0};
+    int s1[2], s2[2], rc = 0;
+    if (im->map_new(&ma) < 0 || im->map_new(&mb) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1) < 0)
+        return failm(msg, cap, "set-up failed");
+    int fd = s1[0];
+    if (im->chat_adopt(&a, ma, s1[0], &rec_events, &ra) < 0) {
+        rc = failm(msg, cap, "chat_adopt failed");
+        goto out;
+    }
+    /* Data waits for a when it is closed; the next socket takes its fd. */
+    (void)!send(s1[1], "stale\n", 6, MSG_NOSIGNAL);
+    im->close(a);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2) < 0) {
+        rc = failm(msg, cap, "socketpair failed");
+        goto out;
+    }
+    if (s2[0] != fd && s2[1] == fd) {
+        int t = s2[0];
+        s2[0] = s2[1];
+        s2[1] = t;
+    }
+    if (im->chat_adopt(&b, mb, s2[0], &rec_events, &rb) < 0 ||
+        im->set_terminator(b, "\n", 1) < 0) {
+        rc = failm(msg, cap, "chat_adopt on the reused fd failed");
+        goto out;
+    }
+    for (int p = 0; p < 5; p++)
+        im->poll(ma, o->backend, 1);
+    long na = im->map_size(ma), nb = im->map_size(mb);
+    if (ra.n || ra.found || ra.other || rb.n || rb.found || rb.other || na != 0 || nb != 1) {
+        rc = failm(msg, cap, "looping map A after its channel closed and map B reused fd %d: "
+                   "A events %zu/%d/%d, B events %zu/%d/%d, sizes A=%ld B=%ld (want 0 events, 0, 1)",
+                   fd, ra.n, ra.found, ra.other, rb.n, rb.found, rb.other, na, nb);
+        goto out;
+    }
+    (void)!send(s2[1], "fresh\n", 6, MSG_NOSIGNAL);
+    for (int p = 0; p < 50 && rb.found == 0; p++)
+        im->poll(mb, o->backend, 10);
+    if (rb.found != 1 || rb.n != 5 || memcmp(rb.buf, "fresh", 5) || ra.n || ra.found)
+        rc = failm(msg, cap, "map B's channel on the reused fd got %d records (%.*s), map A's %d",
+                   rb.found, (int)rb.n, rb.buf, ra.found);
+    close(s2[1]);
+out:
+    close(s1[1]);
+    if (a) im->free(a);
+    if (b) im->free(b);
+    if (ma) im->map_free(ma);
+    if (mb) im->map_free(mb);
+    return rc;
+}
+
+/* ----------------------------------------------- chat honours its map */
+
+static int t_chat_map(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    rec_t r = {0};
+    int sv[2], rc = 0;
+    void *def = im->map_default();
+    long def_before = im->map_size(def);
+    if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return failm(msg, cap, "set-up failed");
+    if (im->chat_adopt(&c, m, sv[0], &rec_events, &r) < 0) {
+        close(sv[0]);
+        rc = failm(msg, cap, "chat_adopt failed");
+        goto out;
+    }
+    im->set_terminator(c, "\n", 1);
+    (void)!send(sv[1], "x\n", 2, MSG_NOSIGNAL);
+    im->poll(def, o->backend, 1); /* the default map must not serve it */
+    if (im->map_size(m) != 1 || im->map_size(def) != def_before || r.found) {
+        rc = failm(msg, cap, "a chat given map M: size(M)=%ld (want 1), default map grew by %ld, "
+                   "records after looping the default map: %d (want 0)",
+                   im->map_size(m), im->map_size(def) - def_before, r.found);
+        goto out;
+    }
+    for (int p = 0; p < 20 && !r.found; p++)
+        im->poll(m, o->backend, 10);
+    if (r.found != 1)
+        rc = failm(msg, cap, "looping its own map gave %d records, want 1", r.found);
+out:
+    close(sv[1]);
+    if (c) im->free(c);
+    if (m) im->map_free(m);
+    return rc;
+}
+
+/* --------------------------------------------------- per-thread default */
+
+typedef struct {
+    const acc_impl_t *im;
+    void *map;
+    long size_seen;
+} def_t;
+
+static void *default_thread(void *arg)
+{
+    def_t *d = arg;
+    d->map = d->im->map_default();
+    d->size_seen = d->im->map_size(d->map);
+    return NULL;
+}
+
+static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *mine = im->map_default(), *c = NULL;
+    rec_t r = {0};
+    int sv[2];
+    if (mine == NULL || mine != im->map_default())
+        return failm(msg, cap, "map_default is not stable within a thread");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return failm(msg, cap, "socketpair failed");
+    if (im->chat_adopt(&c, NULL, sv[0], &rec_events, &r) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return failm(msg, cap, "chat_adopt with a NULL map failed");
+    }
+    long mine_size = im->map_size(mine);
+    def_t d = {im, NULL, -1};
+    pthread_t th;
+    pthread_create(&th, NULL, default_thread, &d);
+    pthread_join(th, NULL);
+    int rc = 0;
+    if (mine_size != 1)
+        rc = failm(msg, cap, "a channel created with a NULL map: this thread's default holds %ld (want 1)",
+                   mine_size);
+    else if (d.map == mine || d.size_seen != 0)
+        rc = failm(msg, cap, "another thread's default map is %s this one and holds %ld channels (want 0)",
+                   d.map == mine ? "the same as" : "distinct from", d.size_seen);
+    im->free(c);
+    close(sv[1]);
+    return rc;
+}
+
+const handwritten_t handwritten[] = {
+    {"m.threads.own-maps", "M6 M4 M7", LEVEL_MUST, ACC_CAP_THREADS, t_threads},
+    {"m.fd-reuse.across-maps", "M4 L11 M3", LEVEL_MUST, 0, t_fd_reuse},
+    {"m.chat.honours-map", "M5 M4", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_chat_map},
+    {"m.default-map.per-thread", "M1", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_default_map},
+};
+const int nhandwritten = sizeof(handwritten) / sizeof(handwritten[0]);

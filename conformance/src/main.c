@@ -1,0 +1,502 @@
+/* main.c: the conformance runner.  It loads the case files, plans every
+ * case x read-chunking variant x backend, runs each as an isolated libcheck
+ * test in fork mode (a crash or hang fails that run, not the suite), applies
+ * the implementation's expectations file, and writes the reports.
+ * Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#define EXIT_USAGE 2
+#define EXIT_NOTHING 77
+#define EXIT_HARNESS 99
+
+typedef struct {
+    const char *cases_dir;
+    const char *expect_file;
+    const char *tap, *junit, *json;
+    const char *spec;
+    unsigned splits;            /* 0: all */
+    const char *backend;        /* NULL: all the implementation has */
+    const char *area, *clause;
+    char **globs;
+    int nglobs;
+    uint64_t seed;
+    int list, verbose, coverage, strict, nofork;
+    double timeout;
+} opts_t;
+
+/* The runner's own tables: one process, used by the forked tests. */
+static acc_case_t *cases;
+static int ncases;
+static plan_t *plans;
+static int nplans;
+static exec_opts_t base_opts;
+static int result_fd = -1;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: acc-run [options] [ID-GLOB ...]\n"
+"Runs the achat conformance suite against the linked implementation.\n"
+"  --cases DIR          case files (default conformance/cases)\n"
+"  --list               list the selected runs and exit\n"
+"  --split NAME         as-written, one-shot, bytewise, random (repeatable)\n"
+"  --backend NAME       only this backend (default: every one declared)\n"
+"  --area X             only cases whose clauses are in area X (L D T P M E)\n"
+"  --clause ID          only cases that check clause ID\n"
+"  --seed N             seed of the random split (default: today's date)\n"
+"  --expectations FILE  XFAIL/SKIP list (default conformance/expectations/<impl>.txt)\n"
+"  --tap F --junit F --json F   write reports\n"
+"  --spec FILE          spec for clause coverage (default docs/spec.md)\n"
+"  --coverage           fail if a MUST clause has no case\n"
+"  --strict             SHOULD/MAY failures fail the run too\n"
+"  --timeout SEC        per-run timeout (default 10)\n"
+"  --no-fork            run in-process (for gdb); a crash ends the run\n"
+"  -v, --verbose        print every step and event of each run\n"
+"Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness error.\n");
+}
+
+static int parse_opts(int argc, char **argv, opts_t *o)
+{
+    static const struct option lo[] = {
+        {"cases", 1, 0, 'c'}, {"list", 0, 0, 'l'}, {"split", 1, 0, 's'},
+        {"backend", 1, 0, 'b'}, {"area", 1, 0, 'a'}, {"clause", 1, 0, 'C'},
+        {"seed", 1, 0, 'S'}, {"expectations", 1, 0, 'e'}, {"tap", 1, 0, 'T'},
+        {"junit", 1, 0, 'J'}, {"json", 1, 0, 'j'}, {"spec", 1, 0, 'p'},
+        {"coverage", 0, 0, 'V'}, {"strict", 0, 0, 'x'}, {"timeout", 1, 0, 't'},
+        {"no-fork", 0, 0, 'n'}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    o->seed = (uint64_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+    o->cases_dir = "conformance/cases";
+    o->spec = "docs/spec.md";
+    o->timeout = 10;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'c': o->cases_dir = optarg; break;
+        case 'l': o->list = 1; break;
+        case 's': {
+            int s = split_by_name(optarg);
+            if (s < 0) {
+                fprintf(stderr, "acc-run: unknown split '%s'\n", optarg);
+                return -1;
+            }
+            o->splits |= 1u << s;
+            break;
+        }
+        case 'b': o->backend = optarg; break;
+        case 'a': o->area = optarg; break;
+        case 'C': o->clause = optarg; break;
+        case 'S': o->seed = strtoull(optarg, NULL, 0); break;
+        case 'e': o->expect_file = optarg; break;
+        case 'T': o->tap = optarg; break;
+        case 'J': o->junit = optarg; break;
+        case 'j': o->json = optarg; break;
+        case 'p': o->spec = optarg; break;
+        case 'V': o->coverage = 1; break;
+        case 'x': o->strict = 1; break;
+        case 't': o->timeout = atof(optarg); break;
+        case 'n': o->nofork = 1; break;
+        case 'v': o->verbose = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    o->globs = argv + optind;
+    o->nglobs = argc - optind;
+    return 0;
+}
+
+/* ------------------------------------------------------------ loading -- */
+
+static int load_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        fprintf(stderr, "acc-run: %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL && rc == 0) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            rc = load_dir(path);
+            continue;
+        }
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 5, ".case") != 0)
+            continue;
+        acc_case_t *t = realloc(cases, (size_t)(ncases + 1) * sizeof(*t));
+        if (t == NULL)
+            return -1;
+        cases = t;
+        char err[512];
+        if (case_load(&cases[ncases], path, err, sizeof(err)) < 0) {
+            fprintf(stderr, "acc-run: %s\n", err);
+            case_free(&cases[ncases]);
+            rc = -1;
+        } else {
+            ncases++;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int cmp_case(const void *a, const void *b)
+{
+    return strcmp(((const acc_case_t *)a)->id, ((const acc_case_t *)b)->id);
+}
+
+static int check_unique_ids(void)
+{
+    for (int i = 1; i < ncases; i++)
+        if (strcmp(cases[i - 1].id, cases[i].id) == 0) {
+            fprintf(stderr, "acc-run: id '%s' used by %s and %s\n", cases[i].id,
+                    cases[i - 1].file, cases[i].file);
+            return -1;
+        }
+    return 0;
+}
+
+/* ----------------------------------------------------------- planning -- */
+
+static int has_clause(const plan_t *p, const char *want, int area_only)
+{
+    char buf[64];
+    for (int i = 0; i < plan_nclauses(p); i++) {
+        const char *c = plan_clause(p, i, buf, sizeof(buf));
+        if (area_only ? c[0] == want[0] : strcmp(c, want) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int selected(const opts_t *o, const plan_t *p)
+{
+    if (o->area && !has_clause(p, o->area, 1))
+        return 0;
+    if (o->clause && !has_clause(p, o->clause, 0))
+        return 0;
+    if (o->nglobs == 0)
+        return 1;
+    for (int i = 0; i < o->nglobs; i++)
+        if (fnmatch(o->globs[i], plan_id(p), 0) == 0)
+            return 1;
+    return 0;
+}
+
+static void add_plan(const plan_t *p)
+{
+    plan_t *t = realloc(plans, (size_t)(nplans + 1) * sizeof(*t));
+    if (t == NULL)
+        abort();
+    plans = t;
+    plans[nplans++] = *p;
+}
+
+static void skip_if_missing(plan_t *p, unsigned requires, unsigned caps)
+{
+    if ((requires & caps) == requires)
+        return;
+    p->verdict = p->expected = V_SKIP;
+    p->reason = strdup("the implementation does not declare a required capability");
+}
+
+static void plan_backend(const opts_t *o, const acc_impl_t *im, plan_t *p)
+{
+    for (int b = 0; im->backends[b]; b++) {
+        if (o->backend && strcmp(o->backend, im->backends[b]) != 0)
+            continue;
+        p->backend = im->backends[b];
+        if (selected(o, p))
+            add_plan(p);
+    }
+}
+
+static void make_plans(const opts_t *o, const acc_impl_t *im)
+{
+    for (int i = 0; i < ncases; i++) {
+        for (int s = 0; s < SPLIT__COUNT; s++) {
+            unsigned want = o->splits ? o->splits : ~0u;
+            if (!(cases[i].splits & want & (1u << s)))
+                continue;
+            plan_t p = {.c = &cases[i], .split = s};
+            skip_if_missing(&p, cases[i].requires, im->caps);
+            plan_backend(o, im, &p);
+        }
+    }
+    for (int i = 0; i < nhandwritten; i++) {
+        plan_t p = {.hw = &handwritten[i], .split = SPLIT_AS_WRITTEN};
+        skip_if_missing(&p, handwritten[i].requires, im->caps);
+        plan_backend(o, im, &p);
+    }
+}
+
+/* ------------------------------------------------------- expectations -- */
+
+/* Lines: "<id-glob> XFAIL|SKIP <reason>"; '#' comments.  The glob matches
+ * the case id, or "id@split/backend" for one variant. */
+static int load_expectations(const char *path, int required)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (!required)
+            return 0;
+        fprintf(stderr, "acc-run: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f) && rc == 0) {
+        lineno++;
+        char *s = line + strspn(line, " \t");
+        if (*s == '#' || *s == '\n' || *s == '\0')
+            continue;
+        char glob[512], kind[16];
+        int off = 0;
+        if (sscanf(s, "%511s %15s %n", glob, kind, &off) < 2 ||
+            (strcmp(kind, "XFAIL") && strcmp(kind, "SKIP"))) {
+            fprintf(stderr, "acc-run: %s:%d: expected '<id-glob> XFAIL|SKIP <reason>'\n",
+                    path, lineno);
+            rc = -1;
+            break;
+        }
+        char *reason = s + off;
+        reason[strcspn(reason, "\n")] = '\0';
+        int matched = 0;
+        for (int i = 0; i < nplans; i++) {
+            char full[600];
+            snprintf(full, sizeof(full), "%s@%s/%s", plan_id(&plans[i]),
+                     split_name(plans[i].split), plans[i].backend);
+            if (fnmatch(glob, plan_id(&plans[i]), 0) && fnmatch(glob, full, 0))
+                continue;
+            matched++;
+            if (plans[i].verdict == V_SKIP)
+                continue;
+            free(plans[i].reason);
+            plans[i].reason = strdup(reason);
+            plans[i].expected = kind[0] == 'X' ? V_XFAIL : V_SKIP;
+            if (kind[0] == 'S')
+                plans[i].verdict = V_SKIP;
+        }
+        if (!matched && nplans && required)
+            fprintf(stderr, "acc-run: %s:%d: stale expectation '%s' matches no run\n",
+                    path, lineno, glob);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------ running -- */
+
+typedef struct {
+    int idx;
+    double seconds;
+} result_rec_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int run_plan(const plan_t *p, char *msg, size_t cap)
+{
+    exec_opts_t o = base_opts;
+    o.backend = p->backend;
+    o.split = p->split;
+    if (p->hw)
+        return p->hw->fn(&o, msg, cap);
+    return exec_case(p->c, &o, msg, cap);
+}
+
+START_TEST(t_plan)
+{
+    plan_t *p = &plans[_i];
+    char msg[4096];
+    double t0 = now_s();
+    int failed = run_plan(p, msg, sizeof(msg));
+    result_rec_t rec = {_i, now_s() - t0};
+    if (result_fd >= 0 && write(result_fd, &rec, sizeof(rec)) != sizeof(rec))
+        perror("acc-run: result record");
+    if (failed)
+        ck_abort_msg("%s", msg);
+}
+END_TEST
+
+static char *tc_name(int i)
+{
+    char *s = malloc(16);
+    if (s)
+        snprintf(s, 16, "%d", i);
+    return s;
+}
+
+static void read_durations(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    result_rec_t rec;
+    while (f && fread(&rec, sizeof(rec), 1, f) == 1)
+        if (rec.idx >= 0 && rec.idx < nplans)
+            plans[rec.idx].seconds = rec.seconds;
+    if (f)
+        fclose(f);
+}
+
+static verdict_t settle_verdict(const plan_t *p, int rtype)
+{
+    int ok = rtype == CK_PASS;
+    if (p->expected == V_XFAIL)
+        return ok ? V_XPASS : V_XFAIL;
+    if (ok)
+        return V_PASS;
+    return rtype == CK_ERROR ? V_ERROR : V_FAIL;
+}
+
+static int run_all(const opts_t *o)
+{
+    char tmpl[] = "/tmp/acc-results-XXXXXX";
+    result_fd = mkstemp(tmpl);
+    if (result_fd < 0)
+        return -1;
+    Suite *s = suite_create("conformance");
+    char **names = calloc((size_t)nplans, sizeof(char *));
+    int torun = 0;
+    for (int i = 0; i < nplans; i++) {
+        if (plans[i].verdict == V_SKIP)
+            continue;
+        names[i] = tc_name(i);
+        TCase *tc = tcase_create(names[i]);
+        tcase_set_timeout(tc, o->timeout);
+        tcase_add_loop_test(tc, t_plan, i, i + 1);
+        suite_add_tcase(s, tc);
+        torun++;
+    }
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
+    if (torun)
+        srunner_run_all(sr, CK_SILENT);
+    TestResult **res = srunner_results(sr);
+    int n = srunner_ntests_run(sr);
+    for (int k = 0; k < n; k++) {
+        int i = atoi(tr_tcname(res[k]));
+        plan_t *p = &plans[i];
+        p->verdict = settle_verdict(p, tr_rtype(res[k]));
+        if (tr_rtype(res[k]) != CK_PASS)
+            p->message = strdup(tr_msg(res[k]));
+    }
+    free(res);
+    srunner_free(sr);
+    close(result_fd);
+    read_durations(tmpl);
+    unlink(tmpl);
+    for (int i = 0; i < nplans; i++)
+        free(names[i]);
+    free(names);
+    return torun;
+}
+
+static void list_plans(void)
+{
+    for (int i = 0; i < nplans; i++) {
+        const plan_t *p = &plans[i];
+        char buf[64];
+        printf("%-48s %-10s %-6s %-6s", plan_id(p), split_name(p->split),
+               p->backend, level_name(plan_level(p)));
+        for (int k = 0; k < plan_nclauses(p); k++)
+            printf(" %s", plan_clause(p, k, buf, sizeof(buf)));
+        printf("%s\n", p->verdict == V_SKIP ? "  (skip)" : "");
+    }
+}
+
+static int exit_code(const report_t *r, int uncovered)
+{
+    int bad = uncovered > 0;
+    for (int i = 0; i < r->nplans; i++) {
+        const plan_t *p = &r->plans[i];
+        int soft = plan_level(p) != LEVEL_MUST && !r->strict;
+        if (p->verdict == V_XPASS || p->verdict == V_ERROR ||
+            (p->verdict == V_FAIL && !soft))
+            bad = 1;
+    }
+    return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {0};
+    if (parse_opts(argc, argv, &o) < 0)
+        return EXIT_USAGE;
+    const acc_impl_t *im = acc_get_impl();
+    if (im == NULL || im->abi_version != ACC_ABI_VERSION) {
+        fprintf(stderr, "acc-run: the adapter's ABI version is not %d\n", ACC_ABI_VERSION);
+        return EXIT_HARNESS;
+    }
+    if (load_dir(o.cases_dir) < 0)
+        return EXIT_HARNESS;
+    qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);
+    if (check_unique_ids() < 0)
+        return EXIT_HARNESS;
+    make_plans(&o, im);
+    char defexp[512];
+    snprintf(defexp, sizeof(defexp), "conformance/expectations/%s.txt", im->name);
+    if (load_expectations(o.expect_file ? o.expect_file : defexp, o.expect_file != NULL) < 0)
+        return EXIT_HARNESS;
+    if (o.list) {
+        list_plans();
+        return nplans ? 0 : EXIT_NOTHING;
+    }
+    base_opts = (exec_opts_t){.impl = im, .seed = o.seed, .verbose = o.verbose};
+    printf("acc-run: %s %s, %d cases + %d hand-written, %d runs, seed %llu\n",
+           im->name, im->version, ncases, nhandwritten, nplans,
+           (unsigned long long)o.seed);
+    fflush(stdout);
+    double t0 = now_s();
+    int ran = run_all(&o);
+    if (ran < 0)
+        return EXIT_HARNESS;
+    report_t r = {im, plans, nplans, o.seed, now_s() - t0, argv[0],
+                  strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
+                  o.spec, o.strict};
+    report_terminal(&r);
+    int uncovered = report_coverage(&r, 1);
+    if (uncovered < 0 && o.coverage)
+        return EXIT_HARNESS;
+    if ((o.tap && report_tap(&r, o.tap) < 0) || (o.junit && report_junit(&r, o.junit) < 0) ||
+        (o.json && report_json(&r, o.json) < 0))
+        return EXIT_HARNESS;
+    int code = ran == 0 ? EXIT_NOTHING : exit_code(&r, o.coverage ? uncovered : 0);
+    for (int i = 0; i < nplans; i++) {
+        free(plans[i].reason);
+        free(plans[i].message);
+    }
+    free(plans);
+    for (int i = 0; i < ncases; i++)
+        case_free(&cases[i]);
+    free(cases);
+    return code;
+}

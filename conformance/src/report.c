@@ -1,0 +1,330 @@
+/* report.c: the runner's outputs: a terminal summary per area and clause
+ * with every failure and its one-line reproduction, TAP 13, JUnit XML, JSON
+ * (one record per case x variant), and the clause coverage of the spec. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "runner.h"
+
+static const char areas[] = "LDTPME";
+static const char *const area_names[] = {
+    "L loop and maps", "D dispatcher events and close detection",
+    "T terminators and input framing", "P producer FIFO",
+    "M map isolation and threads", "E errors and bad input"};
+
+const char *plan_id(const plan_t *p)
+{
+    return p->c ? p->c->id : p->hw->id;
+}
+
+int plan_nclauses(const plan_t *p)
+{
+    if (p->c)
+        return p->c->nclauses;
+    int n = 0;
+    for (const char *s = p->hw->clauses; *s;) {
+        s += strspn(s, " ");
+        if (*s)
+            n++;
+        s += strcspn(s, " ");
+    }
+    return n;
+}
+
+const char *plan_clause(const plan_t *p, int i, char *buf, size_t cap)
+{
+    if (p->c)
+        return p->c->clauses[i];
+    const char *s = p->hw->clauses;
+    for (int k = 0;; k++) {
+        s += strspn(s, " ");
+        size_t n = strcspn(s, " ");
+        if (k == i) {
+            snprintf(buf, cap, "%.*s", (int)n, s);
+            return buf;
+        }
+        s += n;
+    }
+}
+
+level_t plan_level(const plan_t *p)
+{
+    return p->c ? p->c->level : p->hw->level;
+}
+
+const char *verdict_name(verdict_t v)
+{
+    static const char *const n[] = {"PASS", "FAIL", "XFAIL", "XPASS", "SKIP", "ERROR"};
+    return n[v];
+}
+
+void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s%s --seed %llu --split %s --backend %s '%s'",
+             r->argv0, r->cases_dir ? " --cases " : "",
+             r->cases_dir ? r->cases_dir : "", (unsigned long long)r->seed,
+             split_name(p->split), p->backend, plan_id(p));
+}
+
+static int area_of(const plan_t *p)
+{
+    char buf[64];
+    const char *c = plan_clause(p, 0, buf, sizeof(buf));
+    const char *a = strchr(areas, c[0]);
+    return a && c[0] ? (int)(a - areas) : 0;
+}
+
+static void count(const report_t *r, int area, int *n)
+{
+    memset(n, 0, 6 * sizeof(int));
+    for (int i = 0; i < r->nplans; i++)
+        if (area < 0 || area_of(&r->plans[i]) == area)
+            n[r->plans[i].verdict]++;
+}
+
+void report_terminal(const report_t *r)
+{
+    int n[6];
+    int nfail = 0;
+    for (int i = 0; i < r->nplans; i++) {
+        const plan_t *p = &r->plans[i];
+        if (p->verdict != V_FAIL && p->verdict != V_ERROR && p->verdict != V_XPASS)
+            continue;
+        char cmd[1024];
+        repro_command(r, p, cmd, sizeof(cmd));
+        printf("%s %s [%s/%s] (%s)\n    %s\n    reproduce: %s\n",
+               verdict_name(p->verdict), plan_id(p), split_name(p->split),
+               p->backend, level_name(plan_level(p)),
+               p->message ? p->message : "passed, but listed as an expected failure",
+               cmd);
+        nfail++;
+    }
+    printf("\n%-42s %6s %6s %6s %6s %6s %6s\n", "area", "pass", "fail", "xfail",
+           "xpass", "skip", "error");
+    for (int a = 0; a < 6; a++) {
+        count(r, a, n);
+        printf("%-42s %6d %6d %6d %6d %6d %6d\n", area_names[a], n[V_PASS],
+               n[V_FAIL], n[V_XFAIL], n[V_XPASS], n[V_SKIP], n[V_ERROR]);
+    }
+    count(r, -1, n);
+    printf("%-42s %6d %6d %6d %6d %6d %6d\n", "total", n[V_PASS], n[V_FAIL],
+           n[V_XFAIL], n[V_XPASS], n[V_SKIP], n[V_ERROR]);
+    printf("\n%d passed, %d failed, %d skipped (%d runs in %.1f s, %s)\n",
+           n[V_PASS] + n[V_XFAIL], n[V_FAIL] + n[V_XPASS] + n[V_ERROR],
+           n[V_SKIP], r->nplans, r->seconds, r->impl->name);
+}
+
+/* ------------------------------------------------------------- escaping */
+
+/* XML and JSON both need control bytes escaped; messages are already free
+ * of raw CR/LF (the executor escapes bytes), but be safe. */
+static void put_xml(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '<') fputs("&lt;", f);
+        else if (c == '>') fputs("&gt;", f);
+        else if (c == '&') fputs("&amp;", f);
+        else if (c == '"') fputs("&quot;", f);
+        else if (c < 0x20) fprintf(f, "&#x%X;", c);
+        else fputc(c, f);
+    }
+}
+
+static void put_json(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void put_line(FILE *f, const char *s)
+{
+    for (; s && *s; s++)
+        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+}
+
+static FILE *open_out(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (f == NULL)
+        perror(path);
+    return f;
+}
+
+static int close_out(FILE *f)
+{
+    return f == stdout ? fflush(f) : fclose(f);
+}
+
+/* ----------------------------------------------------------------- TAP */
+
+int report_tap(const report_t *r, const char *path)
+{
+    FILE *f = open_out(path);
+    if (f == NULL)
+        return -1;
+    fprintf(f, "TAP version 13\n1..%d\n", r->nplans);
+    for (int i = 0; i < r->nplans; i++) {
+        const plan_t *p = &r->plans[i];
+        int ok = p->verdict == V_PASS || p->verdict == V_XFAIL || p->verdict == V_SKIP;
+        fprintf(f, "%s %d - %s [%s/%s]", ok ? "ok" : "not ok", i + 1, plan_id(p),
+                split_name(p->split), p->backend);
+        if (p->verdict == V_SKIP) {
+            fputs(" # SKIP ", f);
+            put_line(f, p->reason);
+        } else if (p->verdict == V_XFAIL) {
+            fputs(" # TODO ", f);
+            put_line(f, p->reason);
+        }
+        fputc('\n', f);
+        if (!ok || p->verdict == V_XFAIL) {
+            char cmd[1024];
+            repro_command(r, p, cmd, sizeof(cmd));
+            fprintf(f, "  ---\n  verdict: %s\n  level: %s\n  message: ",
+                    verdict_name(p->verdict), level_name(plan_level(p)));
+            put_json(f, p->message ? p->message : "unexpected pass");
+            fprintf(f, "\n  reproduce: ");
+            put_json(f, cmd);
+            fprintf(f, "\n  duration_ms: %.1f\n  ...\n", p->seconds * 1000);
+        }
+    }
+    return close_out(f);
+}
+
+/* --------------------------------------------------------------- JUnit */
+
+int report_junit(const report_t *r, const char *path)
+{
+    FILE *f = open_out(path);
+    if (f == NULL)
+        return -1;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"achat-conformance\">\n");
+    for (int a = 0; a < 6; a++) {
+        int n[6];
+        double t = 0;
+        count(r, a, n);
+        for (int i = 0; i < r->nplans; i++)
+            if (area_of(&r->plans[i]) == a)
+                t += r->plans[i].seconds;
+        fprintf(f, "  <testsuite name=\"%c\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
+                "skipped=\"%d\" time=\"%.3f\">\n", areas[a],
+                n[0] + n[1] + n[2] + n[3] + n[4] + n[5], n[V_FAIL] + n[V_XPASS],
+                n[V_ERROR], n[V_SKIP], t);
+        for (int i = 0; i < r->nplans; i++) {
+            const plan_t *p = &r->plans[i];
+            if (area_of(p) != a)
+                continue;
+            fprintf(f, "    <testcase name=\"");
+            put_xml(f, plan_id(p));
+            fprintf(f, " [%s/%s]\" classname=\"conformance.%c\" time=\"%.3f\"",
+                    split_name(p->split), p->backend, areas[a], p->seconds);
+            if (p->verdict == V_PASS || p->verdict == V_XFAIL) {
+                fprintf(f, "/>\n");
+                continue;
+            }
+            fprintf(f, ">\n      <%s message=\"",
+                    p->verdict == V_SKIP ? "skipped" : p->verdict == V_ERROR ? "error" : "failure");
+            put_xml(f, p->verdict == V_SKIP ? p->reason :
+                       p->message ? p->message : "unexpected pass (XPASS)");
+            fprintf(f, "\"/>\n    </testcase>\n");
+        }
+        fprintf(f, "  </testsuite>\n");
+    }
+    fprintf(f, "</testsuites>\n");
+    return close_out(f);
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+int report_json(const report_t *r, const char *path)
+{
+    FILE *f = open_out(path);
+    if (f == NULL)
+        return -1;
+    struct utsname u;
+    uname(&u);
+    fprintf(f, "{\"suite_version\": \"1\", \"spec_version\": \"1\",\n \"run_info\": {\"impl\": ");
+    put_json(f, r->impl->name);
+    fprintf(f, ", \"impl_version\": ");
+    put_json(f, r->impl->version);
+    fprintf(f, ", \"seed\": %llu, \"host\": ", (unsigned long long)r->seed);
+    put_json(f, u.machine);
+    fprintf(f, ", \"seconds\": %.3f},\n \"results\": [\n", r->seconds);
+    for (int i = 0; i < r->nplans; i++) {
+        const plan_t *p = &r->plans[i];
+        char buf[64];
+        fprintf(f, "  {\"id\": ");
+        put_json(f, plan_id(p));
+        fprintf(f, ", \"clauses\": [");
+        for (int k = 0; k < plan_nclauses(p); k++) {
+            fprintf(f, k ? ", " : "");
+            put_json(f, plan_clause(p, k, buf, sizeof(buf)));
+        }
+        fprintf(f, "], \"level\": \"%s\", \"split\": \"%s\", \"backend\": \"%s\", "
+                "\"status\": \"%s\", \"expected\": \"%s\", \"duration_ms\": %.2f, \"message\": ",
+                level_name(plan_level(p)), split_name(p->split), p->backend,
+                verdict_name(p->verdict), verdict_name(p->expected == V_XFAIL ? V_FAIL : p->expected),
+                p->seconds * 1000);
+        put_json(f, p->message ? p->message : p->reason ? p->reason : "");
+        fprintf(f, "}%s\n", i + 1 < r->nplans ? "," : "");
+    }
+    fprintf(f, " ]\n}\n");
+    return close_out(f);
+}
+
+/* ------------------------------------------------------------ coverage */
+
+int report_coverage(const report_t *r, int print)
+{
+    FILE *f = fopen(r->spec, "r");
+    if (f == NULL) {
+        perror(r->spec);
+        return -1;
+    }
+    char line[512];
+    int uncovered = 0, nclauses = 0;
+    if (print)
+        printf("\nclause coverage (%s):\n", r->spec);
+    while (fgets(line, sizeof(line), f)) {
+        char id[32], level[16];
+        if (sscanf(line, "### %31s [%15[A-Z]]", id, level) != 2)
+            continue;
+        nclauses++;
+        int ncase = 0, bad = 0;
+        char names[256] = "";
+        for (int i = 0; i < r->nplans; i++) {
+            const plan_t *p = &r->plans[i];
+            char buf[64];
+            for (int k = 0; k < plan_nclauses(p); k++) {
+                if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) != 0)
+                    continue;
+                if (i == 0 || strcmp(plan_id(&r->plans[i - 1]), plan_id(p)) != 0) {
+                    ncase++;
+                    if (strlen(names) + strlen(plan_id(p)) + 8 < sizeof(names))
+                        snprintf(names + strlen(names), sizeof(names) - strlen(names),
+                                 "%s%s", names[0] ? " " : "", plan_id(p));
+                }
+                bad += p->verdict == V_FAIL || p->verdict == V_ERROR || p->verdict == V_XPASS;
+            }
+        }
+        if (ncase == 0 && strcmp(level, "MUST") == 0)
+            uncovered++;
+        if (print)
+            printf("  %-4s %-6s %3d case%s %s%s%s\n", id, level, ncase,
+                   ncase == 1 ? " " : "s", bad ? "FAILING " : "",
+                   ncase ? names : (strcmp(level, "MUST") == 0 ? "UNCOVERED" : "(none)"),
+                   strlen(names) > 200 ? " ..." : "");
+    }
+    fclose(f);
+    if (print)
+        printf("%d clauses, %d MUST clause(s) without a case\n", nclauses, uncovered);
+    return uncovered;
+}

@@ -1,0 +1,69 @@
+/* runner.h: what the runner's parts share: one planned run (a case in one
+ * variant and backend), its verdict, and the report writers. */
+#ifndef ACC_RUNNER_H
+#define ACC_RUNNER_H
+
+#include <stdint.h>
+
+#include "acc_adapter.h"
+#include "case.h"
+#include "exec.h"
+
+typedef enum {
+    V_PASS, V_FAIL, V_XFAIL, V_XPASS, V_SKIP, V_ERROR
+} verdict_t;
+
+/* A hand-written test: what a case file cannot say (threads, fd reuse
+ * across maps).  It reports like a case. */
+typedef struct {
+    const char *id;
+    const char *clauses;  /* space-separated */
+    level_t level;
+    unsigned requires;
+    int (*fn)(const exec_opts_t *o, char *msg, size_t msglen);
+} handwritten_t;
+
+extern const handwritten_t handwritten[];
+extern const int nhandwritten;
+
+typedef struct {
+    const acc_case_t *c;        /* a case file, or */
+    const handwritten_t *hw;    /* a hand-written test */
+    int split;
+    const char *backend;
+    verdict_t verdict;
+    verdict_t expected;         /* V_PASS, or V_XFAIL from expectations */
+    char *reason;               /* expectation or skip reason */
+    char *message;              /* failure message */
+    double seconds;
+} plan_t;
+
+typedef struct {
+    const acc_impl_t *impl;
+    plan_t *plans;
+    int nplans;
+    uint64_t seed;
+    double seconds;             /* whole run */
+    const char *argv0;
+    const char *cases_dir;      /* non-default --cases, for repro */
+    const char *spec;           /* docs/spec.md, for clause coverage */
+    int strict;                 /* SHOULD/MAY failures fail the run */
+} report_t;
+
+const char *plan_id(const plan_t *p);
+int plan_nclauses(const plan_t *p);
+const char *plan_clause(const plan_t *p, int i, char *buf, size_t cap);
+level_t plan_level(const plan_t *p);
+const char *verdict_name(verdict_t v);
+/* "<argv0> --seed S --split X --backend B 'id'" */
+void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap);
+
+void report_terminal(const report_t *r);
+int report_tap(const report_t *r, const char *path);
+int report_junit(const report_t *r, const char *path);
+int report_json(const report_t *r, const char *path);
+/* Prints every spec clause with the cases that check it; returns how many
+ * MUST clauses no case covers (or -1 if the spec cannot be read). */
+int report_coverage(const report_t *r, int print);
+
+#endif /* ACC_RUNNER_H */
