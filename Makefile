@@ -40,7 +40,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run install clean help
+        conformance acc-run examples-check selftest install clean help
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -90,10 +90,24 @@ memcheck: tests
 sanitize:
 	@$(MAKE) --no-print-directory SAN=address,undefined CC=$(CC) unit
 
+# The examples served for real: byte-exact echo to many pipelined clients,
+# once plainly and once under valgrind.
+examples-check: examples
+	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo
+	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo --backend select --quick \
+	    --wrap "$(VALGRIND)"
+
+# The suite must reject every deliberately broken reference.
+selftest: deps
+	python3 scripts/selftest.py
+
 check: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory memcheck
 	@$(MAKE) --no-print-directory sanitize
+	@$(MAKE) --no-print-directory examples-check
+	@$(MAKE) --no-print-directory conformance
+	@$(MAKE) --no-print-directory selftest
 	@echo "make check: all passed"
 
 # The conformance suite, built against IMPL (a directory holding an adapter;
