@@ -276,6 +276,9 @@ typedef struct ac_chat_ops {
     /* As ac_ops_t.handle_error (AC_ETOOBIG on input overflow).  Default:
      * handle_close. */
     void (*handle_error)(ac_chat_t *c, int err, void *ud);
+    /* Whether to read more input now (asynchat lets this be overridden for
+     * flow control, e.g. while ac_chat_pending() is large).  Default: 1. */
+    int (*readable)(ac_chat_t *c, void *ud);
 } ac_chat_ops_t;
 
 /* A producer: more() sets *data and *len to its next chunk (valid until its

@@ -35,6 +35,13 @@ static void on_found(void *ud)
         c->ops.found_terminator(c, c->ud);
 }
 
+static int chat_readable(ac_disp_t *d, void *ud)
+{
+    (void)ud;
+    ac_chat_t *c = chat_of(d);
+    return c->ops.readable ? c->ops.readable(c, c->ud) != 0 : 1;
+}
+
 static int chat_writable(ac_disp_t *d, void *ud)
 {
     (void)ud;
@@ -102,6 +109,7 @@ static void chat_error(ac_disp_t *d, int err, void *ud)
 }
 
 static const ac_ops_t chat_disp_ops = {
+    .readable = chat_readable,
     .writable = chat_writable,
     .handle_read = chat_read,
     .handle_write = chat_write,
