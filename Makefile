@@ -11,9 +11,9 @@ PREFIX ?= /usr/local
 SAN ?=
 
 comma := ,
-BUILD := build
+BUILD ?= build
 ifneq ($(SAN),)
-BUILD := build/san-$(subst $(comma),-,$(SAN))
+BUILD := $(BUILD)/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
@@ -40,7 +40,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run examples-check selftest install clean help
+        conformance acc-run examples-check selftest clang-build install clean help
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -90,6 +90,10 @@ memcheck: tests
 sanitize:
 	@$(MAKE) --no-print-directory SAN=address,undefined CC=$(CC) unit
 
+# The same sources must build warning-free under clang too.
+clang-build:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang all tests $(ACC_RUN:$(BUILD)/%=build/clang/%)
+
 # The examples served for real: byte-exact echo to many pipelined clients,
 # once plainly and once under valgrind.
 examples-check: examples
@@ -103,6 +107,7 @@ selftest: deps
 
 check: deps
 	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory clang-build
 	@$(MAKE) --no-print-directory memcheck
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory examples-check
@@ -137,6 +142,10 @@ conformance: deps
 	@$(MAKE) --no-print-directory $(ACC_RUN)
 	$(ACC_RUN) --coverage --tap $(ACC_BUILD)/report.tap \
 	    --junit $(ACC_BUILD)/report.xml --json $(ACC_BUILD)/report.json $(ACC_ARGS)
+
+# Stress and fuzz drivers keep their rules beside their sources.
+-include stress/stress.mk
+-include fuzz/fuzz.mk
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

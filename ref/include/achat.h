@@ -179,7 +179,8 @@ int ac_disp_listen(ac_disp_t *d, int backlog);
 
 /* Starts a non-blocking connect.  0 when it is in progress (or done at
  * once): handle_connect runs from the loop on the first read or write event
- * once SO_ERROR is 0; a failure found then goes to handle_error.  A
+ * once SO_ERROR is 0; a failure found then goes to handle_error and, if the
+ * channel is still open after it, handle_close (Q8).  A
  * synchronous failure returns its -errno and closes the channel without
  * calling any handler (no zombie, no spurious handle_connect: Q6). */
 int ac_disp_connect(ac_disp_t *d, const struct sockaddr *addr, socklen_t len);

@@ -44,6 +44,10 @@ static void connect_event(ac_disp_t *d)
     d->connecting = 0;
     if (err != 0) {
         ac__error_event(d, -err);
+        /* Q8: handle_close follows even if handle_error kept the channel
+         * open; no read or write handler runs on a failed connect. */
+        if (ac__disp_open(d))
+            ac__close_event(d);
         return;
     }
     if (d->ops.handle_connect)

@@ -125,6 +125,9 @@ int ac_poll(ac_map_t *map, int timeout_ms, const ac_backend_t *backend)
         return rc;
     map->in_pass = 1;
     map->idle_forever = 0;
+    /* A request left by an earlier pass, or made outside any loop, must
+     * not swallow this pass's events; ac_loop reads the flag after us. */
+    map->exit_requested = 0;
     rc = pass(map, timeout_ms);
     map->in_pass = 0;
     ac__map_reap(map);
@@ -135,8 +138,9 @@ int ac_loop(ac_map_t *map, int timeout_ms, const ac_backend_t *backend,
             int count)
 {
     map = ac__map_resolve(map);
-    if (map == NULL || count < 0)
-        return -EINVAL;
+    if (map == NULL || count < 0 ||
+        (timeout_ms < 0 && timeout_ms != AC_INFINITE))
+        return -EINVAL; /* also on an empty map, which runs no pass */
     if (map->in_pass)
         return -EBUSY;
     map->exit_requested = 0;
