@@ -315,6 +315,11 @@ static int parse_expect(parser_t *p, int *i, step_t *st)
             return -1;
         st->prod = k;
     }
+    if (word_is(p, *i, "*")) { /* expect CH EVENT [ARG] * N: N in a row */
+        if (parse_u64(p, *i + 1, &st->num2) < 0 || st->num2 == 0)
+            return fail(p, "'* N' needs a count >= 1");
+        *i += 2;
+    }
     return 0;
 }
 

@@ -631,11 +631,29 @@ static int expect_bytes(run_t *r, chan_t *ch, const step_t *st)
     return 0;
 }
 
+static int expect_one(run_t *r, const step_t *st);
+
+/* "expect CH EVENT * N" (num2 = N): the same event N times in a row. */
 static int expect_event(run_t *r, const step_t *st)
 {
     chan_t *ch = &r->ch[st->ch];
     if (st->nbytes && (st->ev == EV_DATA || st->ev == EV_READ))
         return expect_bytes(r, ch, st);
+    for (uint64_t k = 0; k < (st->num2 ? st->num2 : 1); k++) {
+        if (expect_one(r, st) == 0)
+            continue;
+        size_t n = strlen(r->msg);
+        if (st->num2 > 1 && n < r->msglen)
+            snprintf(r->msg + n, r->msglen - n, " (repetition %llu of %llu)",
+                     (unsigned long long)k + 1, (unsigned long long)st->num2);
+        return -1;
+    }
+    return 0;
+}
+
+static int expect_one(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
     const event_t *e = next_event(r, ch, 1);
     int ok = e && e->kind == st->ev;
     if (ok && st->ev == EV_ERROR)

@@ -87,8 +87,13 @@ int ac_map_exit(ac_map_t *map);
  * linked into every binary so tests can loop over them. */
 extern const ac_backend_t ac_backend_select;
 extern const ac_backend_t ac_backend_poll;
+#ifdef __linux__
+/* Linux: epoll, with the same semantics; its pass cost follows the number
+ * of channels that change interest or fire, not the number registered. */
+extern const ac_backend_t ac_backend_epoll;
+#endif
 
-/* Looks a backend up by name ("select", "poll"); NULL if unknown. */
+/* Looks a backend up by name ("select", "poll", "epoll"); NULL if unknown. */
 const ac_backend_t *ac_backend_by_name(const char *name);
 /* The backend's name ("select", "poll"). */
 const char *ac_backend_name(const ac_backend_t *backend);

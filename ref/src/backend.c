@@ -5,7 +5,11 @@
 #include "internal.h"
 
 static const ac_backend_t *const all[] = {&ac_backend_select,
-                                          &ac_backend_poll, NULL};
+                                          &ac_backend_poll,
+#ifdef __linux__
+                                          &ac_backend_epoll,
+#endif
+                                          NULL};
 
 const ac_backend_t *const *ac_backends(void)
 {

@@ -49,7 +49,8 @@ int ac_disp_close(ac_disp_t *d)
         return -EBADF;
     if (d->state == AC__OPEN) {
         ac__map_del(d->map, d);
-        close(d->fd); /* EBADF/ENOTCONN here change nothing: it is closed */
+        if (!d->fd_lost)
+            close(d->fd); /* EBADF/ENOTCONN change nothing: it is closed */
         if (d->spare_fd >= 0)
             close(d->spare_fd);
     }

@@ -27,6 +27,8 @@ struct ac_watch {
     unsigned events;
     unsigned revents;
     ac_disp_t *disp;
+    uint64_t serial;  /* the registration: an fd number reused by another
+                         socket has another serial (stateful backends) */
 };
 
 /* A backend is stateless between passes except for buffers it keeps. */
@@ -55,10 +57,13 @@ struct ac_disp {
     ac__state_t state;
     unsigned connected : 1, connecting : 1, accepting : 1;
     unsigned close_called : 1; /* handle_close ran: it never runs again */
+    unsigned fd_lost : 1;      /* fd closed behind our back: its number may
+                                  be someone else's now, never close it */
     unsigned freed : 1;        /* ac_disp_free ran */
     unsigned buried : 1;       /* in the map's graveyard until the pass ends */
     int busy;                  /* API calls on the stack that run callbacks */
     int spare_fd;              /* listeners: reserve fd for EMFILE (-1) */
+    uint64_t serial;           /* which registration of its map this is */
     ac_chat_t *chat;           /* the chat embedding this dispatcher */
     ac_disp_t *hprev, *hnext;  /* every handle bound to the map */
     ac_disp_t *grave_next;     /* freed during a pass, reaped after it */
@@ -68,6 +73,7 @@ struct ac_map {
     ac_disp_t **byfd;       /* fd -> open channel (the registration) */
     size_t nbyfd;           /* capacity of byfd */
     size_t count;           /* open channels */
+    uint64_t serials;       /* registrations so far */
     ac_disp_t *handles;     /* every handle bound to the map */
     ac_disp_t *graveyard;   /* handles freed while the map was busy */
     int in_pass;

@@ -50,7 +50,7 @@ static int snapshot(ac_map_t *map, size_t *nout)
             map->watch = w;
             map->capwatch = cap;
         }
-        map->watch[n++] = (struct ac_watch){d->fd, ev, 0, d};
+        map->watch[n++] = (struct ac_watch){d->fd, ev, 0, d, d->serial};
     }
     *nout = n;
     return 0;
@@ -81,6 +81,8 @@ static void dispatch(ac_map_t *map, ac_disp_t *d, unsigned ev)
         if (stopped(map, d))
             return;
     }
+    if (ev & AC__EV_NVAL)
+        d->fd_lost = 1;
     if ((ev & (AC__EV_ERR | AC__EV_NVAL)) ||
         ((ev & AC__EV_HUP) && !(ev & AC__EV_IN)))
         ac__close_event(d);

@@ -32,6 +32,7 @@ static int attach(ac_disp_t *d, int fd)
         return rc;
     }
     d->state = AC__OPEN;
+    d->serial = ++d->map->serials;
     return 0;
 }
 

@@ -310,7 +310,11 @@ static int push_producer(void *p, const acc_producer_t *src)
 static int cwd(void *p) { return ac_chat_close_when_done(chat(p)); }
 static int discard(void *p) { return ac_chat_discard_buffers(chat(p)); }
 
-static const char *const backends[] = {"select", "poll", NULL};
+static const char *const backends[] = {"select", "poll",
+#ifdef __linux__
+                                       "epoll",
+#endif
+                                       NULL};
 
 static const acc_impl_t impl = {
     .abi_version = ACC_ABI_VERSION,
