@@ -62,7 +62,7 @@ int ac_framer_set_terminator(ac_framer_t *f, const void *term, size_t len)
         return -EINVAL;
     if (len == 0)
         return ac_framer_set_none(f);
-    memcpy(f->term, term, len);
+    memmove(f->term, term, len); /* term may be ac_framer_terminator's */
     f->tlen = len;
     f->kind = AC_TERM_STRING;
     return 0;
@@ -166,13 +166,37 @@ static size_t prefix_at_end(const ac_framer_t *f, const unsigned char *p,
 static size_t count_step(ac_framer_t *f, const unsigned char *p, size_t n)
 {
     size_t k = f->count < n ? (size_t)f->count : n;
+    unsigned gen = f->gen;
     collect(f, p, k);
     f->count -= k;
     if (f->count == 0) {
         f->kind = AC_TERM_NONE;
-        found(f);
+        if (gen == f->gen) /* collect may have closed or discarded (T13) */
+            found(f);
     }
     return k;
+}
+
+/* Leftmost match of the terminator in p[0:n], or NULL.  memchr jumps to
+ * each byte that could start it and memcmp confirms: glibc's memchr scans
+ * at vector speed, while memmem pays a setup per call and then goes byte by
+ * byte.  A candidate costs at most tlen compared bytes, so only short
+ * terminators (all the usual ones) take this path; longer ones keep
+ * memmem, whose two-way search stays linear on any input (T15). */
+static const unsigned char *find_term(const ac_framer_t *f,
+                                      const unsigned char *p, size_t n)
+{
+    if (f->tlen > 16)
+        return memmem(p, n, f->term, f->tlen);
+    const unsigned char *end = p + n;
+    while ((p = memchr(p, f->term[0], (size_t)(end - p))) != NULL) {
+        if ((size_t)(end - p) < f->tlen)
+            return NULL; /* a prefix at the end: held, not matched */
+        if (memcmp(p, f->term, f->tlen) == 0)
+            return p;
+        p++;
+    }
+    return NULL;
 }
 
 /* One step over p[0:n], which holds everything left of this feed.
@@ -185,16 +209,20 @@ static size_t step(ac_framer_t *f, const unsigned char *p, size_t n)
     }
     if (f->kind == AC_TERM_COUNT)
         return count_step(f, p, n);
-    const unsigned char *m = memmem(p, n, f->term, f->tlen);
+    const unsigned char *m = find_term(f, p, n);
     if (m != NULL) {
-        size_t i = (size_t)(m - p);
+        /* found may set another terminator: consume the one that matched */
+        size_t i = (size_t)(m - p), tlen = f->tlen;
+        unsigned gen = f->gen;
         collect(f, p, i);
-        found(f);
-        return i + f->tlen;
+        if (gen == f->gen) /* collect may have closed or discarded (T13) */
+            found(f);
+        return i + tlen;
     }
     size_t k = prefix_at_end(f, p, n);
+    unsigned gen = f->gen;
     collect(f, p, n - k);
-    if (!f->err) {
+    if (!f->err && gen == f->gen) { /* collect may have discarded */
         memcpy(f->held, p + n - k, k);
         f->nheld = k;
     }
@@ -221,7 +249,7 @@ static size_t held_step(ac_framer_t *f, const unsigned char *p, size_t n)
         used = nh;
     } else if (f->kind == AC_TERM_COUNT) {
         used = count_step(f, s, nh);
-    } else if (memmem(s, nh + m, f->term, f->tlen) || m == n) {
+    } else if (find_term(f, s, nh + m) || m == n) {
         used = step(f, s, nh + m); /* a match, or s is all the input */
     } else {
         collect(f, s, nh); /* no match can start in the held bytes */
