@@ -507,6 +507,7 @@ static int op_listen(run_t *r, const step_t *st)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ch->map = st->map;
     ch->plain = 1;
+    ch->readable = 1; /* as disp: a listener accepts unless told otherwise */
     int rc = r->im->listen(&ch->h, r->maps[st->map], (struct sockaddr *)&a,
                            sizeof(a), &events, ch);
     if (rc < 0)

@@ -274,10 +274,25 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
     return rc;
 }
 
+/* Loop, dispatcher, map and error tests: handwritten_loop.c. */
+typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
+hw_fn_t hw_timeouts, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_connect_sync,
+    hw_accept_emfile, hw_eexist, hw_map_free, hw_default_map_end;
+
 const handwritten_t handwritten[] = {
     {"m.threads.own-maps", "M6 M4 M7", LEVEL_MUST, ACC_CAP_THREADS, t_threads},
     {"m.fd-reuse.across-maps", "M4 L11 M3", LEVEL_MUST, 0, t_fd_reuse},
     {"m.chat.honours-map", "M5 M4", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_chat_map},
     {"m.default-map.per-thread", "M1", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_default_map},
+    {"l.timeout.bounds", "L5 L6 L7 E3", LEVEL_MUST, 0, hw_timeouts},
+    {"l.eintr.resumed", "L8", LEVEL_MUST, 0, hw_eintr},
+    {"l.select.fd-ceiling", "L13 L4", LEVEL_MUST, 0, hw_fd_ceiling},
+    {"d.recv.outcomes", "D11 E3 D6", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_recv_outcomes},
+    {"d.connect.sync-failure", "D17 E6", LEVEL_MUST, ACC_CAP_CONNECT, hw_connect_sync},
+    {"d.accept.no-descriptors", "D20", LEVEL_MUST, ACC_CAP_LISTEN, hw_accept_emfile},
+    {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
+    {"m.map-free.closes", "M9 D9", LEVEL_MUST, 0, hw_map_free},
+    {"m.default-map.thread-end", "M10", LEVEL_SHOULD,
+     ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS, hw_default_map_end},
 };
 const int nhandwritten = sizeof(handwritten) / sizeof(handwritten[0]);

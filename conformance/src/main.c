@@ -481,9 +481,10 @@ int main(int argc, char **argv)
         return EXIT_HARNESS;
     report_t r = {im, plans, nplans, o.seed, now_s() - t0, argv[0],
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
-                  o.spec, o.strict};
+                  o.spec, cases, ncases, o.strict};
     report_terminal(&r);
-    int uncovered = report_coverage(&r, 1);
+    int filtered = o.nglobs || o.area || o.clause || o.splits || o.backend;
+    int uncovered = report_coverage(&r, !filtered || o.coverage);
     if (uncovered < 0 && o.coverage)
         return EXIT_HARNESS;
     if ((o.tap && report_tap(&r, o.tap) < 0) || (o.junit && report_junit(&r, o.junit) < 0) ||

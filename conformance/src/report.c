@@ -299,21 +299,30 @@ int report_coverage(const report_t *r, int print)
             continue;
         nclauses++;
         int ncase = 0, bad = 0;
-        char names[256] = "";
+        char names[256] = "", buf[64];
+        /* Which cases check the clause: every loaded one, selected or not. */
+        for (int i = 0; i < r->ncases + nhandwritten; i++) {
+            plan_t p = {0};
+            if (i < r->ncases)
+                p.c = &r->cases[i];
+            else
+                p.hw = &handwritten[i - r->ncases];
+            for (int k = 0; k < plan_nclauses(&p); k++) {
+                if (strcmp(plan_clause(&p, k, buf, sizeof(buf)), id) != 0)
+                    continue;
+                ncase++;
+                if (strlen(names) + strlen(plan_id(&p)) + 8 < sizeof(names))
+                    snprintf(names + strlen(names), sizeof(names) - strlen(names),
+                             "%s%s", names[0] ? " " : "", plan_id(&p));
+            }
+        }
+        /* Whether any run of this clause failed in this run. */
         for (int i = 0; i < r->nplans; i++) {
             const plan_t *p = &r->plans[i];
-            char buf[64];
-            for (int k = 0; k < plan_nclauses(p); k++) {
-                if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) != 0)
-                    continue;
-                if (i == 0 || strcmp(plan_id(&r->plans[i - 1]), plan_id(p)) != 0) {
-                    ncase++;
-                    if (strlen(names) + strlen(plan_id(p)) + 8 < sizeof(names))
-                        snprintf(names + strlen(names), sizeof(names) - strlen(names),
-                                 "%s%s", names[0] ? " " : "", plan_id(p));
-                }
-                bad += p->verdict == V_FAIL || p->verdict == V_ERROR || p->verdict == V_XPASS;
-            }
+            for (int k = 0; k < plan_nclauses(p); k++)
+                if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) == 0)
+                    bad += p->verdict == V_FAIL || p->verdict == V_ERROR ||
+                           p->verdict == V_XPASS;
         }
         if (ncase == 0 && strcmp(level, "MUST") == 0)
             uncovered++;

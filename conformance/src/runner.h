@@ -47,6 +47,8 @@ typedef struct {
     const char *argv0;
     const char *cases_dir;      /* non-default --cases, for repro */
     const char *spec;           /* docs/spec.md, for clause coverage */
+    const acc_case_t *cases;    /* every loaded case, selected or not */
+    int ncases;
     int strict;                 /* SHOULD/MAY failures fail the run */
 } report_t;
 

@@ -62,9 +62,13 @@ static int stopped(ac_map_t *map, ac_disp_t *d)
 }
 
 /* Phase 3 for one channel: read, write, urgent, close, stopping as soon as
- * the channel closed (Q2).  HUP is a close only without input readiness:
- * with input the read path drains the data and recv()==0 closes (Q3). */
-static void dispatch(ac_map_t *map, ac_disp_t *d, unsigned ev)
+ * the channel closed (Q2).  With input readiness the read path drains the
+ * data and recv()==0 closes (Q3), so hangup and error flags close only a
+ * channel that asked for input and got no input step.  A channel that only
+ * writes learns of a hangup from its next send, exactly as on select, which
+ * has no hangup report: the backends stay equivalent (L4). */
+static void dispatch(ac_map_t *map, ac_disp_t *d, unsigned asked,
+                     unsigned ev)
 {
     if (ev & AC__EV_IN) {
         ac__read_event(d);
@@ -81,11 +85,13 @@ static void dispatch(ac_map_t *map, ac_disp_t *d, unsigned ev)
         if (stopped(map, d))
             return;
     }
-    if (ev & AC__EV_NVAL)
-        d->fd_lost = 1;
-    if ((ev & (AC__EV_ERR | AC__EV_NVAL)) ||
-        ((ev & AC__EV_HUP) && !(ev & AC__EV_IN)))
+    if (ev & AC__EV_NVAL) {
+        d->fd_lost = 1; /* its number may name another file by now */
         ac__close_event(d);
+    } else if ((ev & (AC__EV_ERR | AC__EV_HUP)) && (asked & AC__EV_IN) &&
+               !(ev & AC__EV_IN)) {
+        ac__close_event(d);
+    }
 }
 
 static int pass(ac_map_t *map, int timeout_ms)
@@ -110,7 +116,7 @@ static int pass(ac_map_t *map, int timeout_ms)
             w->disp->fd != w->fd)
             continue;
         fired++;
-        dispatch(map, w->disp, w->revents);
+        dispatch(map, w->disp, w->events, w->revents);
     }
     return fired;
 }

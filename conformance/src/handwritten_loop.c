@@ -1,0 +1,603 @@
+/* handwritten_loop.c: hand-written tests for loop, dispatcher, map and error
+ * clauses that a case file cannot state: timeouts and their bounds, EINTR,
+ * the descriptor ceiling of select, the three outcomes of recv, a
+ * synchronous connect failure, accept when descriptors run out, EEXIST, map
+ * destruction, and the end of a thread's default map.  Like the tests in
+ * handwritten.c they reach the implementation only through the adapter, and
+ * they are registered in the table there. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+/* What one channel's callbacks saw.  The found callback can destroy the
+ * channel's own map from inside a pass (M9), when asked to. */
+typedef struct {
+    size_t n;
+    int found, closes, errors, connects, accepts, reads, writes;
+    const acc_impl_t *im;
+    void *map;
+    int free_map_in_found;
+} obs_t;
+
+static void o_collect(void *c, const void *p, size_t n)
+{
+    (void)p;
+    ((obs_t *)c)->n += n;
+}
+static void o_found(void *c)
+{
+    obs_t *o = c;
+    o->found++;
+    if (o->free_map_in_found)
+        o->im->map_free(o->map);
+}
+static void o_close(void *c) { ((obs_t *)c)->closes++; }
+static void o_error(void *c, int e) { (void)e; ((obs_t *)c)->errors++; }
+static void o_connect(void *c) { ((obs_t *)c)->connects++; }
+static void o_accept(void *c, int fd)
+{
+    close(fd);
+    ((obs_t *)c)->accepts++;
+}
+static int o_readable(void *c) { (void)c; return 1; }
+static int o_writable(void *c) { (void)c; return 0; }
+static void o_read(void *c) { ((obs_t *)c)->reads++; }
+static void o_write(void *c) { ((obs_t *)c)->writes++; }
+
+static const acc_events_t obs_events = {o_collect, o_found, o_close, o_error,
+                                        o_connect, o_accept, o_readable,
+                                        o_writable, o_read, o_write};
+
+static int events_of(const obs_t *o)
+{
+    return (o->n > 0) + o->found + o->closes + o->errors + o->connects +
+           o->accepts + o->reads + o->writes;
+}
+
+static int failm(char *msg, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int failm(char *msg, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+           (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A chat channel on a socketpair in map; *peer is the suite's end. */
+static int idle_chat(const acc_impl_t *im, void *map, void **ch, int *peer,
+                     obs_t *o)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    if (im->chat_adopt(ch, map, sv[0], &obs_events, o) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    *peer = sv[1];
+    return 0;
+}
+
+/* Passes until cond holds (at most ~1 s). */
+#define PASS_UNTIL(im, map, be, cond)                                     \
+    for (int p_ = 0; p_ < 100 && !(cond); p_++)                           \
+        (im)->poll((map), (be), 10)
+
+/* ----------------------------------------------------- timeouts, L5-L7 */
+
+int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    const char *be = o->backend;
+    void *m = NULL, *c = NULL;
+    obs_t ob = {0};
+    int peer = -1, rc = 0, r;
+    struct timespec t0;
+    double el;
+    if (im->map_new(&m) < 0)
+        return failm(msg, cap, "map_new failed");
+    if ((r = im->poll(m, be, -5)) != -EINVAL) {
+        rc = failm(msg, cap, "a pass with timeout -5 returned %d, want -EINVAL (L5)", r);
+        goto out;
+    }
+    if ((r = im->loop(m, be, 0, -1)) != -EINVAL) {
+        rc = failm(msg, cap, "loop with count -1 returned %d, want -EINVAL (L7)", r);
+        goto out;
+    }
+    /* L6: nothing to watch, finite timeout: the pass waits it out. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = im->poll(m, be, 30);
+    if (r < 0 || (el = ms_since(&t0)) < 29.0) {
+        rc = failm(msg, cap, "a 30 ms pass on an empty map returned %d after %.1f ms "
+                   "(want >= 0, no earlier than 30 ms: L6)", r, ms_since(&t0));
+        goto out;
+    }
+    /* L7: loop on an empty map returns at once, whatever the timeout. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = im->loop(m, be, 1000, 0);
+    if (r != 0 || (el = ms_since(&t0)) > 500.0) {
+        rc = failm(msg, cap, "loop on an empty map returned %d after %.1f ms "
+                   "(want 0 at once: L7)", r, ms_since(&t0));
+        goto out;
+    }
+    if (idle_chat(im, m, &c, &peer, &ob) < 0) {
+        rc = failm(msg, cap, "set-up of an idle chat channel failed");
+        goto out;
+    }
+    /* L5: timeout 0 only checks (the quickest of three, against load);
+     * a finite timeout is waited out per pass. */
+    double quickest = 1e9;
+    for (int i = 0; i < 3; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = im->poll(m, be, 0);
+        el = ms_since(&t0);
+        if (r < 0)
+            break;
+        quickest = el < quickest ? el : quickest;
+    }
+    if (r < 0 || quickest > 20.0) {
+        rc = failm(msg, cap, "a pass with timeout 0 returned %d after %.1f ms (want at once: L5)",
+                   r, quickest);
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = im->poll(m, be, 30);
+    if (r < 0 || (el = ms_since(&t0)) < 29.0 || events_of(&ob)) {
+        rc = failm(msg, cap, "a 30 ms pass on an idle channel returned %d after %.1f ms with "
+                   "%d events (want no earlier than 30 ms, no event: L5)", r, el, events_of(&ob));
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = im->loop(m, be, 20, 2);
+    if (r != 0 || (el = ms_since(&t0)) < 39.0 || events_of(&ob)) {
+        rc = failm(msg, cap, "loop of 2 passes of 20 ms returned %d after %.1f ms "
+                   "(want 0, no earlier than 40 ms: the timeout bounds each pass, L5 L7)", r, el);
+        goto out;
+    }
+out:
+    if (c) im->free(c);
+    if (peer >= 0) close(peer);
+    im->map_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------ EINTR, L8 */
+
+static volatile sig_atomic_t nsignals;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    nsignals++;
+}
+
+int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    const char *be = o->backend;
+    void *m = NULL, *c = NULL;
+    obs_t ob = {0};
+    int peer = -1, rc = 0;
+    if (im->map_new(&m) < 0 || idle_chat(im, m, &c, &peer, &ob) < 0) {
+        if (m) im->map_free(m);
+        return failm(msg, cap, "set-up failed");
+    }
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm; /* no SA_RESTART: the wait sees EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    struct itimerval it = {{0, 7000}, {0, 7000}}, stop = {{0, 0}, {0, 0}};
+    nsignals = 0;
+    setitimer(ITIMER_REAL, &it, NULL);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r1 = im->poll(m, be, 60);
+    double el1 = ms_since(&t0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r2 = im->loop(m, be, 30, 2);
+    double el2 = ms_since(&t0);
+    setitimer(ITIMER_REAL, &stop, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    if (nsignals < 4)
+        rc = failm(msg, cap, "only %d signals arrived during the waits (harness)", (int)nsignals);
+    else if (r1 < 0 || el1 < 59.0)
+        rc = failm(msg, cap, "a 60 ms pass interrupted by signals returned %d after %.1f ms "
+                   "(want >= 0, no earlier than 60 ms: L8)", r1, el1);
+    else if (r2 != 0 || el2 < 59.0)
+        rc = failm(msg, cap, "a loop of 2 x 30 ms interrupted by signals returned %d after "
+                   "%.1f ms (want 0, no earlier than 60 ms: L8)", r2, el2);
+    else if (events_of(&ob))
+        rc = failm(msg, cap, "signals dispatched %d events on an idle channel (L8)",
+                   events_of(&ob));
+    im->free(c);
+    close(peer);
+    im->map_free(m);
+    return rc;
+}
+
+/* -------------------------------------------- descriptor ceiling, L13 */
+
+int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    const char *be = o->backend;
+    int high = FD_SETSIZE + 10, rc = 0;
+    struct rlimit old, want;
+    getrlimit(RLIMIT_NOFILE, &old);
+    want = old;
+    if (want.rlim_cur <= (rlim_t)high + 1) {
+        want.rlim_cur = (rlim_t)high + 64;
+        if (want.rlim_max != RLIM_INFINITY && want.rlim_cur > want.rlim_max)
+            return failm(msg, cap, "RLIMIT_NOFILE hard limit %llu is too low to open fd %d",
+                         (unsigned long long)want.rlim_max, high);
+        if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+            return failm(msg, cap, "cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+    }
+    void *m = NULL, *lo = NULL, *hi = NULL;
+    obs_t olo = {0}, ohi = {0};
+    int sv[2] = {-1, -1}, plo = -1, fd = -1;
+    if (im->map_new(&m) < 0 || idle_chat(im, m, &lo, &plo, &olo) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+        (fd = fcntl(sv[0], F_DUPFD_CLOEXEC, high)) < FD_SETSIZE) {
+        rc = failm(msg, cap, "set-up of a descriptor >= FD_SETSIZE failed");
+        goto out;
+    }
+    close(sv[0]);
+    sv[0] = -1;
+    if (im->chat_adopt(&hi, m, fd, &obs_events, &ohi) < 0) {
+        rc = failm(msg, cap, "adopting descriptor %d failed", fd);
+        goto out;
+    }
+    fd = -1; /* the channel's now */
+    (void)!send(sv[1], "hi", 2, MSG_NOSIGNAL);
+    (void)!send(plo, "lo", 2, MSG_NOSIGNAL);
+    if (strcmp(be, "select") == 0) {
+        /* The ceiling: the pass is refused and dispatches nothing, even
+         * for the channel whose descriptor fits. */
+        int r = im->poll(m, be, 10);
+        if (r != -ERANGE || events_of(&olo) || events_of(&ohi))
+            rc = failm(msg, cap, "select with descriptor %d: the pass returned %d with %d+%d "
+                       "events (want -ERANGE and none: L13)", FD_SETSIZE + 10, r,
+                       events_of(&olo), events_of(&ohi));
+    } else {
+        /* No ceiling: any descriptor works (L13, L4). */
+        int r = 0;
+        for (int p = 0; p < 100 && r >= 0 && (olo.n < 2 || ohi.n < 2); p++)
+            r = im->poll(m, be, 10);
+        if (r < 0 || olo.n != 2 || ohi.n != 2)
+            rc = failm(msg, cap, "%s with descriptor >= FD_SETSIZE: pass returned %d, "
+                       "collected %zu and %zu of 2 bytes", be, r, olo.n, ohi.n);
+    }
+out:
+    if (hi) im->free(hi);
+    if (lo) im->free(lo);
+    if (m) im->map_free(m);
+    if (fd >= 0) close(fd);
+    if (sv[0] >= 0) close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+    if (plo >= 0) close(plo);
+    setrlimit(RLIMIT_NOFILE, &old);
+    return rc;
+}
+
+/* ------------------------------------------------ recv outcomes, D11 */
+
+static int wait_readable(int fd)
+{
+    struct pollfd pf = {fd, POLLIN, 0};
+    return poll(&pf, 1, 1000) == 1 ? 0 : -1;
+}
+
+int hw_recv_outcomes(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *d = NULL;
+    obs_t ob = {0};
+    int sv[2], rc = 0;
+    char buf[16];
+    long n;
+    if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return failm(msg, cap, "set-up failed");
+    if (im->disp_adopt(&d, m, sv[0], &obs_events, &ob) < 0) {
+        close(sv[0]);
+        rc = failm(msg, cap, "disp_adopt failed");
+        goto out;
+    }
+    /* No data: "no data", not an end, and the channel stays open. */
+    if ((n = im->recv(d, buf, sizeof(buf))) != -EAGAIN || im->fd(d) < 0 || events_of(&ob)) {
+        rc = failm(msg, cap, "recv with no data returned %ld (want -EAGAIN), channel %s, "
+                   "%d handler calls (want open, none: D11)", n,
+                   im->fd(d) < 0 ? "closed" : "open", events_of(&ob));
+        goto out;
+    }
+    (void)!send(sv[1], "ab", 2, MSG_NOSIGNAL);
+    wait_readable(im->fd(d));
+    long n1 = im->recv(d, buf, sizeof(buf));
+    int same = n1 == 2 && memcmp(buf, "ab", 2) == 0;
+    long n2 = im->recv(d, buf, sizeof(buf));
+    if (!same || n2 != -EAGAIN || im->fd(d) < 0) {
+        rc = failm(msg, cap, "recv after the peer wrote \"ab\": %ld%s, then %ld "
+                   "(want 2, then -EAGAIN with the channel open: D11)", n1,
+                   n1 == 2 && !same ? " (wrong bytes)" : "", n2);
+        goto out;
+    }
+    /* End of stream: handle_close has run by the time recv reports it. */
+    close(sv[1]);
+    sv[1] = -1;
+    wait_readable(im->fd(d));
+    if ((n = im->recv(d, buf, sizeof(buf))) != 0 || ob.closes != 1 || im->fd(d) >= 0) {
+        rc = failm(msg, cap, "recv at end of stream returned %ld with %d handle_close "
+                   "(want 0 after exactly one, channel closed: D11)", n, ob.closes);
+        goto out;
+    }
+    /* A closed channel: socket operations report EBADF, no second close. */
+    long r1 = im->recv(d, buf, sizeof(buf)), r2 = im->send(d, "x", 1);
+    if (r1 != -EBADF || r2 != -EBADF || ob.closes != 1 || ob.errors)
+        rc = failm(msg, cap, "recv/send on the closed dispatcher returned %ld/%ld with %d "
+                   "closes, %d errors (want -EBADF twice, still 1 close: E3 D6)",
+                   r1, r2, ob.closes, ob.errors);
+out:
+    if (d) im->free(d);
+    if (sv[1] >= 0) close(sv[1]);
+    im->map_free(m);
+    return rc;
+}
+
+/* ------------------------------------- synchronous connect failure, D17 */
+
+int hw_connect_sync(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    obs_t ob = {0};
+    int rc = 0;
+    if (im->map_new(&m) < 0)
+        return failm(msg, cap, "map_new failed");
+    /* TCP to the limited broadcast address fails inside connect()
+     * (ENETUNREACH on Linux): nothing is ever in progress. */
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(80);
+    a.sin_addr.s_addr = htonl(INADDR_BROADCAST);
+    int r = im->chat_connect(&c, m, (struct sockaddr *)&a, sizeof(a), &obs_events, &ob);
+    long size = im->map_size(m);
+    for (int p = 0; p < 5; p++)
+        im->poll(m, o->backend, 2);
+    if (r >= 0 || size != 0 || events_of(&ob))
+        rc = failm(msg, cap, "connect to 255.255.255.255:80 returned %d, map size %ld, then "
+                   "%d handler calls (want an error, 0, none: D17)", r, size, events_of(&ob));
+    if (r >= 0 && c)
+        im->free(c);
+    im->map_free(m);
+    return rc;
+}
+
+/* --------------------------------------------- accept without fds, D20 */
+
+int hw_accept_emfile(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    const char *be = o->backend;
+    void *m = NULL, *l = NULL;
+    obs_t ob = {0};
+    int c1 = -1, c2 = -1, rc = 0;
+    struct rlimit old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (im->map_new(&m) < 0 ||
+        im->listen(&l, m, (struct sockaddr *)&a, sizeof(a), &obs_events, &ob) < 0 ||
+        getsockname(im->fd(l), (struct sockaddr *)&a, &al) < 0) {
+        rc = failm(msg, cap, "set-up of a listener failed");
+        goto out;
+    }
+    im->poll(m, be, 0); /* backend state (an epoll fd, say) exists now */
+    c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c1 < 0 || connect(c1, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        rc = failm(msg, cap, "dialling the listener failed");
+        goto out;
+    }
+    /* No descriptor left: every number below the limit is in use. */
+    int lowest = 0;
+    while (fcntl(lowest, F_GETFD) >= 0)
+        lowest++;
+    struct rlimit tight = old;
+    tight.rlim_cur = (rlim_t)lowest;
+    setrlimit(RLIMIT_NOFILE, &tight);
+    for (int p = 0; p < 3; p++)
+        im->poll(m, be, 0);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = im->poll(m, be, 50);
+    double el = ms_since(&t0);
+    setrlimit(RLIMIT_NOFILE, &old);
+    if (r < 0 || ob.accepts || ob.errors || ob.closes || im->fd(l) < 0 || im->map_size(m) != 1) {
+        rc = failm(msg, cap, "accept with no descriptor left: pass %d, %d accepts, %d errors, "
+                   "%d closes, listener %s (want no handler call, listener open: D20)",
+                   r, ob.accepts, ob.errors, ob.closes, im->fd(l) < 0 ? "closed" : "open");
+        goto out;
+    }
+    if (el < 45.0) {
+        rc = failm(msg, cap, "with no descriptor left a 50 ms pass returned after %.1f ms: "
+                   "the pending connection keeps the loop spinning (D20)", el);
+        goto out;
+    }
+    /* Descriptors are back: the listener still accepts. */
+    c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c2 < 0 || connect(c2, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        rc = failm(msg, cap, "dialling the listener again failed");
+        goto out;
+    }
+    PASS_UNTIL(im, m, be, ob.accepts >= 1);
+    if (ob.accepts != 1 || ob.errors || ob.closes)
+        rc = failm(msg, cap, "after descriptors came back: %d accepts, %d errors, %d closes "
+                   "(want 1, 0, 0: D20)", ob.accepts, ob.errors, ob.closes);
+out:
+    setrlimit(RLIMIT_NOFILE, &old);
+    if (c1 >= 0) close(c1);
+    if (c2 >= 0) close(c2);
+    if (l) im->free(l);
+    im->map_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------ EEXIST, M3 */
+
+int hw_eexist(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *a = NULL, *b = NULL, *d = NULL;
+    obs_t oa = {0}, ob = {0};
+    int peer = -1, rc = 0;
+    if (im->map_new(&m) < 0 || idle_chat(im, m, &a, &peer, &oa) < 0) {
+        rc = failm(msg, cap, "set-up failed");
+        goto out;
+    }
+    /* a's descriptor again, in the same map: refused, a untouched.  On
+     * failure the descriptor stays the caller's (here: still a's). */
+    int r1 = im->chat_adopt(&b, m, im->fd(a), &obs_events, &ob);
+    int r2 = im->disp_adopt(&d, m, im->fd(a), &obs_events, &ob);
+    long size = im->map_size(m);
+    (void)!send(peer, "x", 1, MSG_NOSIGNAL);
+    PASS_UNTIL(im, m, o->backend, oa.n >= 1);
+    if (r1 != -EEXIST || r2 != -EEXIST || size != 1 || oa.n != 1 || oa.closes ||
+        events_of(&ob))
+        rc = failm(msg, cap, "adopting an fd another channel holds: %d (chat), %d (disp), "
+                   "map size %ld; the holder then read %zu of 1 byte (want -EEXIST twice, "
+                   "size 1, the holder served: M3)", r1, r2, size, oa.n);
+    if (r1 >= 0 && b) im->free(b);
+    if (r2 >= 0 && d) im->free(d);
+out:
+    if (a) im->free(a);
+    if (peer >= 0) close(peer);
+    if (m) im->map_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------ map destruction, M9 */
+
+int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    obs_t ob = {0};
+    int peer = -1, rc = 0;
+    char b[16];
+    if (im->map_new(&m) < 0 || idle_chat(im, m, &c, &peer, &ob) < 0)
+        return failm(msg, cap, "set-up failed");
+    im->push(c, "queued", 6);
+    im->map_free(m); /* closes c as close_all does; c stays a valid handle */
+    int fd = im->fd(c), r1 = im->close(c), r2 = im->push(c, "x", 1);
+    ssize_t k = recv(peer, b, sizeof(b), MSG_DONTWAIT);
+    if (fd != -1 || r1 != -EBADF || r2 != -EBADF || k != 0 || events_of(&ob)) {
+        rc = failm(msg, cap, "after destroying its map: fd %d, close %d, push %d, peer read "
+                   "%zd, %d handler calls (want -1, -EBADF, -EBADF, end of stream, none: M9)",
+                   fd, r1, r2, k, events_of(&ob));
+    }
+    im->free(c);
+    close(peer);
+    if (rc)
+        return rc;
+    /* Destroying a map inside its own pass is refused and changes nothing:
+     * the found handler tries it; the channel is then still served. */
+    memset(&ob, 0, sizeof(ob));
+    c = NULL;
+    if (im->map_new(&m) < 0 || idle_chat(im, m, &c, &peer, &ob) < 0 ||
+        im->set_terminator(c, "\n", 1) < 0)
+        return failm(msg, cap, "set-up failed");
+    ob.im = im;
+    ob.map = m;
+    ob.free_map_in_found = 1;
+    (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
+    PASS_UNTIL(im, m, o->backend, ob.found >= 1);
+    ob.free_map_in_found = 0;
+    long size = im->map_size(m);
+    fd = im->fd(c);
+    (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
+    PASS_UNTIL(im, m, o->backend, ob.found >= 2);
+    if (size != 1 || fd < 0 || ob.found != 2 || ob.closes || ob.n != 2)
+        rc = failm(msg, cap, "destroying a map inside its own pass: then size %ld, channel %s, "
+                   "%d of 2 records (want 1, open, 2: M9)", size, fd < 0 ? "closed" : "open",
+                   ob.found);
+    im->free(c);
+    close(peer);
+    im->map_free(m);
+    return rc;
+}
+
+/* ---------------------------------- a thread's default map ends, M10 */
+
+typedef struct {
+    const acc_impl_t *im;
+    obs_t *ob;
+    void *ch;
+    int fd, peer;
+} thr_end_t;
+
+static void *default_user(void *arg)
+{
+    thr_end_t *t = arg;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return NULL;
+    if (t->im->chat_adopt(&t->ch, NULL, sv[0], &obs_events, t->ob) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return NULL;
+    }
+    t->fd = t->im->fd(t->ch);
+    t->peer = sv[1];
+    return NULL; /* ends with the channel still registered */
+}
+
+int hw_default_map_end(const exec_opts_t *o, char *msg, size_t cap)
+{
+    obs_t ob = {0};
+    thr_end_t t = {o->impl, &ob, NULL, -1, -1};
+    pthread_t th;
+    if (pthread_create(&th, NULL, default_user, &t) != 0)
+        return failm(msg, cap, "pthread_create failed");
+    pthread_join(th, NULL);
+    if (t.ch == NULL)
+        return failm(msg, cap, "set-up in the thread failed");
+    char b[4];
+    int fd_open = fcntl(t.fd, F_GETFD) >= 0;
+    ssize_t k = recv(t.peer, b, sizeof(b), MSG_DONTWAIT);
+    int rc = 0;
+    if (fd_open || k != 0 || events_of(&ob))
+        rc = failm(msg, cap, "after its thread ended, a channel of the default map: fd %s, "
+                   "peer read %zd, %d handler calls (want closed, end of stream, none: M10)",
+                   fd_open ? "still open" : "closed", k, events_of(&ob));
+    o->impl->free(t.ch); /* the handle outlives its map, closed (M9) */
+    close(t.peer);
+    return rc;
+}
