@@ -53,6 +53,7 @@ help:
 	@echo "make check        every test (unit, valgrind, ASan+UBSan, conformance)"
 	@echo "make conformance  the conformance suite against the reference"
 	@echo "make install PREFIX=/usr/local"
+	@echo "make stress       stress matrix: threads x backends x detectors (STRESS_SECONDS=5)"
 
 deps:
 	@scripts/ensure-deps.sh build check
@@ -113,6 +114,7 @@ check: deps
 	@$(MAKE) --no-print-directory examples-check
 	@$(MAKE) --no-print-directory conformance
 	@$(MAKE) --no-print-directory selftest
+	@$(MAKE) --no-print-directory stress-check
 	@echo "make check: all passed"
 
 # The conformance suite, built against IMPL (a directory holding an adapter;

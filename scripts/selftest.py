@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from acclib import ROOT, BAD, build_runner, write_impl_mk
 
 
 def parse(path):
@@ -64,31 +64,30 @@ def materialise(m, build):
                              f"{text.count(old)} times in {fname}")
         open(path, "w", encoding="utf-8").write(text.replace(old, new))
     rel = os.path.relpath(d, ROOT)
-    with open(os.path.join(d, "impl.mk"), "w", encoding="utf-8") as f:
-        f.write("IMPL_SRCS := conformance/adapters/ref/adapter.c "
-                f"$(wildcard {rel}/src/*.c)\n"
-                f"IMPL_CFLAGS := -Iref/include -I{rel}/src\n"
-                "IMPL_DEPS :=\nIMPL_LIBS :=\n")
-    return rel
+    write_impl_mk(d, srcs=f"conformance/adapters/ref/adapter.c $(wildcard {rel}/src/*.c)",
+                  cflags=f"-Iref/include -I{rel}/src")
+    return d
 
 
 def run_mutant(m, build, args):
-    rel = materialise(m, build)
+    impl = materialise(m, build)
     name = m["name"]
-    make = subprocess.run(["make", "--no-print-directory", "-s", "acc-run", f"IMPL={rel}"],
-                          cwd=ROOT, capture_output=True, text=True)
-    if make.returncode != 0:
-        return name, "build-failed", [], make.stderr[-2000:]
-    runner = os.path.join(ROOT, "build", "conformance", name, "acc-run")
+    ok, runner, log = build_runner(impl)
+    if not ok:
+        return name, "build-failed", [], log[-2000:]
     report = os.path.join(build, name, "report.json")
+    # One backend and a bounded number of failures: a mutant is rejected as
+    # soon as a few cases catch it, and one that breaks every case (a chat
+    # ignoring its map) must not cost 2 s of waiting per run.
     cmd = [runner, "--json", report, "--timeout", str(args.timeout),
-           "--expectations", os.devnull]
+           "--expectations", os.devnull, "--backend", args.backend,
+           "--max-failures", str(args.max_failures)]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if run.returncode not in (0, 1):
         return name, "harness", [], run.stdout[-2000:] + run.stderr[-2000:]
     with open(report, encoding="utf-8") as f:
         results = json.load(f)["results"]
-    caught = sorted({r["id"] for r in results if r["status"] in ("FAIL", "ERROR", "XPASS")})
+    caught = sorted({r["id"] for r in results if r["status"] in BAD})
     if run.returncode == 0 or not caught:
         return name, "survived", caught, ""
     if not any(fnmatch.fnmatch(c, m["catch"]) for c in caught):
@@ -102,6 +101,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "selftest"))
     ap.add_argument("--jobs", type=int, default=2, help="mutants built and run at once")
     ap.add_argument("--timeout", type=float, default=5, help="per-run timeout of the suite")
+    ap.add_argument("--backend", default="poll", help="backend the suite runs on")
+    ap.add_argument("--max-failures", type=int, default=25,
+                    help="failed runs after which a mutant counts as caught")
     ap.add_argument("names", nargs="*", help="only these mutants")
     args = ap.parse_args()
     try:

@@ -33,7 +33,7 @@ typedef struct {
     char **globs;
     int nglobs;
     uint64_t seed;
-    int list, verbose, coverage, strict, nofork;
+    int list, verbose, coverage, strict, nofork, max_failures;
     double timeout;
 } opts_t;
 
@@ -64,6 +64,7 @@ static void usage(FILE *f)
 "  --strict             SHOULD/MAY failures fail the run too\n"
 "  --timeout SEC        per-run timeout (default 10)\n"
 "  --no-fork            run in-process (for gdb); a crash ends the run\n"
+"  --max-failures N     stop after N failed runs (the rest: SKIP)\n"
 "  -v, --verbose        print every step and event of each run\n"
 "Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness error.\n");
 }
@@ -77,6 +78,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"junit", 1, 0, 'J'}, {"json", 1, 0, 'j'}, {"spec", 1, 0, 'p'},
         {"coverage", 0, 0, 'V'}, {"strict", 0, 0, 'x'}, {"timeout", 1, 0, 't'},
         {"no-fork", 0, 0, 'n'}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
+        {"max-failures", 1, 0, 'm'},
         {0, 0, 0, 0}};
     time_t now = time(NULL);
     struct tm tm;
@@ -112,6 +114,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'x': o->strict = 1; break;
         case 't': o->timeout = atof(optarg); break;
         case 'n': o->nofork = 1; break;
+        case 'm': o->max_failures = atoi(optarg); break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -348,14 +351,6 @@ START_TEST(t_plan)
 }
 END_TEST
 
-static char *tc_name(int i)
-{
-    char *s = malloc(16);
-    if (s)
-        snprintf(s, 16, "%d", i);
-    return s;
-}
-
 static void read_durations(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -377,46 +372,56 @@ static verdict_t settle_verdict(const plan_t *p, int rtype)
     return rtype == CK_ERROR ? V_ERROR : V_FAIL;
 }
 
+/* Runs one plan as its own libcheck test in fork mode: a crash or a hang
+ * (timeout) fails that run alone. */
+static void run_one(const opts_t *o, int i)
+{
+    char name[16];
+    snprintf(name, sizeof(name), "%d", i);
+    Suite *s = suite_create("conformance");
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, o->timeout);
+    tcase_add_loop_test(tc, t_plan, i, i + 1);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
+    srunner_run_all(sr, CK_SILENT);
+    TestResult **res = srunner_results(sr);
+    if (srunner_ntests_run(sr) == 1) {
+        plans[i].verdict = settle_verdict(&plans[i], tr_rtype(res[0]));
+        if (tr_rtype(res[0]) != CK_PASS)
+            plans[i].message = strdup(tr_msg(res[0]));
+    } else {
+        plans[i].verdict = V_ERROR;
+        plans[i].message = strdup("libcheck ran no test for this run");
+    }
+    free(res);
+    srunner_free(sr);
+}
+
 static int run_all(const opts_t *o)
 {
     char tmpl[] = "/tmp/acc-results-XXXXXX";
     result_fd = mkstemp(tmpl);
     if (result_fd < 0)
         return -1;
-    Suite *s = suite_create("conformance");
-    char **names = calloc((size_t)nplans, sizeof(char *));
-    int torun = 0;
+    int torun = 0, failures = 0;
     for (int i = 0; i < nplans; i++) {
         if (plans[i].verdict == V_SKIP)
             continue;
-        names[i] = tc_name(i);
-        TCase *tc = tcase_create(names[i]);
-        tcase_set_timeout(tc, o->timeout);
-        tcase_add_loop_test(tc, t_plan, i, i + 1);
-        suite_add_tcase(s, tc);
+        if (o->max_failures && failures >= o->max_failures) {
+            plans[i].verdict = plans[i].expected = V_SKIP;
+            plans[i].reason = strdup("not run: --max-failures reached");
+            continue;
+        }
+        run_one(o, i);
         torun++;
+        failures += plans[i].verdict == V_FAIL || plans[i].verdict == V_ERROR ||
+                    plans[i].verdict == V_XPASS;
     }
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
-    if (torun)
-        srunner_run_all(sr, CK_SILENT);
-    TestResult **res = srunner_results(sr);
-    int n = srunner_ntests_run(sr);
-    for (int k = 0; k < n; k++) {
-        int i = atoi(tr_tcname(res[k]));
-        plan_t *p = &plans[i];
-        p->verdict = settle_verdict(p, tr_rtype(res[k]));
-        if (tr_rtype(res[k]) != CK_PASS)
-            p->message = strdup(tr_msg(res[k]));
-    }
-    free(res);
-    srunner_free(sr);
     close(result_fd);
     read_durations(tmpl);
     unlink(tmpl);
-    for (int i = 0; i < nplans; i++)
-        free(names[i]);
-    free(names);
     return torun;
 }
 

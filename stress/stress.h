@@ -1,0 +1,96 @@
+/* stress.h: what the parts of the multi-thread stress driver (achat-stress)
+ * share: options, the run-wide state every thread sees, exit codes, and the
+ * entry points of the worker, the oracle's reporting and the annotations. */
+#ifndef STRESS_H
+#define STRESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acc_adapter.h"
+
+/* Exit codes (suites.md 8.5): 0 clean, 1 integrity violation, 2 usage,
+ * 99 harness.  Detectors use their own codes (TSan 66, ASan 86, ...). */
+enum { EXIT_CLEAN = 0, EXIT_VIOLATION = 1, EXIT_USAGE = 2, EXIT_HARNESS = 99 };
+
+/* clean: one map per thread.  The canaries break ownership on purpose. */
+enum stress_mode { MODE_CLEAN, MODE_SHARED_MAP, MODE_CROSS_PUSH };
+
+/* Kinds of channel pair a slot can hold. */
+enum {
+    KIND_UNIX = 1,    /* socketpair(AF_UNIX) */
+    KIND_TCP = 2,     /* loopback TCP made by the driver, one end adopted */
+    KIND_CONNECT = 4, /* the implementation connects (chat_connect) */
+    KIND_ACCEPT = 8,  /* the implementation accepts (listen) */
+    KIND_ALL = 15
+};
+
+typedef struct stress_opts {
+    int threads;
+    int channels;      /* slots per thread */
+    double seconds;    /* run length, unless iterations > 0 */
+    long iterations;   /* channels opened per thread */
+    uint64_t seed;
+    const char *backend;
+    enum stress_mode mode;
+    unsigned kinds;
+    double grace;      /* seconds a channel may take to finish an ending */
+    int quiet;         /* no progress lines */
+} stress_opts_t;
+
+/* What a worker publishes for the progress line and the watchdog.  Relaxed
+ * atomics written only by their worker: they order nothing, on purpose, so
+ * they add no happens-before edge that could hide a canary's race. */
+typedef struct pubstats {
+    _Atomic uint64_t ops, bytes, opened, alive, beat;
+    _Atomic int finished; /* stopped opening channels (iterations mode) */
+    _Atomic int done;     /* left its loop */
+    char pad[64];
+} pubstats_t;
+
+typedef struct worker worker_t;
+
+typedef struct run {
+    stress_opts_t o;
+    const acc_impl_t *impl;
+    char repro[2048];       /* one-line command that reproduces the run */
+    atomic_int stop;        /* main -> workers: stop opening, drain, leave */
+    void *shared_map;       /* MODE_SHARED_MAP: the one map of every thread */
+    pthread_barrier_t barrier; /* MODE_CROSS_PUSH: victims published/done */
+    worker_t **workers;
+    pubstats_t *pub;
+} run_t;
+
+extern run_t g_run;
+
+/* worker.c */
+worker_t *worker_new(int idx);
+void *worker_main(void *arg);
+void worker_free(worker_t *w);
+/* Totals of a finished worker, for the summary line. */
+void worker_totals(const worker_t *w, uint64_t *records, uint64_t *channels,
+                   uint64_t *strays, uint64_t *fallbacks);
+
+/* main.c: report and end the run.  idx is the reporting thread (-1: main). */
+_Noreturn void stress_violation(int idx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+_Noreturn void stress_harness(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* annot_hg.c, annot_drd.c: tell Helgrind / DRD that [p, p+n) holds C11
+ * atomics (they do not model atomics and would report every access). */
+void annot_atomic_hg(const volatile void *p, size_t n);
+void annot_atomic_drd(const volatile void *p, size_t n);
+
+/* Nonzero under valgrind (any tool). */
+int annot_under_valgrind(void);
+
+static inline void annot_atomic(const volatile void *p, size_t n)
+{
+    annot_atomic_hg(p, n);
+    annot_atomic_drd(p, n);
+}
+
+#endif /* STRESS_H */
