@@ -115,6 +115,7 @@ check: deps
 	@$(MAKE) --no-print-directory conformance
 	@$(MAKE) --no-print-directory selftest
 	@$(MAKE) --no-print-directory stress-check
+	@$(MAKE) --no-print-directory agents-check
 	@echo "make check: all passed"
 
 # The conformance suite, built against IMPL (a directory holding an adapter;
@@ -148,6 +149,7 @@ conformance: deps
 # Stress and fuzz drivers keep their rules beside their sources.
 -include stress/stress.mk
 -include fuzz/fuzz.mk
+-include conformance/agents/agents.mk
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -234,8 +234,12 @@ static void plan_backend(const opts_t *o, const acc_impl_t *im, plan_t *p)
         if (o->backend && strcmp(o->backend, im->backends[b]) != 0)
             continue;
         p->backend = im->backends[b];
-        if (selected(o, p))
-            add_plan(p);
+        if (selected(o, p)) {
+            plan_t q = *p;
+            if (q.reason)
+                q.reason = strdup(q.reason); /* each plan owns its reason */
+            add_plan(&q);
+        }
     }
 }
 
@@ -249,12 +253,14 @@ static void make_plans(const opts_t *o, const acc_impl_t *im)
             plan_t p = {.c = &cases[i], .split = s};
             skip_if_missing(&p, cases[i].requires, im->caps);
             plan_backend(o, im, &p);
+            free(p.reason);
         }
     }
     for (int i = 0; i < nhandwritten; i++) {
         plan_t p = {.hw = &handwritten[i], .split = SPLIT_AS_WRITTEN};
         skip_if_missing(&p, handwritten[i].requires, im->caps);
         plan_backend(o, im, &p);
+        free(p.reason);
     }
 }
 

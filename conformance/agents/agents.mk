@@ -1,0 +1,76 @@
+# conformance/agents/agents.mk: implementations in any language, run as
+# agents (docs/agent-protocol.md).  Included by the top Makefile, and by
+# conformance/agents/client/impl.mk (hence the guard).
+#   make agents           the reference agent, the agent client's runner, the decoder tests
+#   make agents-ref       the suite through the reference agent
+#   make agents-cpython   the suite through CPython's asyncore/asynchat
+#   make agents-check     decoder tests; reference agent == in-process, case by
+#                         case; CPython as expected; broken agents give ERROR
+#   make agents-clang     the same C sources built with clang (-Werror)
+# Knobs: AGENT_SEED (one seed for every run compared), AGENT_ARGS (more
+# runner options), PYTHON (the interpreter of the CPython agent).
+ifndef ACC_AGENTS_MK
+ACC_AGENTS_MK := 1
+
+PYTHON ?= python3
+AGENT_SEED ?= 20240601
+AGENT_ARGS ?=
+AGENTS_BUILD = $(BUILD)/agents
+AGENT_REF_BIN = $(AGENTS_BUILD)/reference-agent
+AGENT_CPYTHON = $(PYTHON) conformance/agents/cpython/agent.py
+AGENT_PROTO_TEST = $(AGENTS_BUILD)/test_proto
+AGENT_CLIENT_RUN = $(BUILD)/conformance/client/acc-run
+AGENT_INPROC_RUN = $(BUILD)/conformance/ref/acc-run
+AGENT_COMMON := conformance/agents/common/acc_proto.c
+AGENT_HDRS := conformance/agents/common/acc_proto.h conformance/include/acc_adapter.h
+
+# The generic agent server linked with the reference's own adapter.
+$(AGENT_REF_BIN): conformance/agents/server/agent_server.c $(AGENT_COMMON) \
+                  $(AGENT_HDRS) conformance/adapters/ref/adapter.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iconformance/include -Iconformance/agents/common \
+	    conformance/agents/server/agent_server.c $(AGENT_COMMON) \
+	    conformance/adapters/ref/adapter.c -o $@ $(LIB) $(LDFLAGS_ALL)
+
+$(AGENT_PROTO_TEST): conformance/agents/tests/test_proto.c $(AGENT_COMMON) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iconformance/agents/common $(CHECK_CFLAGS) $< \
+	    $(AGENT_COMMON) -o $@ $(CHECK_LIBS) $(LDFLAGS_ALL)
+
+# Sub-makes read this file explicitly (whether or not the top Makefile
+# includes it) and name IMPL: a command-line IMPL would otherwise leak in.
+AGENTS_SUBMAKE = $(MAKE) --no-print-directory -f Makefile -f conformance/agents/agents.mk
+
+agents: deps
+	@$(AGENTS_SUBMAKE) IMPL=conformance/adapters/ref \
+	    $(AGENT_REF_BIN) $(AGENT_PROTO_TEST) $(AGENT_INPROC_RUN)
+	@$(AGENTS_SUBMAKE) IMPL=conformance/agents/client $(AGENT_CLIENT_RUN)
+
+# One implementation through its agent; reports in $(AGENT_REPORTS)/<name>/.
+AGENT_REPORTS = $(AGENTS_BUILD)/reports
+agents-ref: agents
+	@mkdir -p $(AGENT_REPORTS)/reference-agent
+	ACC_AGENT="$(AGENT_REF_BIN)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) \
+	    --json $(AGENT_REPORTS)/reference-agent/report.json \
+	    --tap $(AGENT_REPORTS)/reference-agent/report.tap \
+	    --junit $(AGENT_REPORTS)/reference-agent/report.xml $(AGENT_ARGS)
+
+# CPython's own framing is quadratic (T15): its slowest runs take seconds.
+agents-cpython: agents
+	@mkdir -p $(AGENT_REPORTS)/cpython-3.11
+	ACC_AGENT="$(AGENT_CPYTHON)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) --timeout 60 \
+	    --json $(AGENT_REPORTS)/cpython-3.11/report.json \
+	    --tap $(AGENT_REPORTS)/cpython-3.11/report.tap \
+	    --junit $(AGENT_REPORTS)/cpython-3.11/report.xml $(AGENT_ARGS)
+
+agents-check: agents
+	$(AGENT_PROTO_TEST)
+	$(PYTHON) conformance/agents/tests/agents_check.py --build $(BUILD) \
+	    --seed $(AGENT_SEED) --python "$(PYTHON)"
+
+agents-clang:
+	@$(AGENTS_SUBMAKE) CC=clang BUILD=build/clang agents
+
+.PHONY: agents agents-ref agents-cpython agents-check agents-clang
+
+endif

@@ -1,0 +1,669 @@
+/* agent_server.c: a generic agent: serves the agent protocol
+ * (docs/agent-protocol.md) over any acc_impl_t.  Linked with the
+ * reference's adapter and libachat it is the reference agent. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "acc_adapter.h"
+#include "acc_proto.h"
+
+/* An implementation that already has an in-process adapter thus also runs
+ * as an agent, and the suite's verdicts through it must equal the
+ * in-process ones (make agents-check).  Each request becomes one call into
+ * the table; each callback of the table becomes an event the suite answers
+ * before the callback returns. */
+
+#define EVENT_TIMEOUT_MS 60000 /* the suite answers events; its runner bounds it */
+#define MAX_RECV (8u << 20)
+
+typedef struct smap {
+    char id[24];
+    void *m;
+    struct smap *next;
+} smap_t;
+
+typedef struct schan {
+    char id[24];
+    void *h;            /* NULL: never created, or freed */
+    int gone;           /* "gone" sent */
+    struct schan *next;
+} schan_t;
+
+typedef struct sprod {
+    char id[24];
+    acc_producer_t p;
+    void **chunks;
+    size_t *lens;
+} sprod_t;
+
+static const acc_impl_t *im;
+static accp_conn_t conn;
+static smap_t *maps;
+static schan_t *chans;
+static int next_fd = -1;  /* after a fork: the child's new connection */
+
+static void fatal(const char *what) __attribute__((noreturn));
+static void fatal(const char *what)
+{
+    fprintf(stderr, "%s agent: %s: %s\n", im ? im->name : "?", what, conn.err);
+    exit(3);
+}
+
+/* ------------------------------------------------------------ events -- */
+
+/* Sends one event and waits for the suite's answer; the suite may call
+ * back meanwhile (served by serve()).  Returns the answer's result. */
+static long event(const char *verb, schan_t *c, const void *bytes, size_t n,
+                  int with_bytes, const char *extra, int fd)
+{
+    accp_buf_t b;
+    accp_buf_init(&b);
+    accp_put_tok(&b, verb);
+    accp_put_tok(&b, c->id);
+    if (with_bytes)
+        accp_put_bytes(&b, bytes, n);
+    if (extra)
+        accp_put_tok(&b, extra);
+    if (fd >= 0)
+        accp_put_tok(&b, "@");
+    accp_msg_t r;
+    if (b.oom || accp_call(&conn, b.p, b.n, fd, &r, EVENT_TIMEOUT_MS) < 0)
+        fatal(verb);
+    accp_buf_free(&b);
+    long rc;
+    accp_tok_rc(r.tok[0], &rc);
+    accp_msg_free(&r);
+    return rc;
+}
+
+static void e_collect(void *ctx, const void *p, size_t n)
+{
+    event("collect", ctx, p, n, 1, NULL, -1);
+}
+static void e_found(void *ctx) { event("found", ctx, NULL, 0, 0, NULL, -1); }
+static void e_close(void *ctx) { event("close", ctx, NULL, 0, 0, NULL, -1); }
+static void e_error(void *ctx, int err)
+{
+    const char *name = accp_errno_name(err < 0 ? -err : err);
+    event("error", ctx, NULL, 0, 0, name ? name : "EIO", -1);
+}
+static void e_connect(void *ctx) { event("connect", ctx, NULL, 0, 0, NULL, -1); }
+static void e_accept(void *ctx, int fd)
+{
+    /* The descriptor travels to the suite, which owns it from here on; the
+     * copy in flight keeps the socket alive after ours is closed. */
+    event("accept", ctx, NULL, 0, 0, NULL, fd);
+    close(fd);
+}
+static int e_readable(void *ctx) { return event("readable", ctx, NULL, 0, 0, NULL, -1) > 0; }
+static int e_writable(void *ctx) { return event("writable", ctx, NULL, 0, 0, NULL, -1) > 0; }
+static void e_read(void *ctx) { event("read", ctx, NULL, 0, 0, NULL, -1); }
+static void e_write(void *ctx) { event("write", ctx, NULL, 0, 0, NULL, -1); }
+
+static const acc_events_t events = {e_collect, e_found, e_close, e_error, e_connect,
+                                    e_accept, e_readable, e_writable, e_read, e_write};
+
+static void released(void *pctx)
+{
+    sprod_t *p = pctx;
+    accp_buf_t b;
+    accp_buf_init(&b);
+    accp_put_tok(&b, "released");
+    accp_put_tok(&b, p->id);
+    accp_msg_t r;
+    if (b.oom || accp_call(&conn, b.p, b.n, -1, &r, EVENT_TIMEOUT_MS) < 0)
+        fatal("released");
+    accp_msg_free(&r);
+    accp_buf_free(&b);
+    for (size_t i = 0; i < p->p.n; i++)
+        free(p->chunks[i]);
+    free(p->chunks);
+    free(p->lens);
+    free(p);
+}
+
+/* Before every line we send: channels the implementation has closed since
+ * (fd() reports -1) are announced, so the suite drops its views of their
+ * sockets before it sees anything that follows the close. */
+static int report_gone(accp_conn_t *c)
+{
+    for (schan_t *s = chans; s; s = s->next) {
+        if (s->gone || s->h == NULL || im->fd(s->h) >= 0)
+            continue;
+        s->gone = 1;
+        char line[48];
+        int n = snprintf(line, sizeof(line), "N gone %s", s->id);
+        if (accp_send_line(c, line, (size_t)n, -1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------ per-thread defaults -- */
+
+/* Default maps are per thread (M1).  The suite's thread k is served by a
+ * thread of ours that asks for its own default and then waits; when the
+ * suite's thread ends ("thread_end k") ours ends too, and whatever the
+ * implementation does with a thread's default map at thread exit (M10)
+ * happens, before the reply. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    uint64_t tid;
+    void *map;
+    int ready, stop;
+} deft_t;
+
+static deft_t *defts[256];
+static int ndefts;
+
+static void *default_thread(void *arg)
+{
+    deft_t *d = arg;
+    void *m = im->map_default();
+    pthread_mutex_lock(&d->mu);
+    d->map = m;
+    d->ready = 1;
+    pthread_cond_broadcast(&d->cv);
+    while (!d->stop)
+        pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+static void *default_for(uint64_t tid)
+{
+    for (int i = 0; i < ndefts; i++)
+        if (defts[i]->tid == tid)
+            return defts[i]->map;
+    deft_t *d = calloc(1, sizeof(*d));
+    if (d == NULL || ndefts == 256)
+        return free(d), NULL;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    d->tid = tid;
+    if (pthread_create(&d->th, NULL, default_thread, d) != 0)
+        return free(d), NULL;
+    pthread_mutex_lock(&d->mu);
+    while (!d->ready)
+        pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+    defts[ndefts++] = d;
+    return d->map;
+}
+
+static void end_thread(uint64_t tid)
+{
+    for (int i = 0; i < ndefts; i++) {
+        deft_t *d = defts[i];
+        if (d->tid != tid)
+            continue;
+        pthread_mutex_lock(&d->mu);
+        d->stop = 1;
+        pthread_cond_broadcast(&d->cv);
+        pthread_mutex_unlock(&d->mu);
+        pthread_join(d->th, NULL);
+        defts[i] = defts[--ndefts];
+        free(d);
+        return;
+    }
+}
+
+/* ----------------------------------------------------------- requests -- */
+
+static smap_t *find_map(const char *id)
+{
+    for (smap_t *m = maps; m; m = m->next)
+        if (strcmp(m->id, id) == 0)
+            return m;
+    return NULL;
+}
+
+static schan_t *find_chan(const char *id)
+{
+    for (schan_t *c = chans; c; c = c->next)
+        if (strcmp(c->id, id) == 0)
+            return c;
+    return NULL;
+}
+
+static smap_t *add_map(const char *id, void *m)
+{
+    smap_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->m = m;
+    s->next = maps;
+    maps = s;
+    return s;
+}
+
+static schan_t *add_chan(const char *id)
+{
+    schan_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->next = chans;
+    chans = s;
+    return s;
+}
+
+static int parse_addr(char *tok, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (strncmp(tok, "inet:", 5) == 0) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        char *colon = strrchr(tok + 5, ':');
+        uint64_t port;
+        if (colon == NULL || accp_tok_u64(colon + 1, &port) < 0 || port > 65535)
+            return -1;
+        *colon = '\0';
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+        return inet_pton(AF_INET, tok + 5, &a->sin_addr) == 1 ? 0 : -1;
+    }
+    if (strncmp(tok, "inet6:[", 7) == 0) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        char *close_br = strstr(tok, "]:");
+        uint64_t port;
+        if (close_br == NULL || accp_tok_u64(close_br + 2, &port) < 0 || port > 65535)
+            return -1;
+        *close_br = '\0';
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+        return inet_pton(AF_INET6, tok + 7, &a->sin6_addr) == 1 ? 0 : -1;
+    }
+    if (strncmp(tok, "unix:", 5) == 0) {
+        struct sockaddr_un *a = (struct sockaddr_un *)ss;
+        unsigned char *p;
+        size_t n;
+        if (accp_tok_bytes(tok + 5, &p, &n) < 0 || n >= sizeof(a->sun_path))
+            return -1;
+        a->sun_family = AF_UNIX;
+        memcpy(a->sun_path, p, n);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+        return 0;
+    }
+    return -1;
+}
+
+/* Puts a received descriptor at the number the suite knows it by, when that
+ * number is free here, so tests about descriptor numbers keep their
+ * meaning (a socket above FD_SETSIZE, L13).  Otherwise it stays where the
+ * kernel put it. */
+static int place(int fd, int64_t want)
+{
+    struct rlimit rl;
+    if (want < 0 || want == fd || want > INT32_MAX || fcntl((int)want, F_GETFD) >= 0 ||
+        getrlimit(RLIMIT_NOFILE, &rl) < 0 || (rlim_t)want >= rl.rlim_cur)
+        return fd;
+    if (dup3(fd, (int)want, O_CLOEXEC) < 0)
+        return fd;
+    close(fd);
+    return (int)want;
+}
+
+/* The suite's descriptor headroom, mirrored (see the client's sync_nofile). */
+static long set_nofile(uint64_t headroom)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    rlim_t lowest = 0;
+    while (lowest < rl.rlim_cur && fcntl((int)lowest, F_GETFD) >= 0)
+        lowest++;
+    rlim_t want = lowest + (rlim_t)headroom;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    rl.rlim_cur = want;
+    return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
+}
+
+static int reply(accp_msg_t *q, long rc, const void *bytes, size_t n, int fd)
+{
+    accp_buf_t b;
+    accp_buf_init(&b);
+    accp_put_rc(&b, rc);
+    if (bytes)
+        accp_put_bytes(&b, bytes, n);
+    if (fd >= 0)
+        accp_put_tok(&b, "@");
+    int r = b.oom ? -1 : accp_reply(&conn, q, b.p, b.n, fd);
+    accp_buf_free(&b);
+    return r;
+}
+
+static int caps_csv(char *out, size_t cap)
+{
+    static const char *const names[] = {"count", "producer", "input-limit",
+                                        "dispatcher", "listen", "connect",
+                                        "default-map", "threads", "bufsize", "exit"};
+    size_t o = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (im->caps & (1u << i))
+            o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? "," : "", names[i]);
+    return 0;
+}
+
+static int do_hello(accp_msg_t *q)
+{
+    uint64_t v;
+    if (q->ntok != 2 || accp_tok_u64(q->tok[1], &v) < 0)
+        return reply(q, -EINVAL, NULL, 0, -1);
+    if (v != ACCP_VERSION)
+        return reply(q, -EPROTONOSUPPORT, NULL, 0, -1);
+    char name[160], caps[256], be[256] = "";
+    snprintf(name, sizeof(name), "%s-agent", im->name);
+    caps_csv(caps, sizeof(caps));
+    size_t o = 0;
+    for (int i = 0; im->backends[i] && o < sizeof(be); i++)
+        o += (size_t)snprintf(be + o, sizeof(be) - o, "%s%s", i ? "," : "", im->backends[i]);
+    accp_buf_t b;
+    accp_buf_init(&b);
+    accp_put_tok(&b, "0");
+    accp_put_printf(&b, "proto=%d", ACCP_VERSION);
+    const char *keys[] = {"name", "version", "backends", "caps", "features"};
+    const char *vals[] = {name, im->version, be, caps, "fork"};
+    for (int i = 0; i < 5; i++) {
+        accp_buf_t t;
+        accp_buf_init(&t);
+        accp_put_bytes(&t, vals[i], strlen(vals[i]));
+        accp_put_printf(&b, "%s%s", keys[i], t.p);
+        accp_buf_free(&t);
+    }
+    int r = accp_reply(&conn, q, b.p, b.n, -1);
+    accp_buf_free(&b);
+    return r;
+}
+
+/* A fresh agent for one run: the child takes the descriptor that came
+ * with the request as its connection (see main). */
+static int do_fork(accp_msg_t *q)
+{
+    if (q->nfds != 1 || maps || chans)
+        return reply(q, -EINVAL, NULL, 0, -1);
+    pid_t pid = fork();
+    if (pid < 0)
+        return reply(q, -errno, NULL, 0, -1);
+    if (pid == 0) {
+        signal(SIGCHLD, SIG_DFL);
+        next_fd = q->fds[0];
+        q->fds[0] = -1;
+        return 1; /* leave the zygote's loop */
+    }
+    return reply(q, pid, NULL, 0, -1);
+}
+
+static long to_long(const char *tok, int *bad)
+{
+    int64_t v;
+    if (accp_tok_i64(tok, &v) < 0 || v < -2147483647 || v > 2147483647)
+        return *bad = 1, 0;
+    return (long)v;
+}
+
+static int serve(accp_conn_t *c, accp_msg_t *q)
+{
+    (void)c;
+    const char *v = q->tok[0];
+    int nt = q->ntok, bad = 0;
+    if (strcmp(v, "hello") == 0)
+        return do_hello(q);
+    if (strcmp(v, "fork") == 0)
+        return do_fork(q);
+    /* Maps. */
+    if (strcmp(v, "map_new") == 0 && nt == 2) {
+        void *m;
+        if (find_map(q->tok[1]))
+            return reply(q, -EEXIST, NULL, 0, -1);
+        int rc = im->map_new(&m);
+        if (rc == 0 && add_map(q->tok[1], m) == NULL)
+            return im->map_free(m), reply(q, -ENOMEM, NULL, 0, -1);
+        return reply(q, rc, NULL, 0, -1);
+    }
+    if (strcmp(v, "map_default") == 0 && nt == 3) {
+        uint64_t tid;
+        if (accp_tok_u64(q->tok[2], &tid) < 0 || find_map(q->tok[1]))
+            return reply(q, -EINVAL, NULL, 0, -1);
+        if (im->map_default == NULL)
+            return reply(q, -EOPNOTSUPP, NULL, 0, -1);
+        void *m = default_for(tid);
+        if (m == NULL || add_map(q->tok[1], m) == NULL)
+            return reply(q, -ENOMEM, NULL, 0, -1);
+        return reply(q, 0, NULL, 0, -1);
+    }
+    if (strcmp(v, "thread_end") == 0 && nt == 2) {
+        uint64_t tid;
+        if (accp_tok_u64(q->tok[1], &tid) < 0)
+            return reply(q, -EINVAL, NULL, 0, -1);
+        end_thread(tid);
+        return reply(q, 0, NULL, 0, -1);
+    }
+    if (strcmp(v, "nofile") == 0 && nt == 2) {
+        uint64_t room;
+        if (accp_tok_u64(q->tok[1], &room) < 0)
+            return reply(q, -EINVAL, NULL, 0, -1);
+        return reply(q, set_nofile(room), NULL, 0, -1);
+    }
+    smap_t *m = nt >= 2 && strncmp(v, "map_new", 7) ? find_map(q->tok[1]) : NULL;
+    if (strcmp(v, "map_free") == 0 && nt == 2 && m) {
+        /* The entry stays: a map_free refused inside its own pass (M9)
+         * leaves the map in use, and only the suite knows what follows. */
+        im->map_free(m->m);
+        return reply(q, 0, NULL, 0, -1);
+    }
+    if (m && m->m && nt == 2) {
+        if (strcmp(v, "map_size") == 0)
+            return reply(q, im->map_size(m->m), NULL, 0, -1);
+        if (strcmp(v, "close_all") == 0)
+            return reply(q, im->close_all(m->m), NULL, 0, -1);
+        if (strcmp(v, "map_exit") == 0)
+            return reply(q, im->map_exit ? im->map_exit(m->m) : -EOPNOTSUPP, NULL, 0, -1);
+    }
+    if (m && m->m && (strcmp(v, "poll") == 0 || strcmp(v, "loop") == 0)) {
+        int is_loop = v[0] == 'l';
+        if (nt != (is_loop ? 5 : 4))
+            return reply(q, -EINVAL, NULL, 0, -1);
+        const char *be = strcmp(q->tok[2], "-") ? q->tok[2] : NULL;
+        int t = (int)to_long(q->tok[3], &bad);
+        int count = is_loop ? (int)to_long(q->tok[4], &bad) : 0;
+        if (bad)
+            return reply(q, -EINVAL, NULL, 0, -1);
+        int rc = is_loop ? im->loop(m->m, be, t, count) : im->poll(m->m, be, t);
+        return reply(q, rc, NULL, 0, -1);
+    }
+    /* Channel constructors: tok[1] the new id, tok[2] the map. */
+    if (nt >= 3 && (strcmp(v, "chat_adopt") == 0 || strcmp(v, "disp_adopt") == 0 ||
+                    strcmp(v, "chat_connect") == 0 || strcmp(v, "listen") == 0)) {
+        smap_t *mm = find_map(q->tok[2]);
+        if (find_chan(q->tok[1]) || mm == NULL || mm->m == NULL)
+            return reply(q, -EINVAL, NULL, 0, -1);
+        schan_t *s = add_chan(q->tok[1]);
+        if (s == NULL)
+            return reply(q, -ENOMEM, NULL, 0, -1);
+        int rc;
+        if (v[5] == 'a') { /* chat_adopt, disp_adopt: "@ fd=N" or "fdof=cK" */
+            int fd = -1, owned = 0;
+            if (nt == 4 && strncmp(q->tok[3], "fdof=", 5) == 0 && q->nfds == 0) {
+                /* One of our own descriptors again (M3): the same number. */
+                schan_t *o = find_chan(q->tok[3] + 5);
+                fd = o && o->h ? im->fd(o->h) : -1;
+                if (fd < 0)
+                    return reply(q, -EBADF, NULL, 0, -1);
+            } else if (nt == 5 && q->nfds == 1 && strcmp(q->tok[3], "@") == 0 &&
+                       strncmp(q->tok[4], "fd=", 3) == 0) {
+                int64_t want;
+                fd = q->fds[0];
+                q->fds[0] = -1;
+                owned = 1;
+                if (accp_tok_i64(q->tok[4] + 3, &want) == 0)
+                    fd = place(fd, want);
+            } else {
+                return reply(q, -EINVAL, NULL, 0, -1);
+            }
+            rc = (v[0] == 'c' ? im->chat_adopt : im->disp_adopt)(&s->h, mm->m, fd,
+                                                                  &events, s);
+            if (rc < 0) {
+                s->h = NULL;
+                if (owned)
+                    close(fd); /* ours, not the implementation's, on failure */
+            }
+            return reply(q, rc, NULL, 0, -1);
+        }
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if (nt != 4 || parse_addr(q->tok[3], &ss, &len) < 0)
+            return reply(q, -EINVAL, NULL, 0, -1);
+        rc = (v[0] == 'c' ? im->chat_connect : im->listen)(&s->h, mm->m,
+                                                           (struct sockaddr *)&ss, len,
+                                                           &events, s);
+        if (rc < 0) {
+            s->h = NULL;
+            return reply(q, rc, NULL, 0, -1);
+        }
+        return reply(q, 0, NULL, 0, im->fd(s->h)); /* our socket, duplicated */
+    }
+    /* Channel operations: tok[1] the channel. */
+    schan_t *s = nt >= 2 ? find_chan(q->tok[1]) : NULL;
+    if (s == NULL || s->h == NULL) {
+        snprintf(conn.err, sizeof(conn.err), "request '%.30s' for no live channel or map: "
+                 "\"%.80s\"", v, q->line);
+        fprintf(stderr, "%s agent: %s\n", im->name, conn.err);
+        return reply(q, -EINVAL, NULL, 0, -1);
+    }
+    void *h = s->h;
+    unsigned char *p = NULL;
+    size_t n = 0;
+    uint64_t a = 0, b2 = 0;
+    if (nt >= 3 && q->tok[2][0] == '=' && accp_tok_bytes(q->tok[2], &p, &n) < 0)
+        return reply(q, -EINVAL, NULL, 0, -1);
+    if (nt >= 3 && q->tok[2][0] != '=' && accp_tok_u64(q->tok[2], &a) < 0)
+        bad = 1;
+    if (nt >= 4 && accp_tok_u64(q->tok[3], &b2) < 0 && strcmp(v, "producer"))
+        bad = 1;
+    if (strcmp(v, "close") == 0 && nt == 2)
+        return reply(q, im->close(h), NULL, 0, -1);
+    if (strcmp(v, "free") == 0 && nt == 2) {
+        im->free(h);
+        s->h = NULL;
+        return reply(q, 0, NULL, 0, -1);
+    }
+    if (strcmp(v, "closefd") == 0 && nt == 2) {
+        /* The suite closed its view behind the implementation's back
+         * (close-fd): do the same to the implementation's descriptor. */
+        int fd = im->fd(h);
+        if (fd >= 0)
+            close(fd);
+        return reply(q, 0, NULL, 0, -1);
+    }
+    if (strcmp(v, "close_when_done") == 0 && nt == 2)
+        return reply(q, im->close_when_done(h), NULL, 0, -1);
+    if (strcmp(v, "discard") == 0 && nt == 2)
+        return reply(q, im->discard_buffers(h), NULL, 0, -1);
+    if (strcmp(v, "none") == 0 && nt == 2)
+        return reply(q, im->set_none(h), NULL, 0, -1);
+    if (strcmp(v, "term") == 0 && nt == 3 && p)
+        return reply(q, im->set_terminator(h, p, n), NULL, 0, -1);
+    if (strcmp(v, "push") == 0 && nt == 3 && p)
+        return reply(q, im->push(h, p, n), NULL, 0, -1);
+    if (strcmp(v, "send") == 0 && nt == 3 && p)
+        return reply(q, im->send(h, p, n), NULL, 0, -1);
+    if (strcmp(v, "count") == 0 && nt == 3 && !bad && !p)
+        return reply(q, im->set_count ? im->set_count(h, a) : -EOPNOTSUPP, NULL, 0, -1);
+    if (strcmp(v, "limit") == 0 && nt == 3 && !bad && !p)
+        return reply(q, im->set_input_limit ? im->set_input_limit(h, a) : -EOPNOTSUPP,
+                     NULL, 0, -1);
+    if (strcmp(v, "bufsize") == 0 && nt == 4 && !bad && !p)
+        return reply(q, im->set_buffer_sizes ? im->set_buffer_sizes(h, a, b2) : -EOPNOTSUPP,
+                     NULL, 0, -1);
+    if (strcmp(v, "recv") == 0 && nt == 3 && !bad && !p) {
+        if (a == 0 || a > MAX_RECV)
+            return reply(q, -EINVAL, NULL, 0, -1);
+        unsigned char *buf = malloc(a);
+        if (buf == NULL)
+            return reply(q, -ENOMEM, NULL, 0, -1);
+        long k = im->recv(h, buf, a);
+        int r = reply(q, k, k > 0 ? buf : NULL, k > 0 ? (size_t)k : 0, -1);
+        free(buf);
+        return r;
+    }
+    if (strcmp(v, "producer") == 0 && nt >= 3 && q->tok[2][0] != '=') {
+        if (im->push_producer == NULL)
+            return reply(q, -EOPNOTSUPP, NULL, 0, -1);
+        sprod_t *pr = calloc(1, sizeof(*pr));
+        size_t k = (size_t)(nt - 3);
+        if (pr == NULL || !(pr->chunks = calloc(k + 1, sizeof(void *))) ||
+            !(pr->lens = calloc(k + 1, sizeof(size_t))))
+            return reply(q, -ENOMEM, NULL, 0, -1);
+        snprintf(pr->id, sizeof(pr->id), "%s", q->tok[2]);
+        for (size_t i = 0; i < k; i++) {
+            unsigned char *cp;
+            size_t cn;
+            if (accp_tok_bytes(q->tok[3 + i], &cp, &cn) < 0)
+                return reply(q, -EINVAL, NULL, 0, -1);
+            pr->chunks[i] = malloc(cn ? cn : 1);
+            if (pr->chunks[i] == NULL)
+                return reply(q, -ENOMEM, NULL, 0, -1);
+            memcpy(pr->chunks[i], cp, cn);
+            pr->lens[i] = cn;
+            pr->p.n = i + 1;
+        }
+        pr->p.chunks = (const void *const *)pr->chunks;
+        pr->p.lens = pr->lens;
+        pr->p.released = released;
+        pr->p.pctx = pr;
+        return reply(q, im->push_producer(h, &pr->p), NULL, 0, -1);
+    }
+    fprintf(stderr, "%s agent: unknown or malformed request \"%.100s\"\n", im->name, q->line);
+    return reply(q, -ENOSYS, NULL, 0, -1);
+}
+
+/* ------------------------------------------------------------- main -- */
+
+int main(void)
+{
+    im = acc_get_impl();
+    if (im == NULL || im->abi_version != ACC_ABI_VERSION) {
+        fprintf(stderr, "agent: the linked adapter's ABI is not %d\n", ACC_ABI_VERSION);
+        return 2;
+    }
+    const char *s = getenv("ACC_AGENT_FD");
+    int fd = s ? atoi(s) : 3;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN); /* as a zygote: forked agents reap themselves */
+    for (;;) {
+        accp_conn_init(&conn, fd);
+        conn.serve = serve;
+        conn.before_send = report_gone;
+        conn.trace = getenv("ACC_AGENT_TRACE") && atoi(getenv("ACC_AGENT_TRACE")) > 1;
+        conn.trace_tag = "server";
+        int rc = accp_serve_loop(&conn, -1);
+        if (rc == 1 && next_fd >= 0) { /* a forked child: serve its run */
+            close(fd);
+            accp_conn_free(&conn);
+            fd = next_fd;
+            next_fd = -1;
+            continue;
+        }
+        if (rc < 0)
+            fatal("protocol");
+        return 0;
+    }
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""agents_check.py: the agent part of `make check` (make agents-check).
+
+  1. The reference through the agent protocol gives the same verdict as the
+     in-process reference on every run (case x split x backend), same seed:
+     that proves the protocol path.
+  2. CPython 3.11's asyncore/asynchat through its agent runs the whole suite
+     with conformance/expectations/cpython-3.11.txt and exits 0 (every
+     deviation expected, no unexpected pass).
+  3. Broken agents (tests/bad_agent.py: crash, SIGSEGV, hang, garbage, wrong
+     sequence number, missing descriptor, unknown event, overlong and
+     truncated lines) give ERROR on the run with a clear message, quickly,
+     and the next run starts a fresh agent; a refused handshake stops the
+     runner with a message (exit 99).
+
+Prints the verdict counts and timings.  Stdlib only.
+"""
+import argparse
+import collections
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "SKIP", "ERROR")
+
+
+def run(runner, args, env_extra=None, timeout=900):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    t0 = time.monotonic()
+    p = subprocess.run([runner] + args, cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=timeout)
+    return p, time.monotonic() - t0
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def counts(report):
+    c = collections.Counter(r["status"] for r in report["results"])
+    return " ".join("%s %d" % (s, c.get(s, 0)) for s in STATUSES)
+
+
+def key(r):
+    return (r["id"], r["split"], r["backend"])
+
+
+def check_reference(a, tmp, seed, problems, print=print):
+    inproc = os.path.join(tmp, "inproc.json")
+    agent = os.path.join(tmp, "agent.json")
+    p1, t1 = run(a.inproc, ["--seed", seed, "--json", inproc])
+    print("reference, in-process: exit %d, %.1f s: %s" % (p1.returncode, t1, counts(load(inproc))))
+    p2, t2 = run(a.client, ["--seed", seed, "--json", agent],
+                 {"ACC_AGENT": a.ref_agent})
+    print("reference, agent:      exit %d, %.1f s: %s" % (p2.returncode, t2, counts(load(agent))))
+    ra = {key(r): r for r in load(inproc)["results"]}
+    rb = {key(r): r for r in load(agent)["results"]}
+    diff = 0
+    for k in sorted(set(ra) | set(rb)):
+        sa = ra.get(k, {}).get("status", "absent")
+        sb = rb.get(k, {}).get("status", "absent")
+        if sa != sb:
+            diff += 1
+            if diff <= 20:
+                print("  differs: %s [%s/%s]: in-process %s, agent %s: %s"
+                      % (k + (sa, sb, rb.get(k, {}).get("message", "")[:200])))
+    if diff:
+        problems.append("%d runs differ between the in-process and the agent reference" % diff)
+    elif p1.returncode != p2.returncode:
+        problems.append("exit codes differ: in-process %d, agent %d" % (p1.returncode, p2.returncode))
+    else:
+        print("  same verdict on all %d runs" % len(ra))
+
+
+def check_cpython(a, tmp, seed, problems, print=print):
+    out = os.path.join(tmp, "cpython.json")
+    agent = "%s %s" % (a.python, os.path.join("conformance", "agents", "cpython", "agent.py"))
+    # CPython's own framing is quadratic (T15): the longest runs take
+    # seconds, so the per-run bound is raised from the runner's 10 s.
+    p, t = run(a.client, ["--seed", seed, "--timeout", "60", "--json", out],
+               {"ACC_AGENT": agent})
+    print("cpython, agent:        exit %d, %.1f s: %s" % (p.returncode, t, counts(load(out))))
+    for line in p.stderr.splitlines():
+        if "stale expectation" in line:
+            print("  warning: " + line)
+    if p.returncode < 0:
+        # The verdicts above come from the report it wrote before dying.
+        print("  the runner itself died of signal %d after writing its report: %s"
+              % (-p.returncode, p.stderr.strip().splitlines()[-1:] or ""))
+    if p.returncode != 0:
+        for r in load(out)["results"]:
+            if r["status"] in ("FAIL", "XPASS", "ERROR"):
+                print("  %s %s [%s/%s]: %s" % (r["status"], r["id"], r["split"],
+                                              r["backend"], r["message"][:200]))
+        problems.append("the CPython agent's run did not go as expected (exit %d)" % p.returncode)
+
+
+BAD = [  # mode, what stderr must say
+    ("crash", "the agent exited with status 5"),
+    ("segv", "killed by signal 11"),
+    ("hang", "no message from the peer within 1000 ms"),
+    ("garbage", "malformed line"),
+    ("badseq", "while waiting for the reply to"),
+    ("nofd", "but 0 came"),
+    ("unknown", "unknown event 'frobnicate'"),
+    ("overlong", "longer than"),
+    ("truncated", "closed the connection in the middle of a line"),
+]
+BAD_CASES = ["t.vector.01-basic-lf", "t.vector.02-empty-line"]
+
+
+def check_bad_agents(a, tmp, problems):
+    bad = "%s %s" % (a.python, os.path.join("conformance", "agents", "tests", "bad_agent.py"))
+    t_all = time.monotonic()
+    for mode, phrase in BAD:
+        out = os.path.join(tmp, "bad-%s.json" % mode)
+        p, t = run(a.client, ["--split", "as-written", "--json", out] + BAD_CASES,
+                   {"ACC_AGENT": "%s %s" % (bad, mode), "ACC_AGENT_TIMEOUT_MS": "1000"},
+                   timeout=120)
+        res = load(out)["results"] if os.path.exists(out) else []
+        ok = (p.returncode == 1 and len(res) == len(BAD_CASES) and
+              all(r["status"] == "ERROR" for r in res) and
+              p.stderr.count(phrase) == len(BAD_CASES))
+        slow = [r for r in res if r["duration_ms"] > 8000]
+        print("  bad agent %-9s: exit %d, %s, %.1f s%s" % (
+            mode, p.returncode, ", ".join(r["status"] for r in res), t,
+            "" if ok else "  <-- expected ERROR twice and \"%s\" on stderr" % phrase))
+        if not ok:
+            print("    stderr: " + "\n    ".join(p.stderr.strip().splitlines()[-6:]))
+            problems.append("bad agent '%s' not handled as expected" % mode)
+        if slow:
+            problems.append("bad agent '%s': a run took %.0f ms" % (mode, slow[0]["duration_ms"]))
+    p, t = run(a.client, ["--list"], {"ACC_AGENT": "%s badhello" % bad})
+    ok = p.returncode == 99 and "handshake refused" in p.stderr
+    print("  bad agent %-9s: exit %d, %.1f s%s" % ("badhello", p.returncode, t,
+                                                  "" if ok else "  <-- expected exit 99"))
+    if not ok:
+        problems.append("a refused handshake was not reported (exit %d)" % p.returncode)
+    print("broken agents: %.1f s" % (time.monotonic() - t_all))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--seed", default="20240601")
+    ap.add_argument("--python", default="python3")
+    ap.add_argument("--skip", action="append", default=[],
+                    choices=["reference", "cpython", "bad"])
+    a = ap.parse_args()
+    b = os.path.join(ROOT, a.build)
+    a.inproc = os.path.join(b, "conformance", "ref", "acc-run")
+    a.client = os.path.join(b, "conformance", "client", "acc-run")
+    a.ref_agent = os.path.join(b, "agents", "reference-agent")
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="agents-check-") as tmp:
+        # The two long parts wait on process ping-pong more than on the CPU:
+        # side by side they take about as long as the longer one.
+        jobs = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            for name, fn in (("reference", check_reference), ("cpython", check_cpython)):
+                if name in a.skip:
+                    continue
+                lines = []
+                jobs.append((lines, pool.submit(fn, a, tmp, a.seed, problems, lines.append)))
+        for lines, job in jobs:
+            job.result()
+            for line in lines:
+                print(line)
+        if "bad" not in a.skip:
+            check_bad_agents(a, tmp, problems)
+    for p in problems:
+        print("agents-check: " + p, file=sys.stderr)
+    print("agents-check: %s" % ("FAILED" if problems else "all passed"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
