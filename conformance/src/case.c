@@ -100,6 +100,7 @@ static int lex_string(parser_t *p, const char **sp, token_t *t)
             return fail(p, "unknown escape \\%c", ch ? ch : '0');
         }
     }
+    out[n] = '\0'; /* bytes may hold NULs, but messages print it as text */
     t->str = 1;
     t->s = out;
     t->n = n;
@@ -613,6 +614,8 @@ static int parse_header(parser_t *p, char *line)
     for (char *e = v + strlen(v); e > v && isspace((unsigned char)e[-1]);)
         *--e = '\0';
     if (strcmp(line, "id") == 0) {
+        if (c->id)
+            return fail(p, "id: given twice");
         c->id = strdup(v);
     } else if (strcmp(line, "clause") == 0) {
         return header_list(p, v, add_clause);

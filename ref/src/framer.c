@@ -131,7 +131,8 @@ static void collect(ac_framer_t *f, const unsigned char *p, size_t n)
 {
     if (n == 0 || f->err)
         return;
-    if (f->limit && n > f->limit - f->reclen) {
+    /* The limit may have been lowered below the record in progress. */
+    if (f->limit && (f->reclen > f->limit || n > f->limit - f->reclen)) {
         f->err = AC_ETOOBIG;
         f->nheld = 0;
         return;
@@ -178,21 +179,25 @@ static size_t count_step(ac_framer_t *f, const unsigned char *p, size_t n)
 }
 
 /* Leftmost match of the terminator in p[0:n], or NULL.  memchr jumps to
- * each byte that could start it and memcmp confirms: glibc's memchr scans
- * at vector speed, while memmem pays a setup per call and then goes byte by
- * byte.  A candidate costs at most tlen compared bytes, so only short
- * terminators (all the usual ones) take this path; longer ones keep
+ * each byte that could start it and the rest is compared in place: glibc's
+ * memchr scans at vector speed, while memmem pays a setup per call and then
+ * goes byte by byte.  A candidate costs at most tlen compared bytes, so only
+ * short terminators (all the usual ones) take this path; longer ones keep
  * memmem, whose two-way search stays linear on any input (T15). */
 static const unsigned char *find_term(const ac_framer_t *f,
                                       const unsigned char *p, size_t n)
 {
-    if (f->tlen > 16)
-        return memmem(p, n, f->term, f->tlen);
-    const unsigned char *end = p + n;
-    while ((p = memchr(p, f->term[0], (size_t)(end - p))) != NULL) {
-        if ((size_t)(end - p) < f->tlen)
+    const unsigned char *t = f->term, *end = p + n;
+    size_t tlen = f->tlen;
+    if (tlen > 16)
+        return memmem(p, n, t, tlen);
+    while ((p = memchr(p, t[0], (size_t)(end - p))) != NULL) {
+        if ((size_t)(end - p) < tlen)
             return NULL; /* a prefix at the end: held, not matched */
-        if (memcmp(p, f->term, f->tlen) == 0)
+        size_t k = 1; /* a few bytes: a plain loop, cheaper than a call */
+        while (k < tlen && p[k] == t[k])
+            k++;
+        if (k == tlen)
             return p;
         p++;
     }
