@@ -116,6 +116,8 @@ check: deps
 	@$(MAKE) --no-print-directory selftest
 	@$(MAKE) --no-print-directory stress-check
 	@$(MAKE) --no-print-directory agents-check
+	@$(MAKE) --no-print-directory fuzz-replay
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@echo "make check: all passed"
 
 # The conformance suite, built against IMPL (a directory holding an adapter;

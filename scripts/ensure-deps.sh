@@ -3,7 +3,8 @@
 # are present.  Installs what is missing when run as root (apt-get), prints
 # the exact command otherwise.  Usage: ensure-deps.sh [group...]
 #   groups: build (default: gcc make pkg-config check), check (valgrind clang
-#   python3 + libclang-rt for sanitizers), fuzz (afl++), browser (chromium).
+#   python3 + libclang-rt for sanitizers), fuzz (afl++), browser (chromium),
+#   bench (libevent-dev for the peer server, valgrind, python3, taskset).
 set -u
 
 want=()
@@ -26,6 +27,12 @@ for g in "${groups[@]}"; do
       command -v clang >/dev/null || need clang
       has_pkg libclang-rt-14-dev || need libclang-rt-14-dev
       command -v python3 >/dev/null || need python3
+      ;;
+    bench)
+      pkg-config --exists libevent 2>/dev/null || need libevent-dev
+      command -v valgrind >/dev/null || need valgrind
+      command -v python3 >/dev/null || need python3
+      command -v taskset >/dev/null || need util-linux
       ;;
     fuzz)
       command -v afl-clang-fast >/dev/null || need afl++
