@@ -40,7 +40,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run examples-check selftest clang-build install clean help
+        conformance acc-run examples-check selftest clang-build matrix-page-check install clean help
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -118,6 +118,7 @@ check: deps
 	@$(MAKE) --no-print-directory agents-check
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory matrix-page-check
 	@echo "make check: all passed"
 
 # The conformance suite, built against IMPL (a directory holding an adapter;
@@ -147,6 +148,12 @@ conformance: deps
 	@$(MAKE) --no-print-directory $(ACC_RUN)
 	$(ACC_RUN) --coverage --tap $(ACC_BUILD)/report.tap \
 	    --junit $(ACC_BUILD)/report.xml --json $(ACC_BUILD)/report.json $(ACC_ARGS)
+
+# The conformance matrix page, rendered in headless Chromium and checked
+# against the numbers it was generated from (a fixture set of reports).
+matrix-page-check:
+	@scripts/ensure-deps.sh browser
+	python3 scripts/test_matrix_page.py --no-real
 
 # Stress and fuzz drivers keep their rules beside their sources.
 -include stress/stress.mk

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -64,25 +65,65 @@ def build_runner(impl_dir, build="build", make_vars=(), timeout=None):
     return p.returncode == 0, runner, (p.stdout + p.stderr)[-3000:]
 
 
-def run_bounded(cmd, timeout, cwd=ROOT, env=None):
-    """Runs cmd in its own process group, killing the whole group when the
-    time bound expires (the runner forks one child per run; killing only the
-    parent would leave them behind).  Returns (rc or None on timeout,
-    stdout, stderr, seconds)."""
-    t0 = time.time()
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, errors="replace",
-                         start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-        return p.returncode, out, err, time.time() - t0
-    except subprocess.TimeoutExpired:
+def session_pids(sid):
+    """Processes of session sid.  A runner starts its own session (see
+    run_bounded); libcheck puts each forked test in a process group of its
+    own, so the session, not the group, is what holds all of them."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
         try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, err = p.communicate()
-        return None, out, err, time.time() - t0
+            with open(f"/proc/{d}/stat", encoding="ascii", errors="replace") as f:
+                st = f.read()
+        except OSError:
+            continue
+        # After "pid (comm) ": state ppid pgrp session ...; comm may hold spaces.
+        fields = st[st.rfind(")") + 2:].split()
+        if len(fields) > 3 and fields[3] == str(sid):
+            pids.append(int(d))
+    return pids
+
+
+def kill_session(sid):
+    """SIGKILLs every process of session sid (zombies stay until reaped by
+    their parent; they hold nothing)."""
+    for _ in range(5):
+        live = [p for p in session_pids(sid) if p != os.getpid()]
+        if not live:
+            return
+        for pid in live:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.05)
+
+
+def run_bounded(cmd, timeout, cwd=ROOT, env=None):
+    """Runs cmd in a session of its own and kills the whole session when the
+    time bound expires, or leftovers when it ends: the runner forks a child
+    per run, in a process group of its own, and a hung child outlives its
+    killed parent.  Output goes through files, not pipes, so that such a
+    child can never keep the caller waiting for end-of-file.  Returns
+    (rc or None on timeout, stdout, stderr, seconds)."""
+    t0 = time.time()
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fo, stderr=fe,
+                             start_new_session=True)
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        kill_session(p.pid)
+        if rc is None:
+            p.wait()
+        secs = time.time() - t0
+        fo.seek(0)
+        fe.seek(0)
+        out = fo.read().decode("utf-8", "replace")
+        err = fe.read().decode("utf-8", "replace")
+    return rc, out, err, secs
 
 
 def load_report(path):
