@@ -159,6 +159,8 @@ matrix-page-check:
 -include stress/stress.mk
 -include fuzz/fuzz.mk
 -include conformance/agents/agents.mk
+-include ref/bench/bench.mk
+-include scripts/mutation.mk
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

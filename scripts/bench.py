@@ -1,0 +1,516 @@
+#!/usr/bin/env python3
+"""bench.py: achat's performance figures, measured side by side with its
+peers in one run: the echo matrix (lines/s, MB/s, latency, ratios), the
+instructions per echoed line under callgrind, the framing core's GB/s and
+the cost of one loop pass with many idle connections.
+
+Every server runs pinned to one CPU and the load generator to another
+(taskset), so all peers see the same machine; ratios are taken within one
+run, cell by cell, because absolute numbers on a shared machine are noisy.
+
+Exit status: 0 every part ran (a missed target is reported, not an error,
+unless --strict), 1 a run failed (a server died, an echo was wrong, or with
+--strict a target was missed), 2 usage, 99 a prerequisite is missing (a
+binary not built, taskset or valgrind absent, no CPython asynchat).
+"""
+import argparse
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PARTS = ("echo", "callgrind", "framing", "scale")
+ACHAT = ("achat-select", "achat-poll", "achat-epoll")
+SERVERS = ACHAT + ("libevent", "cpython", "ceiling")
+# The backend the ratio targets are read on (the natural one on Linux); the
+# other backends are shown beside it.
+TARGET_SERVER = "achat-epoll"
+
+
+class RunFailed(Exception):
+    pass
+
+
+class Missing(Exception):
+    pass
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def int_list(text):
+    try:
+        return [int(x) for x in text.split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text}")
+
+
+def name_list(choices):
+    def parse(text):
+        names = [x for x in text.split(",") if x]
+        bad = [x for x in names if x not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown: {','.join(bad) or text} (choose from "
+                f"{','.join(choices)})")
+        return names
+    return parse
+
+
+# ------------------------------------------------------------ servers --
+
+def server_argv(name, args):
+    b = args.build
+    if name.startswith("achat-"):
+        return [f"{b}/bin/achat-echo", "--backend", name[len("achat-"):]]
+    if name == "libevent":
+        return [f"{b}/bench/levent-echo"]
+    if name == "ceiling":
+        return [f"{b}/bench/ceiling-echo"]
+    return [args.python, os.path.join(args.root, "ref/bench/asynchat_echo.py")]
+
+
+class Server:
+    """A peer pinned to the server CPU, on a port of its own choosing."""
+
+    def __init__(self, name, argv, cpu, wrap=()):
+        self.name = name
+        cmd = ["taskset", "-c", str(cpu), *wrap, *argv]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()  # the server prints it at once
+        m = re.match(r"listening on (\S+):(\d+)", line)
+        if not m:
+            self.stop()
+            raise RunFailed(f"{name}: no 'listening on' line "
+                            f"({line.strip() or 'exited'})")
+        self.port = int(m.group(2))
+        self.banner = line.strip()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=60.0):
+        """SIGTERM, then SIGKILL; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        err = self.proc.stderr.read()
+        self.proc.stderr.close()
+        return self.proc.returncode, err
+
+
+def loadgen(args, port, conns, depth, size, lines=None):
+    cmd = ["taskset", "-c", str(args.client_cpu), f"{args.build}/bench/loadgen",
+           "--port", str(port), "--conns", str(conns), "--depth", str(depth),
+           "--size", str(size)]
+    if lines:
+        cmd += ["--lines", str(lines), "--timeout", "600"]
+    else:
+        cmd += ["--duration", str(args.duration), "--warmup", str(args.warmup)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RunFailed(f"loadgen {conns}x{depth}x{size}: "
+                        f"{r.stderr.strip() or r.returncode}")
+    return json.loads(r.stdout)
+
+
+# ---------------------------------------------------------- echo matrix --
+
+def run_echo(args):
+    cells = list(itertools.product(args.conns, args.depth, args.size))
+    servers = {}
+    try:
+        for name in args.servers:
+            servers[name] = Server(name, server_argv(name, args),
+                                   args.server_cpu)
+            log(f"{servers[name].banner}  <- {name}")
+        results = {cell: {name: [] for name in args.servers} for cell in cells}
+        total, done = len(cells) * args.repeat * len(args.servers), 0
+        for cell in cells:
+            for rep in range(args.repeat):
+                # Rotate the order each repeat so no peer always goes first.
+                k = rep % len(args.servers)
+                order = args.servers[k:] + args.servers[:k]
+                for name in order:
+                    done += 1
+                    log(f"[{done}/{total}] {name} conns={cell[0]} "
+                        f"depth={cell[1]} size={cell[2]}")
+                    results[cell][name].append(
+                        loadgen(args, servers[name].port, *cell))
+                    if not servers[name].alive():
+                        raise RunFailed(f"{name} died during the run")
+    finally:
+        for name, s in servers.items():
+            rc, err = s.stop()
+            if rc not in (0, -signal.SIGTERM) and not sys.exc_info()[0]:
+                raise RunFailed(f"{name} exited {rc}: {err.strip()}")
+    return {cell: {name: median_run(runs) for name, runs in per.items()}
+            for cell, per in results.items()}
+
+
+def median_run(runs):
+    """The run with the median lines/s, so its figures belong together."""
+    runs = sorted(runs, key=lambda r: r["lines_per_s"])
+    return runs[(len(runs) - 1) // 2]
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def print_echo(table, args, out):
+    print("\n== Echo matrix (median of %d runs of %.1fs; lines/s counts "
+          "whole echoed lines, MB/s one direction)" % (args.repeat,
+                                                        args.duration),
+          file=out)
+    for (conns, depth, size), per in table.items():
+        print(f"\nconns={conns} depth={depth} line={size} B", file=out)
+        print(f"  {'server':<13} {'lines/s':>10} {'MB/s':>8} {'p50 us':>8} "
+              f"{'p99 us':>8} {'/libevent':>9} {'/cpython':>8} "
+              f"{'/ceiling':>8}", file=out)
+        for name, r in per.items():
+            cols = ""
+            if name in ACHAT:
+                for peer in ("libevent", "cpython", "ceiling"):
+                    cols += (f" {ratio(r['lines_per_s'], per[peer]['lines_per_s']):>8.2f}x"
+                             if peer in per else f" {'-':>9}")
+            print(f"  {name:<13} {r['lines_per_s']:>10.0f} "
+                  f"{r['mb_per_s']:>8.2f} {r['p50_us']:>8.1f} "
+                  f"{r['p99_us']:>8.1f}{cols}", file=out)
+
+
+def echo_targets(table):
+    """(description, ok) for each target read on the echo matrix."""
+    checks = []
+    for (conns, depth, size), per in table.items():
+        a = per.get(TARGET_SERVER)
+        if a is None:
+            continue
+        cell = f"{conns}x{depth}x{size}B"
+        if "libevent" in per:
+            r = ratio(a["lines_per_s"], per["libevent"]["lines_per_s"])
+            checks.append((f"{TARGET_SERVER}/libevent >= 1.0 in {cell}: "
+                           f"{r:.2f}", r >= 1.0))
+        if "ceiling" in per:
+            r = ratio(a["lines_per_s"], per["ceiling"]["lines_per_s"])
+            checks.append((f"{TARGET_SERVER}/ceiling >= 0.7 in {cell}: "
+                           f"{r:.2f}", r >= 0.7))
+    return checks
+
+
+# ------------------------------------------------------------ callgrind --
+
+def total_ir(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RunFailed(f"no totals in {path}")
+
+
+def run_callgrind(args):
+    """Instructions per line as the difference of two runs (N and 2N lines),
+    so start-up, accept and shutdown cancel out."""
+    if shutil.which("valgrind") is None:
+        raise Missing("valgrind (scripts/ensure-deps.sh bench)")
+    results = {}
+    n1, n2 = args.callgrind_lines, 2 * args.callgrind_lines
+    tmp = tempfile.mkdtemp(prefix="achat-bench-")
+    try:
+        for cfg in args.callgrind_cells:
+            conns, depth, size = cfg
+            for name in args.callgrind_servers:
+                irs = []
+                for n in (n1, n2):
+                    out = os.path.join(tmp, f"cg.{name}.{n}")
+                    log(f"callgrind {name} conns={conns} depth={depth} "
+                        f"size={size} lines={n}")
+                    s = Server(name, server_argv(name, args), args.server_cpu,
+                               wrap=("valgrind", "--tool=callgrind",
+                                     f"--callgrind-out-file={out}"))
+                    try:
+                        loadgen(args, s.port, conns, depth, size, lines=n)
+                    finally:
+                        rc, err = s.stop()
+                    if rc != 0:
+                        raise RunFailed(f"{name} under callgrind exited {rc}: "
+                                        f"{err.strip()[-300:]}")
+                    irs.append(total_ir(out))
+                results[(cfg, name)] = (irs[1] - irs[0]) / (n2 - n1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def print_callgrind(cg, args, out):
+    print("\n== Instructions per echoed line (callgrind, user space only; "
+          "(Ir(2N) - Ir(N)) / N, N = %d)" % args.callgrind_lines, file=out)
+    names = args.callgrind_servers
+    print(f"  {'conns x depth x line':<22}" +
+          "".join(f"{n:>14}" for n in names) + f"{'achat/libevent':>16}",
+          file=out)
+    for cfg in args.callgrind_cells:
+        row = f"  {'%d x %d x %d B' % cfg:<22}"
+        row += "".join(f"{cg[(cfg, n)]:>14.0f}" for n in names)
+        if (cfg, TARGET_SERVER) in cg and (cfg, "libevent") in cg:
+            row += f"{ratio(cg[(cfg, TARGET_SERVER)], cg[(cfg, 'libevent')]):>15.2f}x"
+        print(row, file=out)
+
+
+def callgrind_targets(cg, args):
+    checks = []
+    for cfg in args.callgrind_cells:
+        if (cfg, TARGET_SERVER) in cg and (cfg, "libevent") in cg:
+            a, l = cg[(cfg, TARGET_SERVER)], cg[(cfg, "libevent")]
+            checks.append((f"instructions/line {TARGET_SERVER} <= libevent in "
+                           "%dx%dx%dB: %.0f vs %.0f" % (*cfg, a, l), a <= l))
+    return checks
+
+
+# ------------------------------------------------------ framing, scale --
+
+def run_json_lines(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RunFailed(f"{' '.join(cmd)}: {r.stderr.strip() or r.returncode}")
+    return [json.loads(line) for line in r.stdout.splitlines() if line]
+
+
+def run_framing(args):
+    log(f"framing: {args.frame_mib} MiB per record size")
+    return run_json_lines(["taskset", "-c", str(args.server_cpu),
+                           f"{args.build}/bench/framebench",
+                           "--mib", str(args.frame_mib),
+                           "--reps", str(args.frame_reps)])
+
+
+def print_framing(rows, out):
+    print("\n== Framing core (ac_framer_feed in 64 KiB feeds, terminator "
+          "\"\\r\\n\"), GB/s, best of runs", file=out)
+    print(f"  {'record':>8} {'framer':>8} {'memchr':>8} {'memmem':>8} "
+          f"{'framer/memchr':>14} {'framer/memmem':>14}", file=out)
+    for r in rows:
+        print(f"  {r['record']:>7}B {r['framer_gbs']:>8.2f} "
+              f"{r['memchr_gbs']:>8.2f} {r['memmem_gbs']:>8.2f} "
+              f"{r['framer_vs_memchr']:>13.2f}x {r['framer_vs_memmem']:>13.2f}x",
+              file=out)
+
+
+def framing_targets(rows):
+    checks = []
+    for r in rows:
+        if r["record"] >= 1024:
+            checks.append((f"framer >= 50% of memchr at {r['record']} B: "
+                           f"{r['framer_vs_memchr']:.2f}",
+                           r["framer_vs_memchr"] >= 0.5))
+        checks.append((f"framer faster than memmem at {r['record']} B: "
+                       f"{r['framer_vs_memmem']:.2f}x",
+                       r["framer_vs_memmem"] > 1.0))
+    return checks
+
+
+def run_scale(args):
+    log(f"scale: idle {','.join(map(str, args.scale_idle))}, "
+        f"{args.scale_passes} passes each")
+    return run_json_lines(["taskset", "-c", str(args.server_cpu),
+                           f"{args.build}/bench/passbench",
+                           "--idle", ",".join(map(str, args.scale_idle)),
+                           "--passes", str(args.scale_passes)])
+
+
+def print_scale(rows, out):
+    print("\n== One loop pass (ac_poll) with 100 active connections, "
+          "median us per pass", file=out)
+    idles = sorted({r["idle"] for r in rows})
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    print(f"  {'idle':>8}" + "".join(f"{b:>12}" for b in backends), file=out)
+    for idle in idles:
+        row = f"  {idle:>8}"
+        for b in backends:
+            r = next(x for x in rows if x["idle"] == idle and x["backend"] == b)
+            row += f"{'n/a':>12}" if "na" in r else f"{r['median_us']:>12.1f}"
+        print(row, file=out)
+    row = f"  {'ns/idle':>8}"
+    for b in backends:
+        ok = sorted((x for x in rows if x["backend"] == b and "na" not in x),
+                    key=lambda x: x["idle"])
+        if len(ok) < 2:
+            row += f"{'n/a':>12}"
+            continue
+        lo, hi = ok[0], ok[-1]
+        slope = (hi["median_us"] - lo["median_us"]) * 1000 / (hi["idle"] - lo["idle"])
+        row += f"{slope:>12.1f}"
+    print(row + "   (added cost per idle channel per pass)", file=out)
+    if any("na" in r for r in rows):
+        print("  n/a: select cannot take fds >= FD_SETSIZE", file=out)
+
+
+def scale_targets(rows):
+    ep = sorted((r for r in rows if r["backend"] == "epoll" and "na" not in r),
+                key=lambda r: r["idle"])
+    if len(ep) < 2:
+        return []
+    growth = ep[-1]["median_us"] / ep[0]["median_us"]
+    return [(f"epoll pass flat as idle grows ({ep[0]['idle']} -> "
+             f"{ep[-1]['idle']} idle: {growth:.2f}x; flat = below 1.5x)",
+             growth < 1.5)]
+
+
+# ----------------------------------------------------------------- main --
+
+def check_prereqs(args):
+    if shutil.which("taskset") is None:
+        raise Missing("taskset (util-linux)")
+    need = [f"{args.build}/bench/loadgen"]
+    if "echo" in args.parts or "callgrind" in args.parts:
+        need += [server_argv(n, args)[0] for n in args.servers
+                 if n != "cpython"]
+    if "framing" in args.parts:
+        need.append(f"{args.build}/bench/framebench")
+    if "scale" in args.parts:
+        need.append(f"{args.build}/bench/passbench")
+    for path in need:
+        if not os.access(path, os.X_OK):
+            raise Missing(f"{path} (make bench-build)")
+    if "echo" in args.parts and "cpython" in args.servers:
+        r = subprocess.run([args.python, "-W", "ignore", "-c",
+                            "import asynchat, sys; print(sys.version.split()[0])"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Missing(f"{args.python} with asynchat (CPython <= 3.11)")
+        args.python_version = r.stdout.strip()
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit: 0 ran, 1 a run failed (or --strict and a target "
+               "missed), 2 usage, 99 prerequisite missing.")
+    ap.add_argument("--build", default="build",
+                    help="build directory (default: build)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: every part, tiny sizes (about 30 s)")
+    ap.add_argument("--parts", type=name_list(PARTS), default=list(PARTS),
+                    help="comma list of " + ",".join(PARTS))
+    ap.add_argument("--servers", type=name_list(SERVERS), default=list(SERVERS),
+                    help="comma list of " + ",".join(SERVERS))
+    ap.add_argument("--conns", type=int_list, default=[1, 50])
+    ap.add_argument("--depth", type=int_list, default=[1, 16])
+    ap.add_argument("--size", type=int_list, default=[16, 1024],
+                    help="line sizes in bytes, \\r\\n included")
+    ap.add_argument("--duration", type=float, default=2.0,
+                    help="seconds measured per run (default 2)")
+    ap.add_argument("--warmup", type=float, default=0.3)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs per server and cell; the median is kept")
+    ap.add_argument("--callgrind-lines", type=int, default=20000)
+    ap.add_argument("--frame-mib", type=int, default=64)
+    ap.add_argument("--frame-reps", type=int, default=5)
+    ap.add_argument("--scale-idle", type=int_list, default=[0, 1000, 10000])
+    ap.add_argument("--scale-passes", type=int, default=500)
+    ap.add_argument("--server-cpu", type=int, default=1)
+    ap.add_argument("--client-cpu", type=int, default=0)
+    ap.add_argument("--python", default=sys.executable,
+                    help="CPython with asynchat, for the cpython peer")
+    ap.add_argument("--json", metavar="FILE", help="write every figure here")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 1 when a target is missed")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup, args.repeat = 0.25, 0.05, 1
+        args.conns, args.depth, args.size = [1, 50], [16], [16, 1024]
+        args.callgrind_lines = 1000
+        args.frame_mib, args.frame_reps = 4, 1
+        args.scale_idle, args.scale_passes = [0, 1000], 20
+    if min(args.conns + args.depth) < 1 or min(args.size) < 3 or \
+            args.repeat < 1 or args.duration <= 0:
+        ap.error("conns and depth >= 1, size >= 3, repeat >= 1, duration > 0")
+    args.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args.callgrind_servers = [n for n in (TARGET_SERVER, "achat-poll",
+                                          "libevent", "ceiling")
+                              if n in args.servers]
+    args.callgrind_cells = [(1, 1, 16), (1, 16, 16), (50, 16, 1024)]
+    if args.quick:
+        args.callgrind_cells = [(1, 16, 16)]
+        args.callgrind_servers = [n for n in (TARGET_SERVER, "libevent")
+                                  if n in args.servers]
+    return args
+
+
+def main(argv=None):
+    try:
+        args = parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    t0 = time.monotonic()
+    report, checks = {}, []
+    out = sys.stdout
+    try:
+        check_prereqs(args)
+        log(f"load: {os.getloadavg()[0]:.2f} (1 min); server on CPU "
+            f"{args.server_cpu}, load generator on CPU {args.client_cpu}")
+        if "echo" in args.parts:
+            table = run_echo(args)
+            print_echo(table, args, out)
+            checks += echo_targets(table)
+            report["echo"] = [{"conns": c, "depth": d, "size": s,
+                               "server": n, **r}
+                              for (c, d, s), per in table.items()
+                              for n, r in per.items()]
+        if "callgrind" in args.parts:
+            cg = run_callgrind(args)
+            print_callgrind(cg, args, out)
+            checks += callgrind_targets(cg, args)
+            report["callgrind"] = [{"conns": c, "depth": d, "size": s,
+                                    "server": n, "ir_per_line": v}
+                                   for ((c, d, s), n), v in cg.items()]
+        if "framing" in args.parts:
+            rows = run_framing(args)
+            print_framing(rows, out)
+            checks += framing_targets(rows)
+            report["framing"] = rows
+        if "scale" in args.parts:
+            rows = run_scale(args)
+            print_scale(rows, out)
+            checks += scale_targets(rows)
+            report["scale"] = rows
+    except Missing as e:
+        log(f"missing: {e}")
+        return 99
+    except RunFailed as e:
+        log(f"FAILED: {e}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 1
+    print("\n== Targets", file=out)
+    for text, ok in checks:
+        print(f"  {'met   ' if ok else 'MISSED'} {text}", file=out)
+    missed = sum(1 for _, ok in checks if not ok)
+    print(f"\n{len(checks) - missed} targets met, {missed} missed "
+          f"({time.monotonic() - t0:.0f} s, load {os.getloadavg()[0]:.2f})",
+          file=out)
+    if args.json:
+        report["targets"] = [{"target": t, "met": ok} for t, ok in checks]
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

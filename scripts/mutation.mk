@@ -1,0 +1,30 @@
+# scripts/mutation.mk: mutation testing of the reference against the
+# conformance suite (scripts/mutate.py).  Included by the top Makefile.
+#   make mutation          the whole campaign: every mutant of ref/src/*.c;
+#                          report in build/mutation/ (report.txt, the
+#                          survivors with their diffs; mutation-report.json,
+#                          Stryker's schema); the unit tests run on the
+#                          survivors as information.  Long: an hour or more
+#                          on two cores.
+#   make mutation-sample   a fixed sample of MUTATION_SAMPLE live mutants (the
+#                          seed fixes which), for `make check`: a minute or two.
+# Both fail when the kill rate is below MUTATION_TARGET percent of the
+# non-equivalent mutants.  Knobs: MUTATION_JOBS, MUTATION_ARGS (more
+# mutate.py options, e.g. --files framer.c).
+
+MUTATION_TARGET ?= 90
+MUTATION_JOBS ?= 2
+MUTATION_SAMPLE ?= 12
+MUTATION_SEED ?= 1
+MUTATION_ARGS ?=
+
+mutation: deps
+	python3 scripts/mutate.py --jobs $(MUTATION_JOBS) --unit \
+	    --min-score $(MUTATION_TARGET) $(MUTATION_ARGS)
+
+mutation-sample: deps
+	python3 scripts/mutate.py --sample $(MUTATION_SAMPLE) --seed $(MUTATION_SEED) \
+	    --jobs $(MUTATION_JOBS) --min-score $(MUTATION_TARGET) \
+	    --build build/mutation-sample $(MUTATION_ARGS)
+
+.PHONY: mutation mutation-sample
