@@ -44,10 +44,15 @@ build_target() {
 # the known, unfixed failures.
 seed_zip() {
     local h=$1 zip="$OUT/fuzz_${h}_seed_corpus.zip" list="$WORK/$h.list"
+    local -A seen=()
     : > "$list"
     for f in fuzz/corpus/"$h"/* fuzz/regressions/"$h"/*; do
-        [ -f "$f" ] || continue
-        grep -q "$(basename "$f")" fuzz/known-failures.txt && continue
+        local name
+        name=$(basename "$f")
+        # Content-hash names: the same name in both is the same input.
+        [ -f "$f" ] && [ -z "${seen[$name]:-}" ] || continue
+        seen[$name]=1
+        grep -q "$name" fuzz/known-failures.txt && continue
         echo "$f" >> "$list"
     done
     rm -f "$zip"

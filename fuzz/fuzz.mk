@@ -110,12 +110,12 @@ fuzz-replay: $(FUZZ_STANDALONE)
 	@set -e; for h in $(FUZZ_HARNESSES); do \
 	    echo "== replay $$h"; \
 	    $(BUILD)/fuzz/standalone/fuzz_$$h -known=fuzz/known-failures.txt \
-	        fuzz/corpus/$$h fuzz/regressions/$$h; done
+	        fuzz/corpus/$$h $$(ls -d fuzz/regressions/$$h 2>/dev/null); done
 	@set -e; for h in $(FUZZ_HARNESSES); do \
 	    echo "== valgrind replay $$h"; \
 	    $(VALGRIND) $(BUILD)/fuzz/standalone/fuzz_$$h \
 	        -known=fuzz/known-failures.txt \
-	        fuzz/corpus/$$h fuzz/regressions/$$h; done
+	        fuzz/corpus/$$h $$(ls -d fuzz/regressions/$$h 2>/dev/null); done
 
 # A short libFuzzer campaign of the framing harness (make check).
 fuzz-smoke: $(BUILD)/fuzz/libfuzzer/fuzz_framing

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -74,7 +75,7 @@ class Run:
         self.h, self.args, self.root = h, args, root
         self.bin = os.path.join(args.build_dir, 'fuzz', 'libfuzzer',
                                 'fuzz_' + h)
-        self.work = os.path.join(args.build_dir, 'fuzz', 'work', h)
+        self.work = os.path.join(args.work_dir, h)
         self.corpus = os.path.join(self.work, 'corpus')
         self.seeds = os.path.join(self.work, 'seeds')
         self.artifacts = os.path.join(self.work, 'artifacts') + os.sep
@@ -328,6 +329,24 @@ def afl_stats(path):
     return stats
 
 
+def reap_orphans(binaries):
+    """Kills, by pid, the orphaned processes running one of binaries: fork
+    servers this script's afl-fuzz started and left behind."""
+    targets = {os.path.realpath(b) for b in binaries}
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            exe = os.readlink('/proc/%s/exe' % pid)
+            with open('/proc/%s/stat' % pid) as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if exe in targets and ppid == 1:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def run_afl(args, root, known):
     """AFL++ campaigns (afl-fuzz -V), one harness after the other."""
     rows, crashes = [], []
@@ -336,7 +355,7 @@ def run_afl(args, root, known):
         if not os.access(binary, os.X_OK):
             log('fuzz.py: %s is missing (make fuzz-afl; needs afl++)' % binary)
             sys.exit(EXIT_INFRA)
-        work = os.path.join(args.build_dir, 'fuzz', 'work', h, 'afl')
+        work = os.path.join(args.work_dir, h, 'afl')
         seeds = os.path.join(work, 'in')
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(seeds)
@@ -357,9 +376,19 @@ def run_afl(args, root, known):
                '-x', os.path.join(root, 'fuzz', h + '.dict'),
                '-c', binary + '.cmplog', '--', binary]
         log('fuzz.py: %s: %d s of AFL++' % (h, args.afl_seconds))
+        # In a session of its own, and its group killed when it is done:
+        # afl-fuzz -V can leave fork servers behind (stopped, in sessions
+        # of their own, which reap_orphans finds).
         with open(os.path.join(work, 'afl.log'), 'w') as out:
-            rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                 env=env)
+            proc = subprocess.Popen(cmd, stdout=out,
+                                    stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+            rc = proc.wait()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        reap_orphans([binary, binary + '.cmplog'])
         st = afl_stats(os.path.join(work, 'out', 'default', 'fuzzer_stats'))
         if rc != 0 or not st:
             log('fuzz.py: %s: afl-fuzz exited %d (see %s)' % (
@@ -405,6 +434,26 @@ def table(rows):
         if i == 0:
             out.append('  '.join('-' * w for w in widths))
     return '\n'.join(out)
+
+
+def work_dir(args):
+    """build/fuzz/work/<pid>: this run's own directory, so that runs in
+    parallel (a campaign and make check's smoke run) never share one.
+    Directories of runs that are gone are removed."""
+    top = os.path.join(args.build_dir, 'fuzz', 'work')
+    os.makedirs(top, exist_ok=True)
+    for name in os.listdir(top):
+        path = os.path.join(top, name)
+        if not name.isdigit():
+            shutil.rmtree(path, ignore_errors=True)  # older layouts
+            continue
+        try:
+            os.kill(int(name), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
+    return os.path.join(top, str(os.getpid()))
 
 
 def build(args, root):
@@ -460,6 +509,8 @@ def main():
     log('fuzz.py: seed %d (rerun with --seed %d)' % (args.seed, args.seed))
     if not args.no_build:
         build(args, root)
+    args.work_dir = work_dir(args)
+    log('fuzz.py: work directory %s' % args.work_dir)
     known = read_known(root)
     runs = run_libfuzzer(args, root, known)
     rows = [r.row() for r in runs]
