@@ -1583,9 +1583,17 @@ static void listeners_open(worker_t *w)
         int rc = IMPL->listen(&w->ilisten, w->map,
                               (const struct sockaddr *)&any, sizeof(any),
                               &listen_events, l);
-        if (rc < 0)
+        /* Resource exhaustion is the machine's fault; anything else (for
+         * example -EEXIST: the map still holds a closed channel under the
+         * fresh socket's fd, as a map shared across threads does) is the
+         * implementation's. */
+        if (rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE ||
+            rc == -EADDRINUSE)
             stress_harness("the implementation's listen on 127.0.0.1: %s",
                            errname(rc));
+        if (rc < 0)
+            stress_violation(w->idx, "the implementation's listen on "
+                             "127.0.0.1 failed: %s", errname(rc));
         w->lctx = l;
         uint16_t port = port_of(IMPL->fd(w->ilisten), 0);
         if (port == 0)
