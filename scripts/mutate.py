@@ -21,10 +21,13 @@ IMPL=<dir> like scripts/selftest.py's planted bugs, and is run with a time
 bound, cheapest first: the as-written split, then the other splits, of the
 cases (and the backend, when only one reaches it) that execute the mutated
 line (per-case gcov coverage; every case when the line has no count; the
-whole suite again for a survivor with --confirm).  A mutant is
-killed when a run FAILs, ERRORs or XPASSes that passed on the unmutated
-reference built the same way, when the runner dies, or when a stage exceeds
-its time bound (a multiple of the baseline's time for the same runs).
+whole suite again for a survivor with --confirm), and last the covering
+cases as written under AddressSanitizer, in one process (a leak or a use
+after free shows nowhere else; the spec forbids both, E2 and E7).  A mutant
+is killed when a run FAILs, ERRORs or XPASSes that passed on the unmutated
+reference built the same way, when the runner dies or the sanitizer reports,
+or when a stage exceeds its time bound (a multiple of the baseline's time for
+the same runs).
 
 Only the conformance suite counts for the score; --unit also runs the
 reference's unit tests against the survivors, as information.
@@ -60,6 +63,12 @@ SRC_DIR = os.path.join(ROOT, "ref", "src")
 CC = os.environ.get("CC", "cc")
 OBJ_FLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-w",
              "-I" + os.path.join(ROOT, "ref", "include"), "-I" + SRC_DIR]
+# The memcheck stage's build: AddressSanitizer with LeakSanitizer, whose
+# reports end the runner with a code of its own.
+SAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"]
+SAN_EXIT = 86
+SAN_ENV = dict(os.environ, ASAN_OPTIONS=f"exitcode={SAN_EXIT}:detect_leaks=1",
+               LSAN_OPTIONS=f"exitcode={SAN_EXIT}")
 
 
 # ------------------------------------------------------------------ lexer --
@@ -268,7 +277,7 @@ def diff_of(sources, m):
 
 # --------------------------------------------------------------- building --
 
-def compile_obj(src_text, fname, workdir):
+def compile_obj(src_text, fname, workdir, extra=()):
     """Compiles one source to workdir/<name>.o from inside workdir, so that
     the object names the same file however deep the copy lies (the STT_FILE
     symbol holds the name as given).  Returns (obj path or None, log)."""
@@ -276,7 +285,7 @@ def compile_obj(src_text, fname, workdir):
     with open(os.path.join(workdir, fname), "w", encoding="utf-8") as f:
         f.write(src_text)
     obj = fname[:-2] + ".o"
-    p = subprocess.run([CC, *OBJ_FLAGS, "-c", fname, "-o", obj], cwd=workdir,
+    p = subprocess.run([CC, *OBJ_FLAGS, *extra, "-c", fname, "-o", obj], cwd=workdir,
                        capture_output=True, text=True)
     if p.returncode != 0:
         return None, p.stderr[-1500:]
@@ -296,6 +305,8 @@ class Campaign:
         self.cases = os.path.join(args.build, "cases")
         self.base_objs = {}
         self.suite_objs = []
+        self.san_base_objs = {}  # the memcheck stage's build of the same
+        self.san_suite_objs = []
         self.lock = threading.Lock()
         self.seen = {}          # object digest -> first mutant id
         self.baseline = set()   # variants that fail on the unmutated reference
@@ -305,12 +316,13 @@ class Campaign:
         self.case_ids = []
         self.line_backends = {}  # (file, line) -> backends whose runs execute it
 
-    def compile_suite(self):
+    def compile_suite(self, extra=(), sub="suite"):
         """The suite's own objects (runner and the reference's adapter),
         compiled once: every mutant's runner links the same ones, and a
         campaign is not disturbed by edits to conformance/src under it.
         The flags are the Makefile's for the runner, without -g."""
-        d = os.path.join(self.build, "suite")
+        objs = []
+        d = os.path.join(self.build, sub)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         check = subprocess.run(["pkg-config", "--cflags", "check"], capture_output=True,
@@ -319,22 +331,26 @@ class Campaign:
         srcs.append(os.path.join(ROOT, "conformance", "adapters", "ref", "adapter.c"))
         for src in srcs:
             obj = os.path.join(d, os.path.basename(src)[:-2] + ".o")
-            p = subprocess.run([CC, "-std=c11", "-D_GNU_SOURCE", self.args.opt, "-w",
+            p = subprocess.run([CC, "-std=c11", "-D_GNU_SOURCE", self.args.opt, "-w", *extra,
                                 "-I" + os.path.join(ROOT, "ref", "include"),
                                 "-I" + os.path.join(ROOT, "conformance", "include"),
                                 "-I" + os.path.join(ROOT, "conformance", "src"), *check,
                                 "-c", src, "-o", obj], capture_output=True, text=True)
             if p.returncode != 0:
                 raise RuntimeError(f"{rel(src)} does not compile:\n{p.stderr[-1500:]}")
-            self.suite_objs.append(obj)
+            objs.append(obj)
+        return objs
 
     # The runner the Makefile builds for IMPL=dir.  Everything is already
     # compiled, so ACC_SRC is emptied on make's command line and the rule
     # only links: the suite's objects, the reference's adapter and the
     # (possibly mutated) reference objects, with the Makefile's own link
     # flags.  `make acc-run IMPL=<dir>` with the same impl.mk rebuilds it.
-    def make_runner(self, impl_dir, objs, extra_libs=""):
-        libs = " ".join(rel(o) for o in [*self.suite_objs, *objs])
+    def make_runner(self, impl_dir, objs, extra_libs="", san=False):
+        if san:
+            extra_libs = " ".join([*SAN_FLAGS, extra_libs]).strip()
+        suite = self.san_suite_objs if san else self.suite_objs
+        libs = " ".join(rel(o) for o in [*suite, *objs])
         write_impl_mk(impl_dir, deps=libs, libs=f"{libs} {extra_libs}".strip(),
                       comment="Written by scripts/mutate.py: the suite's objects and the "
                               "reference's adapter\nlinked with (possibly mutated) reference "
@@ -346,25 +362,30 @@ class Campaign:
                 break
         return ok, runner, log
 
-    def stage_args(self, ids=(), split=(), backend=None):
+    def stage_args(self, ids=(), split=(), backend=None, san=False):
         """The runner's arguments for the given case ids (all when empty)
-        and splits (all when empty)."""
+        and splits (all when empty).  The memcheck build runs every case in
+        one process (--no-fork): one leak check at its exit covers them all,
+        and any memory error ends the process with SAN_EXIT."""
         a = ["--cases", self.cases, "--seed", str(self.args.seed),
              "--timeout", str(self.args.run_timeout), "--expectations", os.devnull]
+        if san:
+            a.append("--no-fork")
         for sp in split or ():
             a += ["--split", sp]
         if backend:
             a += ["--backend", backend]
         return a + list(ids)
 
-    def run_stage(self, runner, name, outdir, bound, ids=(), split=(), backend=None):
+    def run_stage(self, runner, name, outdir, bound, ids=(), split=(), backend=None,
+                  san=False):
         """Returns (rc or None, results or None, stdout+stderr tail, seconds)."""
         report = os.path.join(outdir, f"{name}.json")
         if os.path.exists(report):
             os.unlink(report)
         rc, out, err, secs = run_bounded([runner, "--json", report,
-                                          *self.stage_args(ids, split, backend)],
-                                         timeout=bound)
+                                          *self.stage_args(ids, split, backend, san)],
+                                         timeout=bound, env=SAN_ENV if san else None)
         results = None
         if rc in (RUN_OK, RUN_FAILURES) and os.path.exists(report):
             try:
@@ -399,7 +420,7 @@ class Campaign:
         # half-way would read as kills.
         shutil.rmtree(self.cases, ignore_errors=True)
         shutil.copytree(os.path.join(ROOT, "conformance", "cases"), self.cases)
-        self.compile_suite()
+        self.suite_objs = self.compile_suite()
         for fname, text in self.sources.items():
             obj, log = compile_obj(text, fname, os.path.join(base_dir, "obj"))
             if obj is None:
@@ -428,6 +449,30 @@ class Campaign:
         if self.unstable:
             progress(PROG, f"note: {len(self.unstable)} run(s) are unstable on the baseline "
                            "and never count as kills")
+        if self.args.memcheck:
+            self.prepare_memcheck()
+
+    def prepare_memcheck(self):
+        """The memcheck stage's baseline: the unmutated reference under
+        AddressSanitizer must pass the as-written split with no report, or
+        the stage could not tell a mutant's memory error from the suite's."""
+        progress(PROG, "baseline: the as-written split under AddressSanitizer")
+        self.san_suite_objs = self.compile_suite(SAN_FLAGS, "suite-san")
+        d = os.path.join(self.build, "base", "san")
+        for fname, text in self.sources.items():
+            obj, log = compile_obj(text, fname, d, SAN_FLAGS)
+            if obj is None:
+                raise RuntimeError(f"the reference's {fname} does not compile with ASan:\n{log}")
+            self.san_base_objs[fname] = obj
+        impl = os.path.join(self.build, "impl", "baseline-san")
+        ok, runner, log = self.make_runner(impl, self.san_base_objs.values(), san=True)
+        if not ok:
+            raise RuntimeError(f"the ASan baseline runner does not build:\n{log}")
+        rc, results, tail, _ = self.run_stage(runner, "baseline-san", d, self.args.timeout * 3,
+                                              split=("as-written",), san=True)
+        if rc != RUN_OK or results is None:
+            raise RuntimeError(f"the unmutated reference fails under AddressSanitizer "
+                               f"(exit {rc}):\n{tail}")
 
     def coverage(self, per_case):
         """gcov over a coverage build of the reference: returns (lines no
@@ -607,8 +652,41 @@ class Campaign:
                 if name == "confirm":
                     m["detail"] += " (not by the covering cases: coverage missed a path)"
                 return m
+        if self.args.memcheck and self.memcheck(m, mdir, ids, backend, deadline):
+            return m
         m["status"], m["detail"] = "Survived", "every run as on the reference"
         return m
+
+    def memcheck(self, m, mdir, ids, backend, deadline):
+        """The last stage for a mutant every run let through: the covering
+        cases, as written, under AddressSanitizer.  A leak or a use after
+        free is invisible on the wire, and the spec forbids both (E2, E7).
+        Returns True when it killed m."""
+        text = apply(self.sources[m["file"]], m["edits"])
+        obj, log = compile_obj(text, m["file"], os.path.join(mdir, "san"), SAN_FLAGS)
+        if obj is None:
+            return False
+        objs = [obj if f == m["file"] else o for f, o in self.san_base_objs.items()]
+        ok, runner, log = self.make_runner(os.path.join(mdir, "impl-san"), objs, san=True)
+        if not ok:
+            return False
+        bound = max(1.0, deadline - time.time())
+        rc, results, tail, _ = self.run_stage(runner, "memcheck", mdir, bound, ids,
+                                              ("as-written",), backend, san=True)
+        what = (f"{len(ids)} covering case(s)" if ids else "every case") + \
+            ", as written, under AddressSanitizer"
+        if rc is None:
+            m["status"], m["detail"] = "Timeout", f"{what}: over {bound:.0f} s"
+            return True
+        k = self.kills(results) if results is not None else []
+        if rc == SAN_EXIT or results is None or k:
+            report = re.search(r"(ERROR: \w+Sanitizer: [^\n]*|SUMMARY: [^\n]*)", tail)
+            m["status"] = "Killed"
+            m["detail"] = f"{what}: " + (f"{len(k)} run(s)" if k else
+                                         report.group(1) if report else f"the runner exited {rc}")
+            m["killers"] = sorted({v[0] for v in k}) or ["(memcheck)"]
+            return True
+        return False
 
     def unit_prepare(self):
         """Compiles ref/tests/test_*.c once and keeps the tests that pass on
@@ -827,6 +905,9 @@ def main():
                          "line only (auto: for campaigns of more than 100 mutants)")
     ap.add_argument("--confirm", action="store_true",
                     help="with per-case coverage, rerun each survivor on the whole suite")
+    ap.add_argument("--no-memcheck", dest="memcheck", action="store_false",
+                    help="skip the last stage, which runs a survivor's covering cases "
+                         "under AddressSanitizer (leaks, use after free)")
     ap.add_argument("--unit", action="store_true",
                     help="also run the reference's unit tests on the survivors (information)")
     ap.add_argument("--min-score", type=float, default=None, metavar="PCT",

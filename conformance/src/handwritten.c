@@ -274,6 +274,82 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
     return rc;
 }
 
+/* Every map operation given NULL acts on this thread's default map: size,
+ * a pass, a loop, an exit request and close_all, not only the creation of
+ * a channel (M1).  Each step checks what it did to the one channel. */
+static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *def = im->map_default(), *c = NULL;
+    rec_t r = {0};
+    int sv[2], rc = 0;
+    long before = im->map_size(def);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return failm(msg, cap, "socketpair failed");
+    if (im->chat_adopt(&c, NULL, sv[0], &rec_events, &r) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return failm(msg, cap, "chat_adopt with a NULL map failed");
+    }
+    if (im->set_terminator(c, "\n", 1) < 0) {
+        rc = failm(msg, cap, "set_terminator failed");
+        goto out;
+    }
+    if (im->map_size(NULL) != before + 1 || im->map_size(def) != before + 1) {
+        rc = failm(msg, cap, "after one channel in the default map: map_size(NULL)=%ld, "
+                   "map_size(default)=%ld (want %ld)", im->map_size(NULL),
+                   im->map_size(def), before + 1);
+        goto out;
+    }
+    (void)!send(sv[1], "a\n", 2, MSG_NOSIGNAL);
+    int prc = 0;
+    for (int p = 0; p < 50 && r.found < 1 && prc >= 0; p++)
+        prc = im->poll(NULL, o->backend, 10);
+    if (prc < 0 || r.found != 1) {
+        rc = failm(msg, cap, "poll(NULL) %s: %d record(s), want 1",
+                   prc < 0 ? "failed" : "did not serve the default map", r.found);
+        goto out;
+    }
+    (void)!send(sv[1], "b\n", 2, MSG_NOSIGNAL);
+    for (int p = 0; p < 50 && r.found < 2 && prc >= 0; p++)
+        prc = im->loop(NULL, o->backend, 10, 1);
+    if (prc < 0 || r.found != 2 || r.n != 2 || memcmp(r.buf, "ab", 2) != 0) {
+        rc = failm(msg, cap, "loop(NULL) %s: %d record(s) \"%.*s\", want 2 \"ab\"",
+                   prc < 0 ? "failed" : "did not serve the default map",
+                   r.found, (int)r.n, r.buf);
+        goto out;
+    }
+    if ((im->caps & ACC_CAP_EXIT) && (prc = im->map_exit(NULL)) != 0) {
+        rc = failm(msg, cap, "map_exit(NULL) returned %d, want 0", prc);
+        goto out;
+    }
+    /* An exit requested outside any pass must not cost a later pass its
+     * events (L9). */
+    (void)!send(sv[1], "c\n", 2, MSG_NOSIGNAL);
+    for (int p = 0; p < 50 && r.found < 3 && prc >= 0; p++)
+        prc = im->poll(NULL, o->backend, 10);
+    if (prc < 0 || r.found != 3) {
+        rc = failm(msg, cap, "a pass after map_exit(NULL) outside any loop %s: "
+                   "%d record(s), want 3", prc < 0 ? "failed" : "lost its event",
+                   r.found);
+        goto out;
+    }
+    prc = im->close_all(NULL);
+    if (prc < 0 || im->fd(c) != -1 || im->map_size(def) != 0 || r.closes) {
+        rc = failm(msg, cap, "close_all(NULL) returned %d; the default map's channel %s, "
+                   "map_size(default)=%ld (want 0), handle_close ran %d time(s) (want 0)",
+                   prc, im->fd(c) == -1 ? "closed" : "stayed open",
+                   im->map_size(def), r.closes);
+        goto out;
+    }
+    if (r.other)
+        rc = failm(msg, cap, "%d unexpected handler call(s)", r.other);
+out:
+    im->free(c);
+    close(sv[1]);
+    return rc;
+}
+
 /* Loop, dispatcher, map and error tests: handwritten_loop.c. */
 typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
 hw_fn_t hw_timeouts, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_connect_sync,
@@ -284,6 +360,7 @@ const handwritten_t handwritten[] = {
     {"m.fd-reuse.across-maps", "M4 L11 M3", LEVEL_MUST, 0, t_fd_reuse},
     {"m.chat.honours-map", "M5 M4", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_chat_map},
     {"m.default-map.per-thread", "M1", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_default_map},
+    {"m.default-map.null-means-default", "M1 M8 L9", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_null_map},
     {"l.timeout.bounds", "L5 L6 L7 E3", LEVEL_MUST, 0, hw_timeouts},
     {"l.eintr.resumed", "L8", LEVEL_MUST, 0, hw_eintr},
     {"l.select.fd-ceiling", "L13 L4", LEVEL_MUST, 0, hw_fd_ceiling},

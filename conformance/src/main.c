@@ -18,6 +18,20 @@
 
 #include "runner.h"
 
+/* Built with AddressSanitizer (make SAN=address), every run that passed is
+ * also checked for leaked memory: E2 and E7 ask for a memory checker to
+ * find nothing, and a leak is invisible on the wire. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ACC_LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ACC_LEAK_CHECK 1
+#endif
+#endif
+#ifdef ACC_LEAK_CHECK
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define EXIT_USAGE 2
 #define EXIT_NOTHING 77
 #define EXIT_HARNESS 99
@@ -43,6 +57,7 @@ static int ncases;
 static plan_t *plans;
 static int nplans;
 static exec_opts_t base_opts;
+static int in_process;            /* --no-fork: every run in this process */
 static int result_fd = -1;
 
 static void usage(FILE *f)
@@ -354,6 +369,13 @@ START_TEST(t_plan)
         perror("acc-run: result record");
     if (failed)
         ck_abort_msg("%s", msg);
+#ifdef ACC_LEAK_CHECK
+    /* In-process (--no-fork) the check at exit covers every run at once;
+     * a forked run must check before its process ends. */
+    if (!in_process && __lsan_do_recoverable_leak_check())
+        ck_abort_msg("memory leaked during the run (E2, E7): LeakSanitizer's "
+                     "report is on stderr");
+#endif
 }
 END_TEST
 
@@ -482,6 +504,7 @@ int main(int argc, char **argv)
         return nplans ? 0 : EXIT_NOTHING;
     }
     base_opts = (exec_opts_t){.impl = im, .seed = o.seed, .verbose = o.verbose};
+    in_process = o.nofork;
     printf("acc-run: %s %s, %d cases + %d hand-written, %d runs, seed %llu\n",
            im->name, im->version, ncases, nhandwritten, nplans,
            (unsigned long long)o.seed);
