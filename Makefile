@@ -32,7 +32,12 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 LIB_SRC := $(wildcard ref/src/*.c)
 LIB_OBJ := $(LIB_SRC:ref/src/%.c=$(BUILD)/obj/ref/%.o)
 LIB := $(BUILD)/libachat.a
-EXAMPLES := $(patsubst ref/examples/%.c,$(BUILD)/bin/achat-%,$(wildcard ref/examples/*.c))
+# Shared by the examples, not one of them: linked from an archive, so an
+# example that does not use it (achat-get) does not carry it.
+EXAMPLE_SHARED := ref/examples/server.c
+EXAMPLE_LIB := $(BUILD)/libexamples.a
+EXAMPLES := $(patsubst ref/examples/%.c,$(BUILD)/bin/achat-%,\
+            $(filter-out $(EXAMPLE_SHARED),$(wildcard ref/examples/*.c)))
 UNIT_SRC := $(wildcard ref/tests/test_*.c)
 UNIT := $(UNIT_SRC:ref/tests/%.c=$(BUILD)/tests/%)
 
@@ -67,9 +72,18 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bin/achat-%: ref/examples/%.c $(LIB)
+$(BUILD)/obj/examples/%.o: ref/examples/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $< -o $@ $(LIB) $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(EXAMPLE_LIB): $(EXAMPLE_SHARED:ref/examples/%.c=$(BUILD)/obj/examples/%.o)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/achat-%: ref/examples/%.c $(EXAMPLE_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(EXAMPLE_LIB) $(LIB) $(LDFLAGS_ALL)
 
 $(BUILD)/tests/%: ref/tests/%.c ref/tests/check_util.h $(LIB)
 	@mkdir -p $(@D)

@@ -106,21 +106,6 @@ static const ac_chat_ops_t chat_ops_default_error = {
     .collect_incoming_data = c_collect, .found_terminator = c_found,
     .handle_connect = c_connect, .handle_close = c_close};
 
-static const ac_backend_t *backend_at(int i)
-{
-    const ac_backend_t *b = ac_backends()[i];
-    ck_assert_ptr_nonnull(b);
-    return b;
-}
-
-static int backend_count(void)
-{
-    int n = 0;
-    while (ac_backends()[n])
-        n++;
-    return n;
-}
-
 /* A chat in map over one end of a new socketpair; *peer is the other. */
 static ac_chat_t *chat_pair(ac_map_t *map, const ac_chat_ops_t *ops,
                             crec_t *r, int *peer)
@@ -354,31 +339,6 @@ START_TEST(test_push_copies_and_empty_push)
 }
 END_TEST
 
-/* A producer over a NULL-terminated list of chunks. */
-typedef struct {
-    const char *const *chunks;
-    int next;
-    int releases;
-} prod_t;
-
-static int prod_more(void *ud, const void **data, size_t *len)
-{
-    prod_t *p = ud;
-    const char *s = p->chunks[p->next];
-    if (s)
-        p->next++;
-    *data = s;
-    *len = s ? strlen(s) : 0;
-    return 0;
-}
-
-static void prod_release(void *ud)
-{
-    ((prod_t *)ud)->releases++;
-}
-
-static const ac_producer_t producer = {prod_more, prod_release};
-
 START_TEST(test_close_when_done)
 {
     FDS_BEGIN();
@@ -392,10 +352,9 @@ START_TEST(test_close_when_done)
     ck_assert_int_eq(ac_chat_push(c, "world", 5), 0);
     ck_assert_int_eq(ac_chat_close_when_done(c), 0);
     ck_assert_int_eq(ac_chat_push(c, "late", 4), -EPIPE);
-    static const char *const late[] = {"late", NULL};
-    prod_t p = {late, 0, 0};
+    prod_t p = {.chunks = {"late"}};
     ck_assert_int_eq(ac_chat_push_producer(c, &producer, &p), -EPIPE);
-    ck_assert_int_eq(p.releases, 1);
+    ck_assert_int_eq(p.released, 1);
     ck_assert_int_eq(ac_chat_close_when_done(c), -EPIPE);
     ck_assert_uint_eq(ac_chat_pending(c), 11);
     ck_assert_int_eq(ac_loop(map, 1000, b, 20), 0);
@@ -406,7 +365,7 @@ START_TEST(test_close_when_done)
     ck_assert_mem_eq(out, "hello world", 11);
     ck_assert(peer_sees_eof(peer));
     ck_assert_int_eq(ac_chat_push(c, "x", 1), -EBADF);
-    ck_assert_int_eq(p.releases, 1);
+    ck_assert_int_eq(p.released, 1);
     ac_chat_free(c);
     ck_assert_int_eq(ac_map_free(map), 0);
     close(peer);
@@ -423,10 +382,8 @@ START_TEST(test_producers_interleaved)
     crec_t r = {0};
     int peer;
     ac_chat_t *c = chat_pair(map, &chat_ops, &r, &peer);
-    static const char *const one[] = {"b1", "", "b2", "b3", NULL};
-    static const char *const two[] = {"d1", NULL};
-    static const char *const none[] = {NULL};
-    prod_t p1 = {one, 0, 0}, p2 = {two, 0, 0}, p3 = {none, 0, 0};
+    prod_t p1 = {.chunks = {"b1", "", "b2", "b3"}}, p2 = {.chunks = {"d1"}},
+           p3 = {.chunks = {NULL}};
     ck_assert_int_eq(ac_chat_push(c, "A", 1), 0);
     ck_assert_int_eq(ac_chat_push_producer(c, &producer, &p1), 0);
     ck_assert_int_eq(ac_chat_push(c, "C", 1), 0);
@@ -441,11 +398,11 @@ START_TEST(test_producers_interleaved)
     out[n] = '\0';
     /* An empty chunk before a producer's end is its end (len 0). */
     ck_assert_str_eq(out, "Ab1Cd1E");
-    ck_assert_int_eq(p1.releases, 1);
-    ck_assert_int_eq(p2.releases, 1);
-    ck_assert_int_eq(p3.releases, 1);
+    ck_assert_int_eq(p1.released, 1);
+    ck_assert_int_eq(p2.released, 1);
+    ck_assert_int_eq(p3.released, 1);
     ac_chat_free(c);
-    ck_assert_int_eq(p1.releases + p2.releases + p3.releases, 3);
+    ck_assert_int_eq(p1.released + p2.released + p3.released, 3);
     ck_assert_int_eq(ac_map_free(map), 0);
     close(peer);
     FDS_END();
@@ -590,8 +547,7 @@ START_TEST(test_peer_shut_wr_with_output_pending)
     ac_chat_t *c = chat_pair(map, &chat_ops, &r, &peer);
     ck_assert_int_eq(ac_chat_push(c, "pending", 7), 0);
     ck_assert_int_eq(shutdown(peer, SHUT_WR), 0);
-    struct pollfd p = {ac_disp_fd(ac_chat_disp(c)), POLLIN, 0};
-    ck_assert_int_eq(poll(&p, 1, 2000), 1);
+    wait_readable(ac_disp_fd(ac_chat_disp(c)));
     ck_assert_int_eq(ac_poll(map, 1000, b), 1);
     ASSERT_LOG(&r.log, "CLOSE");
     ck_assert_int_eq(ac_disp_closed(ac_chat_disp(c)), 1);
@@ -613,13 +569,8 @@ START_TEST(test_push_in_handle_connect_goes_first)
 {
     FDS_BEGIN();
     const ac_backend_t *b = backend_at(_i);
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(l, 1), 0);
-    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    struct sockaddr_in a;
+    int l = tcp_listener(&a);
     ac_map_t *map;
     ck_assert_int_eq(ac_map_new(&map), 0);
     crec_t r = {.mode = F_ECHO, .greeting = "HELLO\r\n"};

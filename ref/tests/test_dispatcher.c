@@ -119,53 +119,12 @@ static void rec_init(rec_t *r)
     r->accepted_fd = -1;
 }
 
-static const ac_backend_t *backend_at(int i)
-{
-    const ac_backend_t *b = ac_backends()[i];
-    ck_assert_ptr_nonnull(b);
-    return b;
-}
-
-static int backend_count(void)
-{
-    int n = 0;
-    while (ac_backends()[n])
-        n++;
-    return n;
-}
-
 static struct sockaddr_in loopback(uint16_t port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons(port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     return a;
-}
-
-/* A plain listening socket on 127.0.0.1, port chosen by the kernel. */
-static int raw_listener(struct sockaddr_in *a)
-{
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(l, 0);
-    *a = loopback(0);
-    socklen_t al = sizeof(*a);
-    ck_assert_int_eq(bind(l, (struct sockaddr *)a, sizeof(*a)), 0);
-    ck_assert_int_eq(listen(l, 8), 0);
-    ck_assert_int_eq(getsockname(l, (struct sockaddr *)a, &al), 0);
-    return l;
-}
-
-/* A loopback TCP pair (sv[0] dialled, sv[1] accepted), non-blocking. */
-static void tcp_pair(int sv[2])
-{
-    struct sockaddr_in a;
-    int l = raw_listener(&a);
-    sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_eq(connect(sv[0], (struct sockaddr *)&a, sizeof(a)), 0);
-    sv[1] = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    ck_assert_int_ge(sv[1], 0);
-    close(l);
-    ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
 }
 
 /* A port nothing listens on: bound once by us, then released. */
@@ -194,13 +153,6 @@ static ac_disp_t *listening(ac_map_t *map, rec_t *r, struct sockaddr_in *a)
     ck_assert_int_eq(getsockname(ac_disp_fd(l), (struct sockaddr *)a, &al),
                      0);
     return l;
-}
-
-/* Waits (bounded) for fd to be readable: the peer's action has landed. */
-static void wait_readable(int fd)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-    ck_assert_int_eq(poll(&p, 1, 2000), 1);
 }
 
 /* ------------------------------------------------------- listen / accept */
@@ -285,7 +237,7 @@ START_TEST(test_connect_tcp)
     ac_map_t *map;
     ck_assert_int_eq(ac_map_new(&map), 0);
     struct sockaddr_in a;
-    int l = raw_listener(&a);
+    int l = tcp_listener(&a);
     rec_t r;
     rec_init(&r);
     r.want_w = 1;

@@ -10,44 +10,6 @@
 
 /* ------------------------------------------------------------ helpers -- */
 
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-} buf_t;
-
-/* Hot paths fail with ck_abort_msg: in fork mode every passing ck_assert_*
- * is a message to the parent, and the random test makes millions. */
-static void buf_put(buf_t *b, const void *p, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (q == NULL)
-            ck_abort_msg("out of memory");
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void buf_free(buf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
-/* Fixed-seed generator: the random test replays exactly from its seed. */
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
-}
-
 /* Escaped text of what iov[0..n) holds, e.g. "ab|cd" (| between iovecs). */
 static void iov_text(const struct iovec *iov, int n, char *out, size_t cap)
 {
@@ -153,39 +115,6 @@ static void assert_wire(const wire_t *w, const char *want)
     escape_bytes(exp, sizeof(exp), want, strlen(want));
     ck_assert_str_eq(got, exp);
 }
-
-/* -------------------------------------------------------- producers -- */
-
-/* Hands out its chunks in order, then ends (NULL: end, "": an empty
- * final chunk, which also ends it); fail makes more() return an error. */
-typedef struct {
-    const char *chunks[8];
-    int next, calls, released;
-    int fail;
-} prod_t;
-
-static int prod_more(void *ud, const void **data, size_t *len)
-{
-    prod_t *p = ud;
-    p->calls++;
-    if (p->released)
-        ck_abort_msg("more() after release()");
-    if (p->fail)
-        return p->fail;
-    const char *c = p->next < 8 ? p->chunks[p->next] : NULL;
-    if (c != NULL)
-        p->next++;
-    *data = c;
-    *len = c ? strlen(c) : 0;
-    return 0;
-}
-
-static void prod_release(void *ud)
-{
-    ((prod_t *)ud)->released++;
-}
-
-static const ac_producer_t producer = {prod_more, prod_release};
 
 /* ------------------------------------------------------- FIFO: order -- */
 

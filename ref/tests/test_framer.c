@@ -11,32 +11,6 @@
 
 /* ------------------------------------------------------------- buffers -- */
 
-/* Hot paths (callbacks, per-byte helpers) fail with ck_abort_msg: every
- * passing ck_assert_* is a message to the parent process in fork mode. */
-
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-} buf_t;
-
-static void buf_put(buf_t *b, const void *p, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (q == NULL)
-            ck_abort_msg("out of memory");
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-    b->p[b->n] = '\0'; /* text buffers are C strings as they grow */
-}
-
 static void buf_fill(buf_t *b, int c, size_t n)
 {
     while (n > 0) {
@@ -64,13 +38,6 @@ static void buf_fmt(buf_t *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf((char *)b->p + at, (size_t)n + 1, fmt, ap);
     va_end(ap);
-}
-
-static void buf_free(buf_t *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
 }
 
 /* Quoted, escaped, runs of 8+ equal bytes as x{n}, so that one failing
@@ -104,13 +71,6 @@ static void render(buf_t *out, const void *data, size_t n)
         }
     }
     buf_put(out, "\"", 1);
-}
-
-/* Fixed-seed generator: every run of the suite sees the same inputs. */
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
 }
 
 /* ------------------------------------------------------ vector tables -- */

@@ -110,50 +110,6 @@ static void chan_open(chan_t *c, ac_map_t *map, int fd)
     ck_assert_int_eq(ac_disp_adopt(c->d, fd), 0);
 }
 
-static const ac_backend_t *backend_at(int i)
-{
-    const ac_backend_t *b = ac_backends()[i];
-    ck_assert_ptr_nonnull(b);
-    return b;
-}
-
-static int backend_count(void)
-{
-    int n = 0;
-    while (ac_backends()[n])
-        n++;
-    return n;
-}
-
-/* A connected loopback TCP pair: sv[0] dials, sv[1] was accepted.  Both are
- * non-blocking and close-on-exec. */
-static void tcp_pair(int sv[2])
-{
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(l, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(l, 1), 0);
-    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
-    sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(sv[0], 0);
-    ck_assert_int_eq(connect(sv[0], (struct sockaddr *)&a, sizeof(a)), 0);
-    sv[1] = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    ck_assert_int_ge(sv[1], 0);
-    close(l);
-    ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-}
-
-/* Waits (bounded) until the kernel reports fd readable, so a pass that
- * follows sees the peer's action and not a race with it. */
-static void wait_readable(int fd)
-{
-    struct pollfd p = {fd, POLLIN, 0};
-    ck_assert_int_eq(poll(&p, 1, 2000), 1);
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
