@@ -128,6 +128,7 @@ check: deps
 	@$(MAKE) --no-print-directory examples-check
 	@$(MAKE) --no-print-directory conformance
 	@$(MAKE) --no-print-directory selftest
+	@$(MAKE) --no-print-directory mutation-sample
 	@$(MAKE) --no-print-directory stress-check
 	@$(MAKE) --no-print-directory agents-check
 	@$(MAKE) --no-print-directory fuzz-replay

@@ -4,18 +4,25 @@
 #                          report in build/mutation/ (report.txt, the
 #                          survivors with their diffs; mutation-report.json,
 #                          Stryker's schema); the unit tests run on the
-#                          survivors as information.  Long: an hour or more
-#                          on two cores.
+#                          survivors as information.  Long: hours on two
+#                          cores.  It fails below MUTATION_TARGET percent of
+#                          the non-equivalent mutants killed.
 #   make mutation-sample   a fixed sample of MUTATION_SAMPLE live mutants (the
-#                          seed fixes which), for `make check`: a minute or two.
-# Both fail when the kill rate is below MUTATION_TARGET percent of the
-# non-equivalent mutants.  Knobs: MUTATION_JOBS, MUTATION_ARGS (more
-# mutate.py options, e.g. --files framer.c).
+#                          seed fixes which), run by `make check`: a few
+#                          minutes.  It proves the whole machinery works on a
+#                          clean machine (mutants, coverage, the sanitizer
+#                          stage, the report) and fails below
+#                          MUTATION_SAMPLE_TARGET: a floor that catches a
+#                          suite that stopped killing, not a measurement (12
+#                          mutants cannot measure a rate to a few percent).
+# Knobs: MUTATION_JOBS, MUTATION_ARGS (more mutate.py options, e.g.
+# --files framer.c).
 
 MUTATION_TARGET ?= 90
 MUTATION_JOBS ?= 2
 MUTATION_SAMPLE ?= 12
 MUTATION_SEED ?= 1
+MUTATION_SAMPLE_TARGET ?= 70
 MUTATION_ARGS ?=
 
 mutation: deps
@@ -24,7 +31,7 @@ mutation: deps
 
 mutation-sample: deps
 	python3 scripts/mutate.py --sample $(MUTATION_SAMPLE) --seed $(MUTATION_SEED) \
-	    --jobs $(MUTATION_JOBS) --min-score $(MUTATION_TARGET) \
+	    --jobs $(MUTATION_JOBS) --min-score $(MUTATION_SAMPLE_TARGET) \
 	    --build build/mutation-sample $(MUTATION_ARGS)
 
 .PHONY: mutation mutation-sample

@@ -15,6 +15,7 @@
 /* What the kernel has for one fd, and where it sits in this pass. */
 typedef struct {
     uint64_t serial;   /* 0: not registered */
+    unsigned listed;   /* its fd is in reg[] */
     unsigned events;
     size_t seen;       /* pass number in which the loop watched it */
     size_t index;      /* its entry in this pass's watch array */
@@ -93,16 +94,15 @@ static int sync_one(epoll_state_t *s, const struct ac_watch *w, size_t i)
     int op = EPOLL_CTL_ADD;
     if (sl->serial == w->serial)
         op = EPOLL_CTL_MOD;
-    else if (sl->serial != 0)
+    else if (sl->serial != 0) /* an fd closed behind our back, reused */
         (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, w->fd, NULL); /* may be gone */
-    if (sl->serial == 0) {
+    if (!sl->listed) {
         if (grow((void **)&s->reg, &s->capreg, s->nreg + 1, sizeof(int)) < 0)
             return -ENOMEM;
         s->reg[s->nreg++] = w->fd;
+        sl->listed = 1;
     }
-    if (epoll_ctl(s->ep, op, w->fd, &e) < 0 &&
-        !(op == EPOLL_CTL_ADD && errno == EEXIST &&
-          epoll_ctl(s->ep, EPOLL_CTL_MOD, w->fd, &e) == 0)) {
+    if (epoll_ctl(s->ep, op, w->fd, &e) < 0) {
         int err = errno;
         sl->serial = 0;
         /* Not a pollable descriptor any more (closed, or its number now
@@ -128,8 +128,23 @@ static void drop_unwatched(epoll_state_t *s)
         if (sl->serial != 0)
             (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
         sl->serial = 0;
+        sl->listed = 0;
     }
     s->nreg = k;
+}
+
+/* The library closes fd next: drop its registration while the number still
+ * names that socket.  After close() the kernel would keep it for as long as
+ * the socket is open elsewhere (a dup, a fork, a descriptor passed to
+ * another process), and report its readiness under a number that may name
+ * another channel by then. */
+static void epoll_forget(void *state, int fd)
+{
+    epoll_state_t *s = state;
+    if ((size_t)fd < s->nslots && s->slots[fd].serial != 0) {
+        (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
+        s->slots[fd].serial = 0; /* drop_unwatched unlists it */
+    }
 }
 
 static unsigned from_epoll(uint32_t r)
@@ -196,5 +211,5 @@ static int epoll_wait_pass(void *state, struct ac_watch *w, size_t n,
 }
 
 const ac_backend_t ac_backend_epoll = {"epoll", epoll_init, epoll_free,
-                                       epoll_wait_pass};
+                                       epoll_wait_pass, epoll_forget};
 #endif /* __linux__ */

@@ -67,4 +67,4 @@ static int poll_wait(void *state, struct ac_watch *w, size_t n, int timeout)
 }
 
 const ac_backend_t ac_backend_poll = {"poll", poll_init, poll_free,
-                                      poll_wait};
+                                      poll_wait, NULL};

@@ -72,4 +72,4 @@ static int select_wait(void *state, struct ac_watch *w, size_t n, int timeout)
 }
 
 const ac_backend_t ac_backend_select = {"select", select_init, select_free,
-                                        select_wait};
+                                        select_wait, NULL};

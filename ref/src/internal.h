@@ -40,6 +40,11 @@ struct ac_backend {
      * >= 0), retrying EINTR with the remaining time.  Returns how many
      * entries have revents (>= 0) or a negative errno. */
     int (*wait)(void *state, struct ac_watch *w, size_t n, int timeout_ms);
+    /* Optional (stateful backends): fd is about to be closed by the
+     * library.  Called while fd still names the channel's socket, so a
+     * kernel registration can be dropped even when the socket stays open
+     * elsewhere (dup, fork, SCM_RIGHTS). */
+    void (*forget)(void *state, int fd);
 };
 
 /* Milliseconds left until deadline_ms (a CLOCK_MONOTONIC reading), for

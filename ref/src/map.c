@@ -134,6 +134,9 @@ void ac__map_del(ac_map_t *map, ac_disp_t *d)
     if (map->byfd[d->fd] == d) {
         map->byfd[d->fd] = NULL;
         map->count--;
+        /* A lost fd's number may name another socket by now: leave it. */
+        if (map->backend && map->backend->forget && !d->fd_lost)
+            map->backend->forget(map->bstate, d->fd);
     }
 }
 

@@ -302,6 +302,45 @@ START_TEST(test_stale_events)
 }
 END_TEST
 
+/* A closed channel's socket may stay open elsewhere (a dup, a fork, a
+ * descriptor passed on).  Its readiness must not reach the channel that
+ * takes its fd number next: a backend that keeps kernel registrations
+ * (epoll) drops them before the library closes the fd. */
+START_TEST(test_dup_socket_no_stale_events)
+{
+    FDS_BEGIN();
+    const ac_backend_t *b = backend_at(_i);
+    ac_map_t *map;
+    ck_assert_int_eq(ac_map_new(&map), 0);
+    int sa[2], sb[2];
+    make_pair(sa);
+    int keep = dup(sa[0]);
+    ck_assert_int_ge(keep, 0);
+    chan_t ca = {.name = "a", .want_r = 1, .recv_size = 64};
+    chan_t cb = {.name = "b", .want_r = 1, .recv_size = 64};
+    chan_open(&ca, map, sa[0]);
+    ck_assert_int_eq(ac_poll(map, 0, b), 0); /* watched: registered */
+    int afd = sa[0];
+    ck_assert_int_eq(ac_disp_close(ca.d), 0);
+    make_pair(sb);
+    ck_assert_int_eq(sb[0], afd); /* B takes A's number */
+    chan_open(&cb, map, sb[0]);
+    peer_write(sa[1], "old", 3); /* A's socket, still open through keep */
+    ck_assert_int_eq(ac_poll(map, 50, b), 0);
+    ck_assert_int_eq(cb.reads + cb.closes, 0);
+    peer_write(sb[1], "new", 3);
+    ck_assert_int_eq(ac_poll(map, 1000, b), 1);
+    ck_assert_int_eq(cb.reads, 1);
+    ac_disp_free(ca.d);
+    ac_disp_free(cb.d);
+    ck_assert_int_eq(ac_map_free(map), 0);
+    close(keep);
+    close(sa[1]);
+    close(sb[1]);
+    FDS_END();
+}
+END_TEST
+
 /* -------------------------------------------------------- close detection */
 
 enum { PEER_UNIX_CLOSE, PEER_TCP_FIN, PEER_TCP_RST, PEER_TCP_SHUTWR,
@@ -850,6 +889,7 @@ static Suite *loop_suite(void)
     tcase_add_loop_test(tc, test_predicates_once_per_pass, 0, nb);
     tcase_add_loop_test(tc, test_listener_never_writes, 0, nb);
     tcase_add_loop_test(tc, test_stale_events, 0, 2 * nb);
+    tcase_add_loop_test(tc, test_dup_socket_no_stale_events, 0, nb);
     tcase_add_loop_test(tc, test_exit_inside_callback, 0, nb);
     tcase_add_loop_test(tc, test_exit_outside_loop_is_harmless, 0, nb);
     tcase_add_loop_test(tc, test_loop_count, 0, nb);
