@@ -174,10 +174,12 @@ static int epoll_wait_pass(void *state, struct ac_watch *w, size_t n,
 {
     epoll_state_t *s = state;
     s->pass++;
+    size_t synced = 0; /* entries this pass left registered */
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         w[i].revents = 0;
-        if (grow((void **)&s->slots, &s->nslots, (size_t)w[i].fd + 1,
+        if ((size_t)w[i].fd >= s->nslots &&
+            grow((void **)&s->slots, &s->nslots, (size_t)w[i].fd + 1,
                  sizeof(slot_t)) < 0)
             return -ENOMEM;
         int rc = sync_one(s, &w[i], i);
@@ -186,9 +188,14 @@ static int epoll_wait_pass(void *state, struct ac_watch *w, size_t n,
         if (rc > 0) {
             w[i].revents = AC__EV_NVAL; /* Q5: one bad fd, not the loop */
             bad++;
+        } else {
+            synced++;
         }
     }
-    drop_unwatched(s);
+    /* Each entry has its own fd, so when every listed fd was synced there
+     * is nothing to drop: a busy loop skips the scan. */
+    if (synced != s->nreg)
+        drop_unwatched(s);
     if (bad)
         return bad;
     if (grow((void **)&s->out, &s->nout, n ? n : 1, sizeof(*s->out)) < 0)
