@@ -593,7 +593,9 @@ class Campaign:
             m["seconds"] = round(time.time() - t0, 1)
             if not self.args.keep and m.get("status") not in ("Survived", "NoCoverage"):
                 shutil.rmtree(mdir, ignore_errors=True)
-            shutil.rmtree(os.path.join(self.build, "b", "conformance", m["id"]), ignore_errors=True)
+            for name in (m["id"], m["id"] + "-san"):
+                shutil.rmtree(os.path.join(self.build, "b", "conformance", name),
+                              ignore_errors=True)
 
     def _run_mutant(self, m, mdir):
         m["killers"] = []
@@ -667,7 +669,10 @@ class Campaign:
         if obj is None:
             return False
         objs = [obj if f == m["file"] else o for f, o in self.san_base_objs.items()]
-        ok, runner, log = self.make_runner(os.path.join(mdir, "impl-san"), objs, san=True)
+        # The runner's path follows the impl dir's name: one per mutant, or
+        # parallel mutants would link and run each other's.
+        ok, runner, log = self.make_runner(os.path.join(mdir, m["id"] + "-san"), objs,
+                                           san=True)
         if not ok:
             return False
         bound = max(1.0, deadline - time.time())
