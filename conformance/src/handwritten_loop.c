@@ -400,7 +400,10 @@ int hw_connect_sync(const exec_opts_t *o, char *msg, size_t cap)
 
 /* --------------------------------------------- accept without fds, D20 */
 
-int hw_accept_emfile(const exec_opts_t *o, char *msg, size_t cap)
+/* With check_drop, also the SHOULD of D20: the connection that came while
+ * no descriptor was free is dropped (its peer sees the end), not left
+ * pending or kept open. */
+static int accept_emfile(const exec_opts_t *o, char *msg, size_t cap, int check_drop)
 {
     const acc_impl_t *im = o->impl;
     const char *be = o->backend;
@@ -451,6 +454,15 @@ int hw_accept_emfile(const exec_opts_t *o, char *msg, size_t cap)
                    "the pending connection keeps the loop spinning (D20)", el);
         goto out;
     }
+    if (check_drop) {
+        struct pollfd pf = {.fd = c1, .events = POLLIN};
+        char byte;
+        if (poll(&pf, 1, 1000) <= 0 || recv(c1, &byte, 1, MSG_DONTWAIT) > 0) {
+            rc = failm(msg, cap, "the connection that arrived while no descriptor was free "
+                       "was not dropped: its peer saw no end of stream (D20)");
+            goto out;
+        }
+    }
     /* Descriptors are back: the listener still accepts. */
     c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c2 < 0 || connect(c2, (struct sockaddr *)&a, sizeof(a)) < 0) {
@@ -468,6 +480,16 @@ out:
     if (l) im->free(l);
     im->map_free(m);
     return rc;
+}
+
+int hw_accept_emfile(const exec_opts_t *o, char *msg, size_t cap)
+{
+    return accept_emfile(o, msg, cap, 0);
+}
+
+int hw_accept_emfile_drop(const exec_opts_t *o, char *msg, size_t cap)
+{
+    return accept_emfile(o, msg, cap, 1);
 }
 
 /* ------------------------------------------------------ EEXIST, M3 */
