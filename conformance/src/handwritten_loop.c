@@ -368,6 +368,90 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------- urgent data, D21 */
+
+/* A loopback TCP connection: *impl_side for the implementation, *peer kept
+ * by the suite.  Returns 0 or -1. */
+static int tcp_pair(int *impl_side, int *peer)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
+    *impl_side = *peer = -1;
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 1) < 0 ||
+        getsockname(ls, (struct sockaddr *)&a, &al) < 0)
+        goto out;
+    *peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*peer < 0 || connect(*peer, (struct sockaddr *)&a, sizeof(a)) < 0)
+        goto out;
+    *impl_side = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+    rc = *impl_side < 0 ? -1 : 0;
+out:
+    if (ls >= 0) close(ls);
+    if (rc < 0 && *peer >= 0) {
+        close(*peer);
+        *peer = -1;
+    }
+    return rc;
+}
+
+/* An urgent byte among ordinary data: the ordinary bytes are framed as if
+ * it were not there, nothing else happens, and once it is consumed a pass
+ * waits out its timeout: urgent readiness is not reported again and again
+ * (D21, L3).  asyncore's default handle_expt leaves the byte unread. */
+int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    obs_t ob = {0};
+    int s, peer = -1, rc = 0;
+    if (im->map_new(&m) < 0 || tcp_pair(&s, &peer) < 0)
+        return failm(msg, cap, "set-up of a loopback TCP connection failed");
+    if (im->chat_adopt(&c, m, s, &obs_events, &ob) < 0 ||
+        im->set_terminator(c, "\n", 1) < 0) {
+        if (c == NULL)
+            close(s);
+        rc = failm(msg, cap, "chat_adopt or set_terminator failed");
+        goto out;
+    }
+    /* The urgent byte comes last: ordinary reads stop at its mark, so only
+     * consuming it can end its readiness (reading past the mark would). */
+    (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
+    (void)!send(peer, "!", 1, MSG_NOSIGNAL | MSG_OOB);
+    PASS_UNTIL(im, m, o->backend, ob.found >= 1);
+    for (int p = 0; p < 3; p++)
+        im->poll(m, o->backend, 10); /* anything left to report, reported */
+    if (ob.found != 1 || ob.n != 1 || ob.closes || ob.errors || im->fd(c) < 0) {
+        rc = failm(msg, cap, "\"a\\n\" then an urgent \"!\": %d record(s) of %zu byte(s) "
+                   "collected, %d closes, %d errors, channel %s (want 1 record \"a\", "
+                   "channel open: D21)", ob.found, ob.n, ob.closes, ob.errors,
+                   im->fd(c) < 0 ? "closed" : "open");
+        goto out;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = im->poll(m, o->backend, 50);
+    double el = ms_since(&t0);
+    if (r < 0 || el < 45.0) {
+        rc = failm(msg, cap, "after the urgent byte a 50 ms pass %s after %.1f ms: urgent "
+                   "readiness is reported on every pass (D21, L3)",
+                   r < 0 ? "failed" : "returned", el);
+        goto out;
+    }
+    (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
+    PASS_UNTIL(im, m, o->backend, ob.found >= 2);
+    if (ob.found != 2 || ob.n != 2 || ob.closes || ob.errors)
+        rc = failm(msg, cap, "after the urgent byte, \"b\\n\": %d record(s) of %zu byte(s) "
+                   "in all, %d closes, %d errors (want 2 records \"a\" \"b\": D21)",
+                   ob.found, ob.n, ob.closes, ob.errors);
+out:
+    if (c) im->free(c);
+    if (peer >= 0) close(peer);
+    im->map_free(m);
+    return rc;
+}
+
 /* ------------------------------------- synchronous connect failure, D17 */
 
 int hw_connect_sync(const exec_opts_t *o, char *msg, size_t cap)
