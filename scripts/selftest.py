@@ -12,11 +12,10 @@ import fnmatch
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 
-from acclib import ROOT, BAD, build_runner, write_impl_mk
+from acclib import ROOT, BAD, build_runner, run_bounded, write_impl_mk
 
 
 def parse(path):
@@ -82,13 +81,17 @@ def run_mutant(m, build, args):
     cmd = [runner, "--json", report, "--timeout", str(args.timeout),
            "--expectations", os.devnull, "--backend", args.backend,
            "--max-failures", str(args.max_failures)]
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if run.returncode not in (0, 1):
-        return name, "harness", [], run.stdout[-2000:] + run.stderr[-2000:]
+    # The per-run timeout bounds each case; this bounds the whole runner,
+    # and run_bounded also ends forked runs a killed runner leaves behind.
+    rc, out, err, _ = run_bounded(cmd, timeout=args.mutant_timeout)
+    if rc is None:
+        return name, "harness", [], f"the runner took over {args.mutant_timeout:g} s"
+    if rc not in (0, 1):
+        return name, "harness", [], out[-2000:] + err[-2000:]
     with open(report, encoding="utf-8") as f:
         results = json.load(f)["results"]
     caught = sorted({r["id"] for r in results if r["status"] in BAD})
-    if run.returncode == 0 or not caught:
+    if rc == 0 or not caught:
         return name, "survived", caught, ""
     if not any(fnmatch.fnmatch(c, m["catch"]) for c in caught):
         return name, "caught-elsewhere", caught, ""
@@ -101,6 +104,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "selftest"))
     ap.add_argument("--jobs", type=int, default=2, help="mutants built and run at once")
     ap.add_argument("--timeout", type=float, default=5, help="per-run timeout of the suite")
+    ap.add_argument("--mutant-timeout", type=float, default=600,
+                    help="bound on one mutant's whole runner, in seconds (default 600)")
     ap.add_argument("--backend", default="poll", help="backend the suite runs on")
     ap.add_argument("--max-failures", type=int, default=25,
                     help="failed runs after which a mutant counts as caught")

@@ -151,7 +151,8 @@ int ac_loop(ac_map_t *map, int timeout_ms, const ac_backend_t *backend,
         return -EINVAL; /* also on an empty map, which runs no pass */
     if (map->in_pass)
         return -EBUSY;
-    map->exit_requested = 0;
+    /* Each pass clears an exit request left from before it (L9), so the
+     * flag read below is always this loop's own. */
     for (int done = 0; map->count > 0; done++) {
         if (count != AC_LOOP_FOREVER && done >= count)
             break;
@@ -161,6 +162,5 @@ int ac_loop(ac_map_t *map, int timeout_ms, const ac_backend_t *backend,
         if (map->exit_requested || map->idle_forever)
             break;
     }
-    map->exit_requested = 0;
     return 0;
 }
