@@ -45,7 +45,8 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run examples-check selftest clang-build matrix-page-check install clean help
+        conformance acc-run examples-check selftest clang-build matrix-page-check case-errors-check \
+        install clean help
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -127,6 +128,7 @@ check: deps
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory examples-check
 	@$(MAKE) --no-print-directory conformance
+	@$(MAKE) --no-print-directory case-errors-check
 	@$(MAKE) --no-print-directory selftest
 	@$(MAKE) --no-print-directory mutation-sample
 	@$(MAKE) --no-print-directory stress-check
@@ -166,6 +168,10 @@ conformance: deps
 
 # The conformance matrix page, rendered in headless Chromium and checked
 # against the numbers it was generated from (a fixture set of reports).
+# The case parser refuses bad case files with the file, line and fault.
+case-errors-check: acc-run
+	python3 scripts/test_case_errors.py --runner $(ACC_RUN)
+
 matrix-page-check:
 	@scripts/ensure-deps.sh browser
 	python3 scripts/test_matrix_page.py --no-real

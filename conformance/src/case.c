@@ -14,6 +14,9 @@
 
 #define MAX_TOKENS 64
 #define MAX_BYTES (64u << 20) /* largest literal after repetition */
+/* All of a case's literals together: a file of many large repetitions
+ * must fail to parse, not exhaust the runner's memory. */
+#define MAX_CASE_BYTES (256u << 20)
 
 typedef struct {
     int str;              /* 1: a quoted string (bytes in s, n) */
@@ -29,6 +32,7 @@ typedef struct {
     size_t errlen;
     token_t tok[MAX_TOKENS];
     int ntok;
+    size_t nbytes;        /* literal bytes so far, against MAX_CASE_BYTES */
 } parser_t;
 
 static int fail(parser_t *p, const char *fmt, ...)
@@ -214,6 +218,10 @@ static int parse_bytes(parser_t *p, int *i, unsigned char **out, size_t *n)
     if (rep == 0 || (t->n && rep > MAX_BYTES / t->n))
         return fail(p, "repetition out of range");
     size_t total = t->n * (size_t)rep;
+    if (total > MAX_CASE_BYTES - p->nbytes)
+        return fail(p, "the case's byte strings exceed %u MiB in all",
+                    MAX_CASE_BYTES >> 20);
+    p->nbytes += total;
     *out = malloc(total ? total : 1);
     if (*out == NULL)
         return fail(p, "out of memory");
