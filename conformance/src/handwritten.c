@@ -352,7 +352,7 @@ out:
 
 /* Loop, dispatcher, map and error tests: handwritten_loop.c. */
 typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
-hw_fn_t hw_timeouts, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_connect_sync,
+hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_connect_sync,
     hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_eexist, hw_map_free, hw_default_map_end;
 
 const handwritten_t handwritten[] = {
@@ -362,6 +362,7 @@ const handwritten_t handwritten[] = {
     {"m.default-map.per-thread", "M1", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_default_map},
     {"m.default-map.null-means-default", "M1 M8 L9", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, t_null_map},
     {"l.timeout.bounds", "L5 L6 L7 E3", LEVEL_MUST, 0, hw_timeouts},
+    {"l.timeout.infinite", "L5 L6 L7", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_infinite},
     {"l.eintr.resumed", "L8", LEVEL_MUST, 0, hw_eintr},
     {"l.select.fd-ceiling", "L13 L4", LEVEL_MUST, 0, hw_fd_ceiling},
     {"d.recv.outcomes", "D11 E3 D6", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_recv_outcomes},

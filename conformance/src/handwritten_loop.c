@@ -186,6 +186,56 @@ out:
     return rc;
 }
 
+/* A plain dispatcher whose readable() the test sets; writable() says no. */
+typedef struct {
+    obs_t ob;                   /* first: the o_* callbacks see an obs_t */
+    int want_read;
+} gate_t;
+
+static int g_readable(void *c) { return ((gate_t *)c)->want_read; }
+
+static const acc_events_t gate_events = {o_collect, o_found, o_close, o_error,
+                                         o_connect, o_accept, g_readable,
+                                         o_writable, o_read, o_write};
+
+/* The infinite timeout: a loop whose channels ask for nothing returns
+ * instead of waiting for ever (L6, L7), and a pass with readiness to report
+ * returns with it dispatched (L5).  A hang is this run's timeout. */
+int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *d = NULL;
+    gate_t g = {0};
+    int sv[2] = {-1, -1}, rc = 0, r;
+    if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return failm(msg, cap, "set-up failed");
+    if (im->disp_adopt(&d, m, sv[0], &gate_events, &g) < 0) {
+        close(sv[0]);
+        rc = failm(msg, cap, "disp_adopt failed");
+        goto out;
+    }
+    (void)!send(sv[1], "x", 1, MSG_NOSIGNAL);
+    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || events_of(&g.ob) ||
+        im->map_size(m) != 1) {
+        rc = failm(msg, cap, "loop(infinite timeout, forever) over a channel that asks for "
+                   "nothing returned %d with %d event(s), map size %ld (want 0, none, 1: L6 L7)",
+                   r, events_of(&g.ob), im->map_size(m));
+        goto out;
+    }
+    g.want_read = 1;
+    if ((r = im->poll(m, o->backend, -1)) < 0 || g.ob.reads != 1 || g.ob.closes) {
+        rc = failm(msg, cap, "a pass with an infinite timeout and input waiting returned %d "
+                   "with %d read(s), %d close(s) (want 1 read: L5)", r, g.ob.reads,
+                   g.ob.closes);
+        goto out;
+    }
+out:
+    if (d) im->free(d);
+    if (sv[1] >= 0) close(sv[1]);
+    im->map_free(m);
+    return rc;
+}
+
 /* ------------------------------------------------------------ EINTR, L8 */
 
 static volatile sig_atomic_t nsignals;
