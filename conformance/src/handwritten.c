@@ -242,21 +242,32 @@ static void *default_thread(void *arg)
     return NULL;
 }
 
+/* A chat channel created with a NULL map on a socketpair; *peer is the
+ * suite's end.  0, or -1 with nothing left open. */
+static int null_map_chat(const acc_impl_t *im, void **c, int *peer, rec_t *r)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    if (im->chat_adopt(c, NULL, sv[0], &rec_events, r) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    *peer = sv[1];
+    return 0;
+}
+
 static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *mine = im->map_default(), *c = NULL;
     rec_t r = {0};
-    int sv[2];
+    int peer;
     if (mine == NULL || mine != im->map_default())
         return failm(msg, cap, "map_default is not stable within a thread");
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return failm(msg, cap, "socketpair failed");
-    if (im->chat_adopt(&c, NULL, sv[0], &rec_events, &r) < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return failm(msg, cap, "chat_adopt with a NULL map failed");
-    }
+    if (null_map_chat(im, &c, &peer, &r) < 0)
+        return failm(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
     long mine_size = im->map_size(mine);
     def_t d = {im, NULL, -1};
     pthread_t th;
@@ -270,7 +281,7 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
         rc = failm(msg, cap, "another thread's default map is %s this one and holds %ld channels (want 0)",
                    d.map == mine ? "the same as" : "distinct from", d.size_seen);
     im->free(c);
-    close(sv[1]);
+    close(peer);
     return rc;
 }
 
@@ -282,15 +293,10 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     const acc_impl_t *im = o->impl;
     void *def = im->map_default(), *c = NULL;
     rec_t r = {0};
-    int sv[2], rc = 0;
+    int peer, rc = 0;
     long before = im->map_size(def);
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return failm(msg, cap, "socketpair failed");
-    if (im->chat_adopt(&c, NULL, sv[0], &rec_events, &r) < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return failm(msg, cap, "chat_adopt with a NULL map failed");
-    }
+    if (null_map_chat(im, &c, &peer, &r) < 0)
+        return failm(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
     if (im->set_terminator(c, "\n", 1) < 0) {
         rc = failm(msg, cap, "set_terminator failed");
         goto out;
@@ -301,7 +307,7 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
                    im->map_size(def), before + 1);
         goto out;
     }
-    (void)!send(sv[1], "a\n", 2, MSG_NOSIGNAL);
+    (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
     int prc = 0;
     for (int p = 0; p < 50 && r.found < 1 && prc >= 0; p++)
         prc = im->poll(NULL, o->backend, 10);
@@ -310,7 +316,7 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
                    prc < 0 ? "failed" : "did not serve the default map", r.found);
         goto out;
     }
-    (void)!send(sv[1], "b\n", 2, MSG_NOSIGNAL);
+    (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
     for (int p = 0; p < 50 && r.found < 2 && prc >= 0; p++)
         prc = im->loop(NULL, o->backend, 10, 1);
     if (prc < 0 || r.found != 2 || r.n != 2 || memcmp(r.buf, "ab", 2) != 0) {
@@ -325,7 +331,7 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     }
     /* An exit requested outside any pass must not cost a later pass its
      * events (L9). */
-    (void)!send(sv[1], "c\n", 2, MSG_NOSIGNAL);
+    (void)!send(peer, "c\n", 2, MSG_NOSIGNAL);
     for (int p = 0; p < 50 && r.found < 3 && prc >= 0; p++)
         prc = im->poll(NULL, o->backend, 10);
     if (prc < 0 || r.found != 3) {
@@ -346,7 +352,7 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
         rc = failm(msg, cap, "%d unexpected handler call(s)", r.other);
 out:
     im->free(c);
-    close(sv[1]);
+    close(peer);
     return rc;
 }
 
