@@ -26,7 +26,11 @@ enum {
     ACC_CAP_DEFAULT_MAP = 1 << 6, /* map_default (per-thread default) */
     ACC_CAP_THREADS = 1 << 7,     /* maps may be used from any one thread */
     ACC_CAP_BUFSIZE = 1 << 8,     /* set_buffer_sizes */
-    ACC_CAP_EXIT = 1 << 9         /* map_exit (ExitNow) */
+    ACC_CAP_EXIT = 1 << 9,        /* map_exit (ExitNow) */
+    /* Its malloc, calloc and realloc calls are linked to the suite's
+     * acc_fa_malloc, acc_fa_calloc and acc_fa_realloc (same prototypes),
+     * which fail one allocation on demand (E3 ENOMEM, E6). */
+    ACC_CAP_ALLOC_FAIL = 1 << 10
 };
 
 /* Callbacks from the implementation into the suite.  ctx is the suite's

@@ -930,7 +930,7 @@ static void teardown(run_t *r)
     }
 }
 
-static int count_fds(void)
+int exec_count_fds(void)
 {
     int n = 0;
     for (int fd = 0; fd < 4096; fd++)
@@ -960,7 +960,7 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
     if (r->rng == 0)
         r->rng = 1;
     msg[0] = '\0';
-    int fds_before = count_fds();
+    int fds_before = exec_count_fds();
     if (setup(r) == 0) {
         for (int i = 0; i < c->nsteps && !r->failed; i++) {
             r->cur = &c->steps[i];
@@ -973,7 +973,7 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
             check_leftovers(r);
     }
     teardown(r);
-    int leaked = count_fds() - fds_before;
+    int leaked = exec_count_fds() - fds_before;
     if (!r->failed && leaked != 0) {
         r->failed = 1;
         snprintf(msg, msglen, "%s: %d file descriptor(s) leaked after the case "

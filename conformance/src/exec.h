@@ -21,4 +21,7 @@ typedef struct {
 int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
               size_t msglen);
 
+/* Open file descriptors of this process (below 4096): a test's residue. */
+int exec_count_fds(void);
+
 #endif /* ACC_EXEC_H */

@@ -45,9 +45,7 @@ static const acc_events_t rec_events = {r_collect, r_found, r_close, r_error,
                                         r_other, r_accept, NULL, NULL,
                                         r_read, r_other};
 
-static int failm(char *msg, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int failm(char *msg, size_t cap, const char *fmt, ...)
+int hw_fail(char *msg, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -55,6 +53,7 @@ static int failm(char *msg, size_t cap, const char *fmt, ...)
     va_end(ap);
     return 1;
 }
+#define failm hw_fail
 
 /* --------------------------------------------------- threads, own maps */
 
@@ -359,7 +358,7 @@ out:
 /* Loop, dispatcher, map and error tests: handwritten_loop.c. */
 typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
 hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_connect_sync,
-    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_eexist, hw_map_free, hw_default_map_end;
+    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end;
 
 const handwritten_t handwritten[] = {
     {"m.threads.own-maps", "M6 M4 M7", LEVEL_MUST, ACC_CAP_THREADS, t_threads},
@@ -378,6 +377,7 @@ const handwritten_t handwritten[] = {
     {"d.urgent.no-spin", "D21 L3", LEVEL_SHOULD, 0, hw_urgent},
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
     {"m.map-free.closes", "M9 D9", LEVEL_MUST, 0, hw_map_free},
+    {"e.alloc.failures", "E3 E6 E5", LEVEL_MUST, ACC_CAP_ALLOC_FAIL, hw_alloc_failures},
     {"m.default-map.thread-end", "M10", LEVEL_SHOULD,
      ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS, hw_default_map_end},
 };

@@ -68,16 +68,7 @@ static int events_of(const obs_t *o)
            o->accepts + o->reads + o->writes;
 }
 
-static int failm(char *msg, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int failm(char *msg, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-    return 1;
-}
+#define failm hw_fail
 
 static double ms_since(const struct timespec *t0)
 {

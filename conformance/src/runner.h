@@ -68,4 +68,17 @@ int report_json(const report_t *r, const char *path);
  * MUST clauses no case covers (or -1 if the spec cannot be read). */
 int report_coverage(const report_t *r, int print);
 
+/* A hand-written test's failure: the message into msg, returns 1. */
+int hw_fail(char *msg, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* failalloc.c: fail the allocation n calls from now (0: the next one) made
+ * by this thread through acc_fa_*; -1 disarms.  acc_fa_seen() counts the
+ * allocations since arming. */
+void acc_fa_arm(long n);
+long acc_fa_seen(void);
+void *acc_fa_malloc(size_t n);
+void *acc_fa_calloc(size_t k, size_t n);
+void *acc_fa_realloc(void *p, size_t n);
+
 #endif /* ACC_RUNNER_H */

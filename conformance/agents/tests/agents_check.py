@@ -49,6 +49,12 @@ def counts(report):
     return " ".join("%s %d" % (s, c.get(s, 0)) for s in STATUSES)
 
 
+# Tests an agent cannot take: they need the implementation inside the
+# runner's process (alloc-fail makes the runner's own allocator fail), so
+# over the protocol they are SKIP by design, not a difference.
+IN_PROCESS_ONLY = {"e.alloc.failures"}
+
+
 def key(r):
     return (r["id"], r["split"], r["backend"])
 
@@ -67,6 +73,8 @@ def check_reference(a, tmp, seed, problems, print=print):
     for k in sorted(set(ra) | set(rb)):
         sa = ra.get(k, {}).get("status", "absent")
         sb = rb.get(k, {}).get("status", "absent")
+        if k[0] in IN_PROCESS_ONLY and sb == "SKIP":
+            continue
         if sa != sb:
             diff += 1
             if diff <= 20:
