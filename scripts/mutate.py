@@ -277,6 +277,19 @@ def diff_of(sources, m):
 
 # --------------------------------------------------------------- building --
 
+# As conformance/adapters/ref/impl.mk does to the library: the reference's
+# allocations go through the suite's failing allocator (alloc-fail).
+ALLOC_RENAMES = [a for f in ("malloc", "calloc", "realloc")
+                 for a in ("--redefine-sym", f"{f}=acc_fa_{f}")]
+
+
+def rename_alloc(obj, cwd=None):
+    """Renames obj's allocator calls in place; returns objcopy's error."""
+    p = subprocess.run(["objcopy", *ALLOC_RENAMES, obj], cwd=cwd, capture_output=True,
+                       text=True)
+    return p.stderr[-1500:] if p.returncode != 0 else ""
+
+
 def compile_obj(src_text, fname, workdir, extra=()):
     """Compiles one source to workdir/<name>.o from inside workdir, so that
     the object names the same file however deep the copy lies (the STT_FILE
@@ -289,6 +302,9 @@ def compile_obj(src_text, fname, workdir, extra=()):
                        capture_output=True, text=True)
     if p.returncode != 0:
         return None, p.stderr[-1500:]
+    err = rename_alloc(obj, cwd=workdir)
+    if err:
+        raise RuntimeError(f"objcopy failed on {fname}:\n{err}")
     return os.path.join(workdir, obj), ""
 
 
@@ -490,7 +506,7 @@ class Campaign:
             o = fname[:-2] + ".o"
             p = subprocess.run([CC, *OBJ_FLAGS, "-O0", "--coverage", "-c", fname, "-o", o],
                                cwd=d, capture_output=True, text=True)
-            if p.returncode != 0:
+            if p.returncode != 0 or rename_alloc(o, cwd=d):
                 raise RuntimeError(f"coverage build of {fname} failed:\n{p.stderr}")
             objs.append(os.path.join(d, o))
         ok, runner, log = self.make_runner(os.path.join(self.build, "impl", "coverage"), objs,
@@ -718,7 +734,9 @@ class Campaign:
 
     def _unit_fails(self, test_obj, objs, d):
         exe = os.path.join(d, os.path.basename(test_obj)[:-2])
-        p = subprocess.run([CC, test_obj, *objs, *self.check_flags, "-pthread", "-o", exe],
+        # The reference objects call the suite's allocator (ALLOC_RENAMES).
+        fa = [o for o in self.suite_objs if os.path.basename(o) == "failalloc.o"]
+        p = subprocess.run([CC, test_obj, *objs, *fa, *self.check_flags, "-pthread", "-o", exe],
                            capture_output=True, text=True)
         if p.returncode != 0:
             return True
