@@ -63,7 +63,7 @@ int ac_map_free(ac_map_t *map)
     ac_map_close_all(map);
     while (map->handles)
         ac__map_unbind(map, map->handles);
-    ac__map_reap(map);
+    /* The graveyard is empty: only a pass fills it, and reaps it at its end. */
     if (map->backend)
         map->backend->free(map->bstate);
     if (map->is_default)
