@@ -30,7 +30,11 @@ or when a stage exceeds its time bound (a multiple of the baseline's time for
 the same runs).
 
 Only the conformance suite counts for the score; --unit also runs the
-reference's unit tests against the survivors, as information.
+reference's unit tests against the survivors, as information.  The report
+also gives the rate within the adapter's reach: the suite drives the
+reference only through conformance/adapters/ref/adapter.c, so a mutant in a
+function no path from that table calls (an accessor, ac_strerror) cannot be
+killed by any case; those are counted and named, not hidden.
 
 Exit: 0 score >= --min-score (or no --min-score), 1 below it, 2 usage,
 99 harness error (the unmutated reference does not build or run).
@@ -66,6 +70,8 @@ OBJ_FLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-w",
 # The memcheck stage's build: AddressSanitizer with LeakSanitizer, whose
 # reports end the runner with a code of its own.
 SAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"]
+# The suite reaches the reference only through this adapter's table.
+ADAPTER = os.path.join(ROOT, "conformance", "adapters", "ref", "adapter.c")
 SAN_EXIT = 86
 SAN_ENV = dict(os.environ, ASAN_OPTIONS=f"exitcode={SAN_EXIT}:detect_leaks=1",
                LSAN_OPTIONS=f"exitcode={SAN_EXIT}")
@@ -183,6 +189,67 @@ def statement_lines(lines):
             out.append(i)
         prev, prev_line = s, s
     return out
+
+
+def call_graph(sources):
+    """{name: set of names it references} for every function and file-scope
+    object of the sources, from their tokens: a function's body, an
+    object's initializer (the backend tables name their functions).
+    Same-named statics of two files merge: an over-approximation."""
+    edges = {}
+    for text in sources.values():
+        toks = [(k, v) for k, v, _ in tokens(text) if k in ("ident", "punct")]
+        i, n = 0, len(toks)
+        while i < n:
+            # One top-level item: up to ';' at depth 0, or a function body.
+            item, depth, paren, name, body = [], 0, 0, None, False
+            while i < n:
+                k, v = toks[i]
+                i += 1
+                item.append((k, v))
+                if v == "(":
+                    if paren == 0 and depth == 0 and name is None and len(item) > 1 \
+                            and item[-2][0] == "ident":
+                        name = item[-2][1]
+                    paren += 1
+                elif v == ")":
+                    paren -= 1
+                elif v == "{":
+                    if depth == 0 and paren == 0 and len(item) > 1 and item[-2][1] == ")":
+                        body = True
+                    depth += 1
+                elif v == "}":
+                    depth -= 1
+                    if depth == 0 and body:
+                        break
+                elif v == ";" and depth == 0 and paren == 0:
+                    break
+            idents = [v for k, v in item if k == "ident"]
+            if body and name:
+                edges.setdefault(name, set()).update(idents)
+            elif not body and "=" in [v for _, v in item]:
+                eq = [v for _, v in item].index("=")
+                lhs = [v for k, v in item[:eq] if k == "ident"]
+                if lhs:
+                    edges.setdefault(lhs[-1], set()).update(
+                        v for k, v in item[eq:] if k == "ident")
+    return {f: {x for x in refs if x in edges and x != f} for f, refs in edges.items()}
+
+
+def reachable(sources, adapter_path):
+    """The functions and objects the adapter can reach: the closure of the
+    call graph from the names adapter.c uses.  A mutant outside it cannot be
+    killed through the adapter's table whatever the cases do."""
+    graph = call_graph(sources)
+    with open(adapter_path, encoding="utf-8") as f:
+        roots = {v for k, v, _ in tokens(f.read()) if k == "ident" and v in graph}
+    seen, todo = set(roots), list(roots)
+    while todo:
+        for g in graph.get(todo.pop(), ()):
+            if g not in seen:
+                seen.add(g)
+                todo.append(g)
+    return seen, set(graph)
 
 
 def function_at(lines, lineno):
@@ -810,6 +877,15 @@ def write_reports(args, sources, muts, elapsed):
     if covered_live:
         lines.append(f"kill rate, covered lines {killed}/{covered_live} = "
                      f"{100.0 * killed / covered_live:.1f}%")
+    reach, _ = reachable(sources, ADAPTER)
+    out = [m for m in muts if m["status"] in LIVE and m["function"] not in reach]
+    if out:
+        k_out = sum(m["status"] in ("Killed", "Timeout") for m in out)
+        fns = sorted({m["function"] for m in out})
+        lines.append(f"outside adapter reach   {len(out)} live mutant(s) in functions "
+                     f"{rel(ADAPTER)} cannot reach ({k_out} killed anyway): {', '.join(fns)}")
+        lines.append(f"kill rate, within reach  {killed - k_out}/{live - len(out)} = "
+                     f"{100.0 * (killed - k_out) / max(1, live - len(out)):.1f}%")
     by_op = {}
     for m in muts:
         if m["status"] in LIVE:
