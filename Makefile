@@ -139,24 +139,30 @@ check: deps
 	@echo "make check: all passed"
 
 # The conformance suite, built against IMPL (a directory holding an adapter;
-# an optional impl.mk there sets IMPL_SRCS, IMPL_CFLAGS, IMPL_DEPS, IMPL_LIBS).
+# an optional impl.mk there sets IMPL_SRCS, IMPL_CFLAGS, IMPL_DEPS, IMPL_LIBS,
+# and ACC_IMPL_DEPS/ACC_IMPL_LIBS when the runner links a build of its own:
+# one with the suite's failing allocator, which only the runner provides).
 IMPL ?= conformance/adapters/ref
 IMPL_NAME := $(notdir $(abspath $(IMPL)))
 IMPL_SRCS := $(wildcard $(IMPL)/*.c)
 IMPL_CFLAGS := -I$(IMPL)
 IMPL_DEPS :=
 IMPL_LIBS :=
+ACC_IMPL_DEPS :=
+ACC_IMPL_LIBS :=
 -include $(IMPL)/impl.mk
+ACC_LINK_DEPS := $(if $(ACC_IMPL_LIBS),$(ACC_IMPL_DEPS),$(IMPL_DEPS))
+ACC_LINK_LIBS := $(or $(ACC_IMPL_LIBS),$(IMPL_LIBS))
 ACC_BUILD := $(BUILD)/conformance/$(IMPL_NAME)
 ACC_RUN := $(ACC_BUILD)/acc-run
 ACC_SRC := $(wildcard conformance/src/*.c)
 ACC_HDR := $(wildcard conformance/src/*.h conformance/include/*.h)
 ACC_ARGS ?=
 
-$(ACC_RUN): $(ACC_SRC) $(ACC_HDR) $(IMPL_SRCS) $(IMPL_DEPS)
+$(ACC_RUN): $(ACC_SRC) $(ACC_HDR) $(IMPL_SRCS) $(ACC_LINK_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iconformance/include -Iconformance/src $(IMPL_CFLAGS) \
-	    $(CHECK_CFLAGS) $(ACC_SRC) $(IMPL_SRCS) -o $@ $(IMPL_LIBS) \
+	    $(CHECK_CFLAGS) $(ACC_SRC) $(IMPL_SRCS) -o $@ $(ACC_LINK_LIBS) \
 	    $(CHECK_LIBS) $(LDFLAGS_ALL)
 
 acc-run: deps $(ACC_RUN)
