@@ -358,7 +358,7 @@ out:
 /* Loop, dispatcher, map and error tests: handwritten_loop.c. */
 typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
 hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_connect_sync,
-    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end;
+    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_fd_edges, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end;
 
 const handwritten_t handwritten[] = {
     {"m.threads.own-maps", "M6 M4 M7", LEVEL_MUST, ACC_CAP_THREADS, t_threads},
@@ -375,6 +375,7 @@ const handwritten_t handwritten[] = {
     {"d.accept.no-descriptors", "D20", LEVEL_MUST, ACC_CAP_LISTEN, hw_accept_emfile},
     {"d.accept.no-descriptors-drops", "D20", LEVEL_SHOULD, ACC_CAP_LISTEN, hw_accept_emfile_drop},
     {"d.urgent.no-spin", "D21 L3", LEVEL_SHOULD, 0, hw_urgent},
+    {"m.fd.table-edges", "M3 L13", LEVEL_MUST, 0, hw_fd_edges},
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
     {"m.map-free.closes", "M9 D9", LEVEL_MUST, 0, hw_map_free},
     {"e.alloc.failures", "E3 E6 E5", LEVEL_MUST, ACC_CAP_ALLOC_FAIL, hw_alloc_failures},

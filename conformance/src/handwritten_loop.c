@@ -409,6 +409,71 @@ out:
     return rc;
 }
 
+/* ------------------------------------------ descriptor numbers, M3 L13 */
+
+/* Channels whose descriptors sit at the edges of any power-of-two table
+ * (63, 64, 127, 128, 255, 256) are served like the others: an
+ * implementation that indexes by descriptor must grow its tables right at
+ * those numbers (a memory checker sees an off-by-one write there). */
+int hw_fd_edges(const exec_opts_t *o, char *msg, size_t cap)
+{
+    static const int nums[] = {63, 64, 127, 128, 255, 256};
+    enum { N = sizeof(nums) / sizeof(nums[0]) };
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c[N] = {0};
+    obs_t ob[N];
+    int peer[N], rc = 0;
+    memset(ob, 0, sizeof(ob));
+    for (int i = 0; i < N; i++)
+        peer[i] = -1;
+    if (im->map_new(&m) < 0)
+        return failm(msg, cap, "map_new failed");
+    for (int i = 0; i < N && rc == 0; i++) {
+        int sv[2];
+        if (fcntl(nums[i], F_GETFD) >= 0 ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            rc = failm(msg, cap, "descriptor %d is taken or socketpair failed", nums[i]);
+            break;
+        }
+        int fd = dup3(sv[0], nums[i], O_CLOEXEC);
+        close(sv[0]);
+        peer[i] = sv[1];
+        if (fd != nums[i]) {
+            rc = failm(msg, cap, "dup3 to descriptor %d failed", nums[i]);
+            break;
+        }
+        if (im->chat_adopt(&c[i], m, fd, &obs_events, &ob[i]) < 0 ||
+            im->set_terminator(c[i], "\n", 1) < 0) {
+            if (c[i] == NULL)
+                close(fd);
+            rc = failm(msg, cap, "a chat channel on descriptor %d: chat_adopt or "
+                       "set_terminator failed", nums[i]);
+        }
+    }
+    for (int i = 0; i < N && rc == 0; i++)
+        (void)!send(peer[i], "x\n", 2, MSG_NOSIGNAL);
+    int all = 0;
+    for (int p = 0; p < 100 && rc == 0 && all < N; p++) {
+        im->poll(m, o->backend, 10);
+        all = 0;
+        for (int i = 0; i < N; i++)
+            all += ob[i].found == 1;
+    }
+    for (int i = 0; i < N && rc == 0; i++)
+        if (ob[i].found != 1 || ob[i].n != 1 || ob[i].closes || ob[i].errors)
+            rc = failm(msg, cap, "the channel on descriptor %d: %d record(s), %d close(s), "
+                       "%d error(s) (want its one record: M3 L13)", nums[i], ob[i].found,
+                       ob[i].closes, ob[i].errors);
+    for (int i = 0; i < N; i++) {
+        if (c[i])
+            im->free(c[i]);
+        if (peer[i] >= 0)
+            close(peer[i]);
+    }
+    im->map_free(m);
+    return rc;
+}
+
 /* ------------------------------------------------- urgent data, D21 */
 
 /* A loopback TCP connection: *impl_side for the implementation, *peer kept
