@@ -75,7 +75,11 @@ static int try_adopt(const exec_opts_t *o, long k, char *msg, size_t cap, int pl
     acc_fa_arm(-1);
     const char *op = plain ? "disp_adopt" : "chat_adopt";
     r = outcome(rc, k, op, msg, cap);
-    if (r >= 0 && rc < 0 && (im->map_size(m) != 0 || fcntl(sv[0], F_GETFD) < 0))
+    if (r >= 0 && rc == 0 && im->map_size(m) != 1)
+        r = -hw_fail(msg, cap, "%s succeeded with allocation %ld failing, but the map holds "
+                     "%ld channel(s) (want 1: a success must be a whole one, E6)", op, k,
+                     im->map_size(m));
+    else if (r >= 0 && rc < 0 && (im->map_size(m) != 0 || fcntl(sv[0], F_GETFD) < 0))
         r = -hw_fail(msg, cap, "%s refused with ENOMEM left %ld channel(s) in the map and "
                      "the descriptor %s (want 0 and still the caller's: E6)", op,
                      im->map_size(m), fcntl(sv[0], F_GETFD) < 0 ? "closed" : "open");
@@ -102,9 +106,10 @@ static int try_listen(const exec_opts_t *o, long k, char *msg, size_t cap)
     int rc = im->listen(&l, m, (struct sockaddr *)&a, sizeof(a), &ev_events, &ev);
     acc_fa_arm(-1);
     int r = outcome(rc, k, "listen", msg, cap);
-    if (r >= 0 && rc < 0 && im->map_size(m) != 0)
-        r = -hw_fail(msg, cap, "listen refused with ENOMEM left %ld channel(s) in the map (E6)",
-                     im->map_size(m));
+    if (r >= 0 && im->map_size(m) != (rc == 0 ? 1 : 0))
+        r = -hw_fail(msg, cap, "listen %s with allocation %ld failing left %ld channel(s) in "
+                     "the map (want %d: E6)", rc == 0 ? "succeeding" : "refused", k,
+                     im->map_size(m), rc == 0 ? 1 : 0);
     if (l)
         im->free(l);
     im->map_free(m);
