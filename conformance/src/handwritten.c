@@ -241,14 +241,13 @@ static void *default_thread(void *arg)
     return NULL;
 }
 
-/* A chat channel created with a NULL map on a socketpair; *peer is the
- * suite's end.  0, or -1 with nothing left open. */
-static int null_map_chat(const acc_impl_t *im, void **c, int *peer, rec_t *r)
+int hw_chat_pair(const acc_impl_t *im, void *map, void **ch, int *peer,
+                 const acc_events_t *ev, void *ctx)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
-    if (im->chat_adopt(c, NULL, sv[0], &rec_events, r) < 0) {
+    if (im->chat_adopt(ch, map, sv[0], ev, ctx) < 0) {
         close(sv[0]);
         close(sv[1]);
         return -1;
@@ -265,7 +264,7 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
     int peer;
     if (mine == NULL || mine != im->map_default())
         return failm(msg, cap, "map_default is not stable within a thread");
-    if (null_map_chat(im, &c, &peer, &r) < 0)
+    if (hw_chat_pair(im, NULL, &c, &peer, &rec_events, &r) < 0)
         return failm(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
     long mine_size = im->map_size(mine);
     def_t d = {im, NULL, -1};
@@ -294,7 +293,7 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     rec_t r = {0};
     int peer, rc = 0;
     long before = im->map_size(def);
-    if (null_map_chat(im, &c, &peer, &r) < 0)
+    if (hw_chat_pair(im, NULL, &c, &peer, &rec_events, &r) < 0)
         return failm(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
     if (im->set_terminator(c, "\n", 1) < 0) {
         rc = failm(msg, cap, "set_terminator failed");

@@ -116,19 +116,10 @@ static int try_listen(const exec_opts_t *o, long k, char *msg, size_t cap)
     return r;
 }
 
-/* A chat channel on a socketpair for the queue tests; *peer is ours. */
+/* A new map with a chat channel on a socketpair; *peer is ours. */
 static int chat_on_pair(const acc_impl_t *im, void **m, void **c, int *peer, ev_t *ev)
 {
-    int sv[2];
-    if (im->map_new(m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -1;
-    if (im->chat_adopt(c, *m, sv[0], &ev_events, ev) < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return -1;
-    }
-    *peer = sv[1];
-    return 0;
+    return im->map_new(m) < 0 ? -1 : hw_chat_pair(im, *m, c, peer, &ev_events, ev);
 }
 
 /* What the peer has received by now, after a few passes. */

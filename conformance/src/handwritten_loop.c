@@ -78,22 +78,6 @@ static double ms_since(const struct timespec *t0)
            (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* A chat channel on a socketpair in map; *peer is the suite's end. */
-static int idle_chat(const acc_impl_t *im, void *map, void **ch, int *peer,
-                     obs_t *o)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -1;
-    if (im->chat_adopt(ch, map, sv[0], &obs_events, o) < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return -1;
-    }
-    *peer = sv[1];
-    return 0;
-}
-
 /* Passes until cond holds (at most ~1 s). */
 #define PASS_UNTIL(im, map, be, cond)                                     \
     for (int p_ = 0; p_ < 100 && !(cond); p_++)                           \
@@ -136,7 +120,7 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
                    "(want 0 at once: L7)", r, ms_since(&t0));
         goto out;
     }
-    if (idle_chat(im, m, &c, &peer, &ob) < 0) {
+    if (hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0) {
         rc = failm(msg, cap, "set-up of an idle chat channel failed");
         goto out;
     }
@@ -243,7 +227,7 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
     void *m = NULL, *c = NULL;
     obs_t ob = {0};
     int peer = -1, rc = 0;
-    if (im->map_new(&m) < 0 || idle_chat(im, m, &c, &peer, &ob) < 0) {
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0) {
         if (m) im->map_free(m);
         return failm(msg, cap, "set-up failed");
     }
@@ -302,7 +286,7 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
     void *m = NULL, *lo = NULL, *hi = NULL;
     obs_t olo = {0}, ohi = {0};
     int sv[2] = {-1, -1}, plo = -1, fd = -1;
-    if (im->map_new(&m) < 0 || idle_chat(im, m, &lo, &plo, &olo) < 0 ||
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &lo, &plo, &obs_events, &olo) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
         (fd = fcntl(sv[0], F_DUPFD_CLOEXEC, high)) < FD_SETSIZE) {
         rc = failm(msg, cap, "set-up of a descriptor >= FD_SETSIZE failed");
@@ -711,7 +695,7 @@ int hw_eexist(const exec_opts_t *o, char *msg, size_t cap)
     void *m = NULL, *a = NULL, *b = NULL, *d = NULL;
     obs_t oa = {0}, ob = {0};
     int peer = -1, rc = 0;
-    if (im->map_new(&m) < 0 || idle_chat(im, m, &a, &peer, &oa) < 0) {
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &a, &peer, &obs_events, &oa) < 0) {
         rc = failm(msg, cap, "set-up failed");
         goto out;
     }
@@ -745,7 +729,7 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     obs_t ob = {0};
     int peer = -1, rc = 0;
     char b[16];
-    if (im->map_new(&m) < 0 || idle_chat(im, m, &c, &peer, &ob) < 0)
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0)
         return failm(msg, cap, "set-up failed");
     im->push(c, "queued", 6);
     im->map_free(m); /* closes c as close_all does; c stays a valid handle */
@@ -764,7 +748,7 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
      * the found handler tries it; the channel is then still served. */
     memset(&ob, 0, sizeof(ob));
     c = NULL;
-    if (im->map_new(&m) < 0 || idle_chat(im, m, &c, &peer, &ob) < 0 ||
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0 ||
         im->set_terminator(c, "\n", 1) < 0)
         return failm(msg, cap, "set-up failed");
     ob.im = im;

@@ -72,6 +72,11 @@ int report_coverage(const report_t *r, int print);
 int hw_fail(char *msg, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A chat channel adopted on one end of a new socketpair in map (NULL: the
+ * default); *peer is the suite's end.  0, or -1 with nothing left open. */
+int hw_chat_pair(const acc_impl_t *im, void *map, void **ch, int *peer,
+                 const acc_events_t *ev, void *ctx);
+
 /* failalloc.c: fail the allocation n calls from now (0: the next one) made
  * by this thread through acc_fa_*; -1 disarms.  acc_fa_seen() counts the
  * allocations since arming. */
