@@ -172,12 +172,12 @@ conformance: deps
 	$(ACC_RUN) --coverage --tap $(ACC_BUILD)/report.tap \
 	    --junit $(ACC_BUILD)/report.xml --json $(ACC_BUILD)/report.json $(ACC_ARGS)
 
-# The conformance matrix page, rendered in headless Chromium and checked
-# against the numbers it was generated from (a fixture set of reports).
 # The case parser refuses bad case files with the file, line and fault.
 case-errors-check: acc-run
 	python3 scripts/test_case_errors.py --runner $(ACC_RUN)
 
+# The conformance matrix page, rendered in headless Chromium and checked
+# against the numbers it was generated from (a fixture set of reports).
 matrix-page-check:
 	@scripts/ensure-deps.sh browser
 	python3 scripts/test_matrix_page.py --no-real

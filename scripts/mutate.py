@@ -70,11 +70,11 @@ OBJ_FLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-w",
 # The memcheck stage's build: AddressSanitizer with LeakSanitizer, whose
 # reports end the runner with a code of its own.
 SAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"]
-# The suite reaches the reference only through this adapter's table.
-ADAPTER = os.path.join(ROOT, "conformance", "adapters", "ref", "adapter.c")
 SAN_EXIT = 86
 SAN_ENV = dict(os.environ, ASAN_OPTIONS=f"exitcode={SAN_EXIT}:detect_leaks=1",
                LSAN_OPTIONS=f"exitcode={SAN_EXIT}")
+# The suite reaches the reference only through this adapter's table.
+ADAPTER = os.path.join(ROOT, "conformance", "adapters", "ref", "adapter.c")
 
 
 # ------------------------------------------------------------------ lexer --
@@ -249,7 +249,7 @@ def reachable(sources, adapter_path):
             if g not in seen:
                 seen.add(g)
                 todo.append(g)
-    return seen, set(graph)
+    return seen
 
 
 def function_at(lines, lineno):
@@ -354,7 +354,7 @@ def rename_alloc(obj, cwd=None):
     """Renames obj's allocator calls in place; returns objcopy's error."""
     p = subprocess.run(["objcopy", *ALLOC_RENAMES, obj], cwd=cwd, capture_output=True,
                        text=True)
-    return p.stderr[-1500:] if p.returncode != 0 else ""
+    return (p.stderr[-1500:] or f"objcopy exited {p.returncode}") if p.returncode != 0 else ""
 
 
 def compile_obj(src_text, fname, workdir, extra=()):
@@ -573,8 +573,9 @@ class Campaign:
             o = fname[:-2] + ".o"
             p = subprocess.run([CC, *OBJ_FLAGS, "-O0", "--coverage", "-c", fname, "-o", o],
                                cwd=d, capture_output=True, text=True)
-            if p.returncode != 0 or rename_alloc(o, cwd=d):
-                raise RuntimeError(f"coverage build of {fname} failed:\n{p.stderr}")
+            err = p.stderr if p.returncode != 0 else rename_alloc(o, cwd=d)
+            if err:
+                raise RuntimeError(f"coverage build of {fname} failed:\n{err}")
             objs.append(os.path.join(d, o))
         ok, runner, log = self.make_runner(os.path.join(self.build, "impl", "coverage"), objs,
                                            extra_libs="--coverage")
@@ -877,7 +878,7 @@ def write_reports(args, sources, muts, elapsed):
     if covered_live:
         lines.append(f"kill rate, covered lines {killed}/{covered_live} = "
                      f"{100.0 * killed / covered_live:.1f}%")
-    reach, _ = reachable(sources, ADAPTER)
+    reach = reachable(sources, ADAPTER)
     out = [m for m in muts if m["status"] in LIVE and m["function"] not in reach]
     if out:
         k_out = sum(m["status"] in ("Killed", "Timeout") for m in out)

@@ -979,9 +979,15 @@ static int down_delivered(const chan_t *c)
 
 /* ------------------------------------------------------------ opening -- */
 
+/* Resource exhaustion is the machine's fault, not the implementation's. */
+static int machine_fault(int rc)
+{
+    return rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE || rc == -EADDRINUSE;
+}
+
 static void adopt_failed(chan_t *c, int rc, const char *what)
 {
-    if (rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE)
+    if (machine_fault(rc))
         stress_harness("%s: %s", what, errname(rc));
     /* -EEXIST here means the map still holds a closed channel's fd. */
     cfail(c, "%s failed: %s", what, errname(rc));
@@ -1583,12 +1589,10 @@ static void listeners_open(worker_t *w)
         int rc = IMPL->listen(&w->ilisten, w->map,
                               (const struct sockaddr *)&any, sizeof(any),
                               &listen_events, l);
-        /* Resource exhaustion is the machine's fault; anything else (for
-         * example -EEXIST: the map still holds a closed channel under the
-         * fresh socket's fd, as a map shared across threads does) is the
-         * implementation's. */
-        if (rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE ||
-            rc == -EADDRINUSE)
+        /* Anything but exhaustion (for example -EEXIST: the map still
+         * holds a closed channel under the fresh socket's fd, as a map
+         * shared across threads does) is the implementation's fault. */
+        if (machine_fault(rc))
             stress_harness("the implementation's listen on 127.0.0.1: %s",
                            errname(rc));
         if (rc < 0)

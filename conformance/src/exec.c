@@ -415,8 +415,7 @@ static int tcp_connect_to(const struct sockaddr_in *a)
     return s;
 }
 
-/* A loopback TCP pair: the implementation's end is fds[0]. */
-static int tcp_pair(int fds[2])
+int exec_tcp_pair(int fds[2])
 {
     struct sockaddr_in a;
     int ls = tcp_listener(&a);
@@ -467,7 +466,7 @@ static int op_create(run_t *r, const step_t *st)
 {
     int fds[2];
     if (st->op == OP_CHAT_TCP) {
-        if (tcp_pair(fds) < 0)
+        if (exec_tcp_pair(fds) < 0)
             return failf(r, "cannot make a loopback TCP pair: %s", strerror(errno));
     } else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
         return failf(r, "socketpair: %s", strerror(errno));

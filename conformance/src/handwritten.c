@@ -53,7 +53,6 @@ int hw_fail(char *msg, size_t cap, const char *fmt, ...)
     va_end(ap);
     return 1;
 }
-#define failm hw_fail
 
 /* --------------------------------------------------- threads, own maps */
 
@@ -120,13 +119,13 @@ static int t_threads(const exec_opts_t *o, char *msg, size_t cap)
     for (int i = 0; i < NTHREADS; i++) {
         t[i] = (thr_t){o, i, ""};
         if (pthread_create(&th[i], NULL, thread_main, &t[i]) != 0)
-            return failm(msg, cap, "pthread_create failed");
+            return hw_fail(msg, cap, "pthread_create failed");
     }
     for (int i = 0; i < NTHREADS; i++)
         pthread_join(th[i], NULL);
     for (int i = 0; i < NTHREADS; i++)
         if (t[i].err[0])
-            return failm(msg, cap, "%s", t[i].err);
+            return hw_fail(msg, cap, "%s", t[i].err);
     return 0;
 }
 
@@ -140,17 +139,17 @@ static int t_fd_reuse(const exec_opts_t *o, char *msg, size_t cap)
     int s1[2], s2[2], rc = 0;
     if (im->map_new(&ma) < 0 || im->map_new(&mb) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1) < 0)
-        return failm(msg, cap, "set-up failed");
+        return hw_fail(msg, cap, "set-up failed");
     int fd = s1[0];
     if (im->chat_adopt(&a, ma, s1[0], &rec_events, &ra) < 0) {
-        rc = failm(msg, cap, "chat_adopt failed");
+        rc = hw_fail(msg, cap, "chat_adopt failed");
         goto out;
     }
     /* Data waits for a when it is closed; the next socket takes its fd. */
     (void)!send(s1[1], "stale\n", 6, MSG_NOSIGNAL);
     im->close(a);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2) < 0) {
-        rc = failm(msg, cap, "socketpair failed");
+        rc = hw_fail(msg, cap, "socketpair failed");
         goto out;
     }
     if (s2[0] != fd && s2[1] == fd) {
@@ -160,24 +159,24 @@ static int t_fd_reuse(const exec_opts_t *o, char *msg, size_t cap)
     }
     if (im->chat_adopt(&b, mb, s2[0], &rec_events, &rb) < 0 ||
         im->set_terminator(b, "\n", 1) < 0) {
-        rc = failm(msg, cap, "chat_adopt on the reused fd failed");
+        rc = hw_fail(msg, cap, "chat_adopt on the reused fd failed");
         goto out;
     }
     for (int p = 0; p < 5; p++)
         im->poll(ma, o->backend, 1);
     long na = im->map_size(ma), nb = im->map_size(mb);
     if (ra.n || ra.found || ra.other || rb.n || rb.found || rb.other || na != 0 || nb != 1) {
-        rc = failm(msg, cap, "looping map A after its channel closed and map B reused fd %d: "
-                   "A events %zu/%d/%d, B events %zu/%d/%d, sizes A=%ld B=%ld (want 0 events, 0, 1)",
-                   fd, ra.n, ra.found, ra.other, rb.n, rb.found, rb.other, na, nb);
+        rc = hw_fail(msg, cap, "looping map A after its channel closed and map B reused fd %d: "
+                     "A events %zu/%d/%d, B events %zu/%d/%d, sizes A=%ld B=%ld (want 0 events, 0, 1)",
+                     fd, ra.n, ra.found, ra.other, rb.n, rb.found, rb.other, na, nb);
         goto out;
     }
     (void)!send(s2[1], "fresh\n", 6, MSG_NOSIGNAL);
     for (int p = 0; p < 50 && rb.found == 0; p++)
         im->poll(mb, o->backend, 10);
     if (rb.found != 1 || rb.n != 5 || memcmp(rb.buf, "fresh", 5) || ra.n || ra.found)
-        rc = failm(msg, cap, "map B's channel on the reused fd got %d records (%.*s), map A's %d",
-                   rb.found, (int)rb.n, rb.buf, ra.found);
+        rc = hw_fail(msg, cap, "map B's channel on the reused fd got %d records (%.*s), map A's %d",
+                     rb.found, (int)rb.n, rb.buf, ra.found);
     close(s2[1]);
 out:
     close(s1[1]);
@@ -199,25 +198,25 @@ static int t_chat_map(const exec_opts_t *o, char *msg, size_t cap)
     void *def = im->map_default();
     long def_before = im->map_size(def);
     if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return failm(msg, cap, "set-up failed");
+        return hw_fail(msg, cap, "set-up failed");
     if (im->chat_adopt(&c, m, sv[0], &rec_events, &r) < 0) {
         close(sv[0]);
-        rc = failm(msg, cap, "chat_adopt failed");
+        rc = hw_fail(msg, cap, "chat_adopt failed");
         goto out;
     }
     im->set_terminator(c, "\n", 1);
     (void)!send(sv[1], "x\n", 2, MSG_NOSIGNAL);
     im->poll(def, o->backend, 1); /* the default map must not serve it */
     if (im->map_size(m) != 1 || im->map_size(def) != def_before || r.found) {
-        rc = failm(msg, cap, "a chat given map M: size(M)=%ld (want 1), default map grew by %ld, "
-                   "records after looping the default map: %d (want 0)",
-                   im->map_size(m), im->map_size(def) - def_before, r.found);
+        rc = hw_fail(msg, cap, "a chat given map M: size(M)=%ld (want 1), default map grew by %ld, "
+                     "records after looping the default map: %d (want 0)",
+                     im->map_size(m), im->map_size(def) - def_before, r.found);
         goto out;
     }
     for (int p = 0; p < 20 && !r.found; p++)
         im->poll(m, o->backend, 10);
     if (r.found != 1)
-        rc = failm(msg, cap, "looping its own map gave %d records, want 1", r.found);
+        rc = hw_fail(msg, cap, "looping its own map gave %d records, want 1", r.found);
 out:
     close(sv[1]);
     if (c) im->free(c);
@@ -263,9 +262,9 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
     rec_t r = {0};
     int peer;
     if (mine == NULL || mine != im->map_default())
-        return failm(msg, cap, "map_default is not stable within a thread");
+        return hw_fail(msg, cap, "map_default is not stable within a thread");
     if (hw_chat_pair(im, NULL, &c, &peer, &rec_events, &r) < 0)
-        return failm(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
+        return hw_fail(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
     long mine_size = im->map_size(mine);
     def_t d = {im, NULL, -1};
     pthread_t th;
@@ -273,11 +272,11 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
     pthread_join(th, NULL);
     int rc = 0;
     if (mine_size != 1)
-        rc = failm(msg, cap, "a channel created with a NULL map: this thread's default holds %ld (want 1)",
-                   mine_size);
+        rc = hw_fail(msg, cap, "a channel created with a NULL map: this thread's default holds %ld (want 1)",
+                     mine_size);
     else if (d.map == mine || d.size_seen != 0)
-        rc = failm(msg, cap, "another thread's default map is %s this one and holds %ld channels (want 0)",
-                   d.map == mine ? "the same as" : "distinct from", d.size_seen);
+        rc = hw_fail(msg, cap, "another thread's default map is %s this one and holds %ld channels (want 0)",
+                     d.map == mine ? "the same as" : "distinct from", d.size_seen);
     im->free(c);
     close(peer);
     return rc;
@@ -294,15 +293,15 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     int peer, rc = 0;
     long before = im->map_size(def);
     if (hw_chat_pair(im, NULL, &c, &peer, &rec_events, &r) < 0)
-        return failm(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
+        return hw_fail(msg, cap, "a chat channel with a NULL map: socketpair or chat_adopt failed");
     if (im->set_terminator(c, "\n", 1) < 0) {
-        rc = failm(msg, cap, "set_terminator failed");
+        rc = hw_fail(msg, cap, "set_terminator failed");
         goto out;
     }
     if (im->map_size(NULL) != before + 1 || im->map_size(def) != before + 1) {
-        rc = failm(msg, cap, "after one channel in the default map: map_size(NULL)=%ld, "
-                   "map_size(default)=%ld (want %ld)", im->map_size(NULL),
-                   im->map_size(def), before + 1);
+        rc = hw_fail(msg, cap, "after one channel in the default map: map_size(NULL)=%ld, "
+                     "map_size(default)=%ld (want %ld)", im->map_size(NULL),
+                     im->map_size(def), before + 1);
         goto out;
     }
     (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
@@ -310,21 +309,21 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     for (int p = 0; p < 50 && r.found < 1 && prc >= 0; p++)
         prc = im->poll(NULL, o->backend, 10);
     if (prc < 0 || r.found != 1) {
-        rc = failm(msg, cap, "poll(NULL) %s: %d record(s), want 1",
-                   prc < 0 ? "failed" : "did not serve the default map", r.found);
+        rc = hw_fail(msg, cap, "poll(NULL) %s: %d record(s), want 1",
+                     prc < 0 ? "failed" : "did not serve the default map", r.found);
         goto out;
     }
     (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
     for (int p = 0; p < 50 && r.found < 2 && prc >= 0; p++)
         prc = im->loop(NULL, o->backend, 10, 1);
     if (prc < 0 || r.found != 2 || r.n != 2 || memcmp(r.buf, "ab", 2) != 0) {
-        rc = failm(msg, cap, "loop(NULL) %s: %d record(s) \"%.*s\", want 2 \"ab\"",
-                   prc < 0 ? "failed" : "did not serve the default map",
-                   r.found, (int)r.n, r.buf);
+        rc = hw_fail(msg, cap, "loop(NULL) %s: %d record(s) \"%.*s\", want 2 \"ab\"",
+                     prc < 0 ? "failed" : "did not serve the default map",
+                     r.found, (int)r.n, r.buf);
         goto out;
     }
     if ((im->caps & ACC_CAP_EXIT) && (prc = im->map_exit(NULL)) != 0) {
-        rc = failm(msg, cap, "map_exit(NULL) returned %d, want 0", prc);
+        rc = hw_fail(msg, cap, "map_exit(NULL) returned %d, want 0", prc);
         goto out;
     }
     /* An exit requested outside any pass must not cost a later pass its
@@ -333,21 +332,21 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     for (int p = 0; p < 50 && r.found < 3 && prc >= 0; p++)
         prc = im->poll(NULL, o->backend, 10);
     if (prc < 0 || r.found != 3) {
-        rc = failm(msg, cap, "a pass after map_exit(NULL) outside any loop %s: "
-                   "%d record(s), want 3", prc < 0 ? "failed" : "lost its event",
-                   r.found);
+        rc = hw_fail(msg, cap, "a pass after map_exit(NULL) outside any loop %s: "
+                     "%d record(s), want 3", prc < 0 ? "failed" : "lost its event",
+                     r.found);
         goto out;
     }
     prc = im->close_all(NULL);
     if (prc < 0 || im->fd(c) != -1 || im->map_size(def) != 0 || r.closes) {
-        rc = failm(msg, cap, "close_all(NULL) returned %d; the default map's channel %s, "
-                   "map_size(default)=%ld (want 0), handle_close ran %d time(s) (want 0)",
-                   prc, im->fd(c) == -1 ? "closed" : "stayed open",
-                   im->map_size(def), r.closes);
+        rc = hw_fail(msg, cap, "close_all(NULL) returned %d; the default map's channel %s, "
+                     "map_size(default)=%ld (want 0), handle_close ran %d time(s) (want 0)",
+                     prc, im->fd(c) == -1 ? "closed" : "stayed open",
+                     im->map_size(def), r.closes);
         goto out;
     }
     if (r.other)
-        rc = failm(msg, cap, "%d unexpected handler call(s)", r.other);
+        rc = hw_fail(msg, cap, "%d unexpected handler call(s)", r.other);
 out:
     im->free(c);
     close(peer);

@@ -156,6 +156,13 @@ static int try_push(const exec_opts_t *o, long k, char *msg, size_t cap)
         if (n != 1 || got[0] != 'x' || ev.errors || ev.closes)
             r = -hw_fail(msg, cap, "after a push refused with ENOMEM the peer got %zu byte(s) "
                          "for a push of \"x\" (want exactly \"x\": E6)", n);
+    } else if (r >= 0) { /* accepted, whatever failed on the way: all of it */
+        static char all[sizeof(big) + 1];
+        size_t n = drain(o, m, peer, all, sizeof(all));
+        if (n != sizeof(big) || memcmp(all, big, n) != 0 || ev.errors || ev.closes)
+            r = -hw_fail(msg, cap, "a push of %zu bytes accepted with allocation %ld failing: "
+                         "the peer got %zu byte(s)%s (want all of them: E6)", sizeof(big), k,
+                         n, n == sizeof(big) ? ", not the ones pushed" : "");
     }
     im->free(c);
     close(peer);

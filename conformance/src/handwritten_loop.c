@@ -68,7 +68,6 @@ static int events_of(const obs_t *o)
            o->accepts + o->reads + o->writes;
 }
 
-#define failm hw_fail
 
 static double ms_since(const struct timespec *t0)
 {
@@ -95,33 +94,33 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
     struct timespec t0;
     double el;
     if (im->map_new(&m) < 0)
-        return failm(msg, cap, "map_new failed");
+        return hw_fail(msg, cap, "map_new failed");
     if ((r = im->poll(m, be, -5)) != -EINVAL) {
-        rc = failm(msg, cap, "a pass with timeout -5 returned %d, want -EINVAL (L5)", r);
+        rc = hw_fail(msg, cap, "a pass with timeout -5 returned %d, want -EINVAL (L5)", r);
         goto out;
     }
     if ((r = im->loop(m, be, 0, -1)) != -EINVAL) {
-        rc = failm(msg, cap, "loop with count -1 returned %d, want -EINVAL (L7)", r);
+        rc = hw_fail(msg, cap, "loop with count -1 returned %d, want -EINVAL (L7)", r);
         goto out;
     }
     /* L6: nothing to watch, finite timeout: the pass waits it out. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r = im->poll(m, be, 30);
     if (r < 0 || (el = ms_since(&t0)) < 29.0) {
-        rc = failm(msg, cap, "a 30 ms pass on an empty map returned %d after %.1f ms "
-                   "(want >= 0, no earlier than 30 ms: L6)", r, ms_since(&t0));
+        rc = hw_fail(msg, cap, "a 30 ms pass on an empty map returned %d after %.1f ms "
+                     "(want >= 0, no earlier than 30 ms: L6)", r, ms_since(&t0));
         goto out;
     }
     /* L7: loop on an empty map returns at once, whatever the timeout. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r = im->loop(m, be, 1000, 0);
     if (r != 0 || (el = ms_since(&t0)) > 500.0) {
-        rc = failm(msg, cap, "loop on an empty map returned %d after %.1f ms "
-                   "(want 0 at once: L7)", r, ms_since(&t0));
+        rc = hw_fail(msg, cap, "loop on an empty map returned %d after %.1f ms "
+                     "(want 0 at once: L7)", r, ms_since(&t0));
         goto out;
     }
     if (hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0) {
-        rc = failm(msg, cap, "set-up of an idle chat channel failed");
+        rc = hw_fail(msg, cap, "set-up of an idle chat channel failed");
         goto out;
     }
     /* L5: timeout 0 only checks (the quickest of three, against load);
@@ -136,22 +135,22 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
         quickest = el < quickest ? el : quickest;
     }
     if (r < 0 || quickest > 20.0) {
-        rc = failm(msg, cap, "a pass with timeout 0 returned %d after %.1f ms (want at once: L5)",
-                   r, quickest);
+        rc = hw_fail(msg, cap, "a pass with timeout 0 returned %d after %.1f ms (want at once: L5)",
+                     r, quickest);
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r = im->poll(m, be, 30);
     if (r < 0 || (el = ms_since(&t0)) < 29.0 || events_of(&ob)) {
-        rc = failm(msg, cap, "a 30 ms pass on an idle channel returned %d after %.1f ms with "
-                   "%d events (want no earlier than 30 ms, no event: L5)", r, el, events_of(&ob));
+        rc = hw_fail(msg, cap, "a 30 ms pass on an idle channel returned %d after %.1f ms with "
+                     "%d events (want no earlier than 30 ms, no event: L5)", r, el, events_of(&ob));
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r = im->loop(m, be, 20, 2);
     if (r != 0 || (el = ms_since(&t0)) < 39.0 || events_of(&ob)) {
-        rc = failm(msg, cap, "loop of 2 passes of 20 ms returned %d after %.1f ms "
-                   "(want 0, no earlier than 40 ms: the timeout bounds each pass, L5 L7)", r, el);
+        rc = hw_fail(msg, cap, "loop of 2 passes of 20 ms returned %d after %.1f ms "
+                     "(want 0, no earlier than 40 ms: the timeout bounds each pass, L5 L7)", r, el);
         goto out;
     }
 out:
@@ -183,25 +182,25 @@ int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
     gate_t g = {0};
     int sv[2] = {-1, -1}, rc = 0, r;
     if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return failm(msg, cap, "set-up failed");
+        return hw_fail(msg, cap, "set-up failed");
     if (im->disp_adopt(&d, m, sv[0], &gate_events, &g) < 0) {
         close(sv[0]);
-        rc = failm(msg, cap, "disp_adopt failed");
+        rc = hw_fail(msg, cap, "disp_adopt failed");
         goto out;
     }
     (void)!send(sv[1], "x", 1, MSG_NOSIGNAL);
     if ((r = im->loop(m, o->backend, -1, 0)) != 0 || events_of(&g.ob) ||
         im->map_size(m) != 1) {
-        rc = failm(msg, cap, "loop(infinite timeout, forever) over a channel that asks for "
-                   "nothing returned %d with %d event(s), map size %ld (want 0, none, 1: L6 L7)",
-                   r, events_of(&g.ob), im->map_size(m));
+        rc = hw_fail(msg, cap, "loop(infinite timeout, forever) over a channel that asks for "
+                     "nothing returned %d with %d event(s), map size %ld (want 0, none, 1: L6 L7)",
+                     r, events_of(&g.ob), im->map_size(m));
         goto out;
     }
     g.want_read = 1;
     if ((r = im->poll(m, o->backend, -1)) < 0 || g.ob.reads != 1 || g.ob.closes) {
-        rc = failm(msg, cap, "a pass with an infinite timeout and input waiting returned %d "
-                   "with %d read(s), %d close(s) (want 1 read: L5)", r, g.ob.reads,
-                   g.ob.closes);
+        rc = hw_fail(msg, cap, "a pass with an infinite timeout and input waiting returned %d "
+                     "with %d read(s), %d close(s) (want 1 read: L5)", r, g.ob.reads,
+                     g.ob.closes);
         goto out;
     }
 out:
@@ -229,7 +228,7 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
     int peer = -1, rc = 0;
     if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0) {
         if (m) im->map_free(m);
-        return failm(msg, cap, "set-up failed");
+        return hw_fail(msg, cap, "set-up failed");
     }
     struct sigaction sa, old;
     memset(&sa, 0, sizeof(sa));
@@ -249,16 +248,16 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
     setitimer(ITIMER_REAL, &stop, NULL);
     sigaction(SIGALRM, &old, NULL);
     if (nsignals < 4)
-        rc = failm(msg, cap, "only %d signals arrived during the waits (harness)", (int)nsignals);
+        rc = hw_fail(msg, cap, "only %d signals arrived during the waits (harness)", (int)nsignals);
     else if (r1 < 0 || el1 < 59.0)
-        rc = failm(msg, cap, "a 60 ms pass interrupted by signals returned %d after %.1f ms "
-                   "(want >= 0, no earlier than 60 ms: L8)", r1, el1);
+        rc = hw_fail(msg, cap, "a 60 ms pass interrupted by signals returned %d after %.1f ms "
+                     "(want >= 0, no earlier than 60 ms: L8)", r1, el1);
     else if (r2 != 0 || el2 < 59.0)
-        rc = failm(msg, cap, "a loop of 2 x 30 ms interrupted by signals returned %d after "
-                   "%.1f ms (want 0, no earlier than 60 ms: L8)", r2, el2);
+        rc = hw_fail(msg, cap, "a loop of 2 x 30 ms interrupted by signals returned %d after "
+                     "%.1f ms (want 0, no earlier than 60 ms: L8)", r2, el2);
     else if (events_of(&ob))
-        rc = failm(msg, cap, "signals dispatched %d events on an idle channel (L8)",
-                   events_of(&ob));
+        rc = hw_fail(msg, cap, "signals dispatched %d events on an idle channel (L8)",
+                     events_of(&ob));
     im->free(c);
     close(peer);
     im->map_free(m);
@@ -278,10 +277,10 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
     if (want.rlim_cur <= (rlim_t)high + 1) {
         want.rlim_cur = (rlim_t)high + 64;
         if (want.rlim_max != RLIM_INFINITY && want.rlim_cur > want.rlim_max)
-            return failm(msg, cap, "RLIMIT_NOFILE hard limit %llu is too low to open fd %d",
-                         (unsigned long long)want.rlim_max, high);
+            return hw_fail(msg, cap, "RLIMIT_NOFILE hard limit %llu is too low to open fd %d",
+                           (unsigned long long)want.rlim_max, high);
         if (setrlimit(RLIMIT_NOFILE, &want) < 0)
-            return failm(msg, cap, "cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+            return hw_fail(msg, cap, "cannot raise RLIMIT_NOFILE: %s", strerror(errno));
     }
     void *m = NULL, *lo = NULL, *hi = NULL;
     obs_t olo = {0}, ohi = {0};
@@ -289,13 +288,13 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
     if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &lo, &plo, &obs_events, &olo) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
         (fd = fcntl(sv[0], F_DUPFD_CLOEXEC, high)) < FD_SETSIZE) {
-        rc = failm(msg, cap, "set-up of a descriptor >= FD_SETSIZE failed");
+        rc = hw_fail(msg, cap, "set-up of a descriptor >= FD_SETSIZE failed");
         goto out;
     }
     close(sv[0]);
     sv[0] = -1;
     if (im->chat_adopt(&hi, m, fd, &obs_events, &ohi) < 0) {
-        rc = failm(msg, cap, "adopting descriptor %d failed", fd);
+        rc = hw_fail(msg, cap, "adopting descriptor %d failed", fd);
         goto out;
     }
     fd = -1; /* the channel's now */
@@ -306,17 +305,17 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
          * for the channel whose descriptor fits. */
         int r = im->poll(m, be, 10);
         if (r != -ERANGE || events_of(&olo) || events_of(&ohi))
-            rc = failm(msg, cap, "select with descriptor %d: the pass returned %d with %d+%d "
-                       "events (want -ERANGE and none: L13)", FD_SETSIZE + 10, r,
-                       events_of(&olo), events_of(&ohi));
+            rc = hw_fail(msg, cap, "select with descriptor %d: the pass returned %d with %d+%d "
+                         "events (want -ERANGE and none: L13)", FD_SETSIZE + 10, r,
+                         events_of(&olo), events_of(&ohi));
     } else {
         /* No ceiling: any descriptor works (L13, L4). */
         int r = 0;
         for (int p = 0; p < 100 && r >= 0 && (olo.n < 2 || ohi.n < 2); p++)
             r = im->poll(m, be, 10);
         if (r < 0 || olo.n != 2 || ohi.n != 2)
-            rc = failm(msg, cap, "%s with descriptor >= FD_SETSIZE: pass returned %d, "
-                       "collected %zu and %zu of 2 bytes", be, r, olo.n, ohi.n);
+            rc = hw_fail(msg, cap, "%s with descriptor >= FD_SETSIZE: pass returned %d, "
+                         "collected %zu and %zu of 2 bytes", be, r, olo.n, ohi.n);
     }
 out:
     if (hi) im->free(hi);
@@ -347,17 +346,17 @@ int hw_recv_outcomes(const exec_opts_t *o, char *msg, size_t cap)
     char buf[16];
     long n;
     if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return failm(msg, cap, "set-up failed");
+        return hw_fail(msg, cap, "set-up failed");
     if (im->disp_adopt(&d, m, sv[0], &obs_events, &ob) < 0) {
         close(sv[0]);
-        rc = failm(msg, cap, "disp_adopt failed");
+        rc = hw_fail(msg, cap, "disp_adopt failed");
         goto out;
     }
     /* No data: "no data", not an end, and the channel stays open. */
     if ((n = im->recv(d, buf, sizeof(buf))) != -EAGAIN || im->fd(d) < 0 || events_of(&ob)) {
-        rc = failm(msg, cap, "recv with no data returned %ld (want -EAGAIN), channel %s, "
-                   "%d handler calls (want open, none: D11)", n,
-                   im->fd(d) < 0 ? "closed" : "open", events_of(&ob));
+        rc = hw_fail(msg, cap, "recv with no data returned %ld (want -EAGAIN), channel %s, "
+                     "%d handler calls (want open, none: D11)", n,
+                     im->fd(d) < 0 ? "closed" : "open", events_of(&ob));
         goto out;
     }
     (void)!send(sv[1], "ab", 2, MSG_NOSIGNAL);
@@ -366,9 +365,9 @@ int hw_recv_outcomes(const exec_opts_t *o, char *msg, size_t cap)
     int same = n1 == 2 && memcmp(buf, "ab", 2) == 0;
     long n2 = im->recv(d, buf, sizeof(buf));
     if (!same || n2 != -EAGAIN || im->fd(d) < 0) {
-        rc = failm(msg, cap, "recv after the peer wrote \"ab\": %ld%s, then %ld "
-                   "(want 2, then -EAGAIN with the channel open: D11)", n1,
-                   n1 == 2 && !same ? " (wrong bytes)" : "", n2);
+        rc = hw_fail(msg, cap, "recv after the peer wrote \"ab\": %ld%s, then %ld "
+                     "(want 2, then -EAGAIN with the channel open: D11)", n1,
+                     n1 == 2 && !same ? " (wrong bytes)" : "", n2);
         goto out;
     }
     /* End of stream: handle_close has run by the time recv reports it. */
@@ -376,16 +375,16 @@ int hw_recv_outcomes(const exec_opts_t *o, char *msg, size_t cap)
     sv[1] = -1;
     wait_readable(im->fd(d));
     if ((n = im->recv(d, buf, sizeof(buf))) != 0 || ob.closes != 1 || im->fd(d) >= 0) {
-        rc = failm(msg, cap, "recv at end of stream returned %ld with %d handle_close "
-                   "(want 0 after exactly one, channel closed: D11)", n, ob.closes);
+        rc = hw_fail(msg, cap, "recv at end of stream returned %ld with %d handle_close "
+                     "(want 0 after exactly one, channel closed: D11)", n, ob.closes);
         goto out;
     }
     /* A closed channel: socket operations report EBADF, no second close. */
     long r1 = im->recv(d, buf, sizeof(buf)), r2 = im->send(d, "x", 1);
     if (r1 != -EBADF || r2 != -EBADF || ob.closes != 1 || ob.errors)
-        rc = failm(msg, cap, "recv/send on the closed dispatcher returned %ld/%ld with %d "
-                   "closes, %d errors (want -EBADF twice, still 1 close: E3 D6)",
-                   r1, r2, ob.closes, ob.errors);
+        rc = hw_fail(msg, cap, "recv/send on the closed dispatcher returned %ld/%ld with %d "
+                     "closes, %d errors (want -EBADF twice, still 1 close: E3 D6)",
+                     r1, r2, ob.closes, ob.errors);
 out:
     if (d) im->free(d);
     if (sv[1] >= 0) close(sv[1]);
@@ -411,27 +410,27 @@ int hw_fd_edges(const exec_opts_t *o, char *msg, size_t cap)
     for (int i = 0; i < N; i++)
         peer[i] = -1;
     if (im->map_new(&m) < 0)
-        return failm(msg, cap, "map_new failed");
+        return hw_fail(msg, cap, "map_new failed");
     for (int i = 0; i < N && rc == 0; i++) {
         int sv[2];
         if (fcntl(nums[i], F_GETFD) >= 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-            rc = failm(msg, cap, "descriptor %d is taken or socketpair failed", nums[i]);
+            rc = hw_fail(msg, cap, "descriptor %d is taken or socketpair failed", nums[i]);
             break;
         }
         int fd = dup3(sv[0], nums[i], O_CLOEXEC);
         close(sv[0]);
         peer[i] = sv[1];
         if (fd != nums[i]) {
-            rc = failm(msg, cap, "dup3 to descriptor %d failed", nums[i]);
+            rc = hw_fail(msg, cap, "dup3 to descriptor %d failed", nums[i]);
             break;
         }
         if (im->chat_adopt(&c[i], m, fd, &obs_events, &ob[i]) < 0 ||
             im->set_terminator(c[i], "\n", 1) < 0) {
             if (c[i] == NULL)
                 close(fd);
-            rc = failm(msg, cap, "a chat channel on descriptor %d: chat_adopt or "
-                       "set_terminator failed", nums[i]);
+            rc = hw_fail(msg, cap, "a chat channel on descriptor %d: chat_adopt or "
+                         "set_terminator failed", nums[i]);
         }
     }
     for (int i = 0; i < N && rc == 0; i++)
@@ -445,9 +444,9 @@ int hw_fd_edges(const exec_opts_t *o, char *msg, size_t cap)
     }
     for (int i = 0; i < N && rc == 0; i++)
         if (ob[i].found != 1 || ob[i].n != 1 || ob[i].closes || ob[i].errors)
-            rc = failm(msg, cap, "the channel on descriptor %d: %d record(s), %d close(s), "
-                       "%d error(s) (want its one record: M3 L13)", nums[i], ob[i].found,
-                       ob[i].closes, ob[i].errors);
+            rc = hw_fail(msg, cap, "the channel on descriptor %d: %d record(s), %d close(s), "
+                         "%d error(s) (want its one record: M3 L13)", nums[i], ob[i].found,
+                         ob[i].closes, ob[i].errors);
     for (int i = 0; i < N; i++) {
         if (c[i])
             im->free(c[i]);
@@ -460,32 +459,6 @@ int hw_fd_edges(const exec_opts_t *o, char *msg, size_t cap)
 
 /* ------------------------------------------------- urgent data, D21 */
 
-/* A loopback TCP connection: *impl_side for the implementation, *peer kept
- * by the suite.  Returns 0 or -1. */
-static int tcp_pair(int *impl_side, int *peer)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
-    *impl_side = *peer = -1;
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 1) < 0 ||
-        getsockname(ls, (struct sockaddr *)&a, &al) < 0)
-        goto out;
-    *peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (*peer < 0 || connect(*peer, (struct sockaddr *)&a, sizeof(a)) < 0)
-        goto out;
-    *impl_side = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
-    rc = *impl_side < 0 ? -1 : 0;
-out:
-    if (ls >= 0) close(ls);
-    if (rc < 0 && *peer >= 0) {
-        close(*peer);
-        *peer = -1;
-    }
-    return rc;
-}
-
 /* An urgent byte among ordinary data: the ordinary bytes are framed as if
  * it were not there, nothing else happens, and once it is consumed a pass
  * waits out its timeout: urgent readiness is not reported again and again
@@ -495,14 +468,17 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
     obs_t ob = {0};
-    int s, peer = -1, rc = 0;
-    if (im->map_new(&m) < 0 || tcp_pair(&s, &peer) < 0)
-        return failm(msg, cap, "set-up of a loopback TCP connection failed");
+    int fds[2] = {-1, -1}, rc = 0;
+    if (im->map_new(&m) < 0 || exec_tcp_pair(fds) < 0) {
+        if (m) im->map_free(m);
+        return hw_fail(msg, cap, "set-up of a loopback TCP connection failed");
+    }
+    int s = fds[0], peer = fds[1];
     if (im->chat_adopt(&c, m, s, &obs_events, &ob) < 0 ||
         im->set_terminator(c, "\n", 1) < 0) {
         if (c == NULL)
             close(s);
-        rc = failm(msg, cap, "chat_adopt or set_terminator failed");
+        rc = hw_fail(msg, cap, "chat_adopt or set_terminator failed");
         goto out;
     }
     /* The urgent byte comes last: ordinary reads stop at its mark, so only
@@ -513,10 +489,10 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
     for (int p = 0; p < 3; p++)
         im->poll(m, o->backend, 10); /* anything left to report, reported */
     if (ob.found != 1 || ob.n != 1 || ob.closes || ob.errors || im->fd(c) < 0) {
-        rc = failm(msg, cap, "\"a\\n\" then an urgent \"!\": %d record(s) of %zu byte(s) "
-                   "collected, %d closes, %d errors, channel %s (want 1 record \"a\", "
-                   "channel open: D21)", ob.found, ob.n, ob.closes, ob.errors,
-                   im->fd(c) < 0 ? "closed" : "open");
+        rc = hw_fail(msg, cap, "\"a\\n\" then an urgent \"!\": %d record(s) of %zu byte(s) "
+                     "collected, %d closes, %d errors, channel %s (want 1 record \"a\", "
+                     "channel open: D21)", ob.found, ob.n, ob.closes, ob.errors,
+                     im->fd(c) < 0 ? "closed" : "open");
         goto out;
     }
     struct timespec t0;
@@ -524,17 +500,17 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
     int r = im->poll(m, o->backend, 50);
     double el = ms_since(&t0);
     if (r < 0 || el < 45.0) {
-        rc = failm(msg, cap, "after the urgent byte a 50 ms pass %s after %.1f ms: urgent "
-                   "readiness is reported on every pass (D21, L3)",
-                   r < 0 ? "failed" : "returned", el);
+        rc = hw_fail(msg, cap, "after the urgent byte a 50 ms pass %s after %.1f ms: urgent "
+                     "readiness is reported on every pass (D21, L3)",
+                     r < 0 ? "failed" : "returned", el);
         goto out;
     }
     (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
     PASS_UNTIL(im, m, o->backend, ob.found >= 2);
     if (ob.found != 2 || ob.n != 2 || ob.closes || ob.errors)
-        rc = failm(msg, cap, "after the urgent byte, \"b\\n\": %d record(s) of %zu byte(s) "
-                   "in all, %d closes, %d errors (want 2 records \"a\" \"b\": D21)",
-                   ob.found, ob.n, ob.closes, ob.errors);
+        rc = hw_fail(msg, cap, "after the urgent byte, \"b\\n\": %d record(s) of %zu byte(s) "
+                     "in all, %d closes, %d errors (want 2 records \"a\" \"b\": D21)",
+                     ob.found, ob.n, ob.closes, ob.errors);
 out:
     if (c) im->free(c);
     if (peer >= 0) close(peer);
@@ -551,7 +527,7 @@ int hw_connect_sync(const exec_opts_t *o, char *msg, size_t cap)
     obs_t ob = {0};
     int rc = 0;
     if (im->map_new(&m) < 0)
-        return failm(msg, cap, "map_new failed");
+        return hw_fail(msg, cap, "map_new failed");
     /* TCP to the limited broadcast address fails inside connect()
      * (ENETUNREACH on Linux): nothing is ever in progress. */
     struct sockaddr_in a;
@@ -564,8 +540,8 @@ int hw_connect_sync(const exec_opts_t *o, char *msg, size_t cap)
     for (int p = 0; p < 5; p++)
         im->poll(m, o->backend, 2);
     if (r >= 0 || size != 0 || events_of(&ob))
-        rc = failm(msg, cap, "connect to 255.255.255.255:80 returned %d, map size %ld, then "
-                   "%d handler calls (want an error, 0, none: D17)", r, size, events_of(&ob));
+        rc = hw_fail(msg, cap, "connect to 255.255.255.255:80 returned %d, map size %ld, then "
+                     "%d handler calls (want an error, 0, none: D17)", r, size, events_of(&ob));
     if (r >= 0 && c)
         im->free(c);
     im->map_free(m);
@@ -587,7 +563,7 @@ static int emfile_burst(const exec_opts_t *o, void *m, void *l, const obs_t *ob,
     getrlimit(RLIMIT_NOFILE, &old);
     *c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (*c < 0 || connect(*c, (const struct sockaddr *)a, sizeof(*a)) < 0)
-        return failm(msg, cap, "dialling the listener failed");
+        return hw_fail(msg, cap, "dialling the listener failed");
     int lowest = 0;
     while (fcntl(lowest, F_GETFD) >= 0)
         lowest++;
@@ -603,21 +579,21 @@ static int emfile_burst(const exec_opts_t *o, void *m, void *l, const obs_t *ob,
     setrlimit(RLIMIT_NOFILE, &old);
     if (r < 0 || ob->accepts != burst - 1 || ob->errors || ob->closes || im->fd(l) < 0 ||
         im->map_size(m) != 1)
-        return failm(msg, cap, "burst %d, accept with no descriptor left: pass %d, %d accepts, "
-                     "%d errors, %d closes, listener %s (want no handler call, listener "
-                     "open: D20)", burst, r, ob->accepts - (burst - 1), ob->errors,
-                     ob->closes, im->fd(l) < 0 ? "closed" : "open");
+        return hw_fail(msg, cap, "burst %d, accept with no descriptor left: pass %d, %d accepts, "
+                       "%d errors, %d closes, listener %s (want no handler call, listener "
+                       "open: D20)", burst, r, ob->accepts - (burst - 1), ob->errors,
+                       ob->closes, im->fd(l) < 0 ? "closed" : "open");
     if (el < 45.0)
-        return failm(msg, cap, "burst %d: with no descriptor left a 50 ms pass returned after "
-                     "%.1f ms: the pending connection keeps the loop spinning (D20)",
-                     burst, el);
+        return hw_fail(msg, cap, "burst %d: with no descriptor left a 50 ms pass returned after "
+                       "%.1f ms: the pending connection keeps the loop spinning (D20)",
+                       burst, el);
     if (check_drop) {
         struct pollfd pf = {.fd = *c, .events = POLLIN};
         char byte;
         if (poll(&pf, 1, 1000) <= 0 || recv(*c, &byte, 1, MSG_DONTWAIT) > 0)
-            return failm(msg, cap, "burst %d: the connection that arrived while no descriptor "
-                         "was free was not dropped: its peer saw no end of stream (D20)",
-                         burst);
+            return hw_fail(msg, cap, "burst %d: the connection that arrived while no descriptor "
+                           "was free was not dropped: its peer saw no end of stream (D20)",
+                           burst);
     }
     return 0;
 }
@@ -641,7 +617,7 @@ static int accept_emfile(const exec_opts_t *o, char *msg, size_t cap, int check_
     if (im->map_new(&m) < 0 ||
         im->listen(&l, m, (struct sockaddr *)&a, sizeof(a), &obs_events, &ob) < 0 ||
         getsockname(im->fd(l), (struct sockaddr *)&a, &al) < 0) {
-        rc = failm(msg, cap, "set-up of a listener failed");
+        rc = hw_fail(msg, cap, "set-up of a listener failed");
         goto out;
     }
     im->poll(m, o->backend, 0); /* backend state (an epoll fd, say) exists now */
@@ -650,23 +626,23 @@ static int accept_emfile(const exec_opts_t *o, char *msg, size_t cap, int check_
                           msg, cap);
         for (int i = 0; i < 2 * burst - 1 && rc == 0; i++)
             if (fcntl(socks[i], F_GETFD) < 0)
-                rc = failm(msg, cap, "burst %d: the suite's own socket (fd %d) was closed by "
-                           "the implementation: it may close only what it owns (E2)",
-                           burst, socks[i]);
+                rc = hw_fail(msg, cap, "burst %d: the suite's own socket (fd %d) was closed by "
+                             "the implementation: it may close only what it owns (E2)",
+                             burst, socks[i]);
         if (rc)
             break;
         /* Descriptors are back: the listener still accepts. */
         int *c = &socks[2 * burst - 1];
         *c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (*c < 0 || connect(*c, (struct sockaddr *)&a, sizeof(a)) < 0) {
-            rc = failm(msg, cap, "dialling the listener again failed");
+            rc = hw_fail(msg, cap, "dialling the listener again failed");
             break;
         }
         PASS_UNTIL(im, m, o->backend, ob.accepts >= burst);
         if (ob.accepts != burst || ob.errors || ob.closes)
-            rc = failm(msg, cap, "after descriptors came back (burst %d): %d accepts, %d "
-                       "errors, %d closes (want %d, 0, 0: D20)", burst, ob.accepts,
-                       ob.errors, ob.closes, burst);
+            rc = hw_fail(msg, cap, "after descriptors came back (burst %d): %d accepts, %d "
+                         "errors, %d closes (want %d, 0, 0: D20)", burst, ob.accepts,
+                         ob.errors, ob.closes, burst);
     }
 out:
     for (int i = 0; i < 4; i++)
@@ -696,7 +672,7 @@ int hw_eexist(const exec_opts_t *o, char *msg, size_t cap)
     obs_t oa = {0}, ob = {0};
     int peer = -1, rc = 0;
     if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &a, &peer, &obs_events, &oa) < 0) {
-        rc = failm(msg, cap, "set-up failed");
+        rc = hw_fail(msg, cap, "set-up failed");
         goto out;
     }
     /* a's descriptor again, in the same map: refused, a untouched.  On
@@ -708,9 +684,9 @@ int hw_eexist(const exec_opts_t *o, char *msg, size_t cap)
     PASS_UNTIL(im, m, o->backend, oa.n >= 1);
     if (r1 != -EEXIST || r2 != -EEXIST || size != 1 || oa.n != 1 || oa.closes ||
         events_of(&ob))
-        rc = failm(msg, cap, "adopting an fd another channel holds: %d (chat), %d (disp), "
-                   "map size %ld; the holder then read %zu of 1 byte (want -EEXIST twice, "
-                   "size 1, the holder served: M3)", r1, r2, size, oa.n);
+        rc = hw_fail(msg, cap, "adopting an fd another channel holds: %d (chat), %d (disp), "
+                     "map size %ld; the holder then read %zu of 1 byte (want -EEXIST twice, "
+                     "size 1, the holder served: M3)", r1, r2, size, oa.n);
     if (r1 >= 0 && b) im->free(b);
     if (r2 >= 0 && d) im->free(d);
 out:
@@ -730,15 +706,15 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     int peer = -1, rc = 0;
     char b[16];
     if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0)
-        return failm(msg, cap, "set-up failed");
+        return hw_fail(msg, cap, "set-up failed");
     im->push(c, "queued", 6);
     im->map_free(m); /* closes c as close_all does; c stays a valid handle */
     int fd = im->fd(c), r1 = im->close(c), r2 = im->push(c, "x", 1);
     ssize_t k = recv(peer, b, sizeof(b), MSG_DONTWAIT);
     if (fd != -1 || r1 != -EBADF || r2 != -EBADF || k != 0 || events_of(&ob)) {
-        rc = failm(msg, cap, "after destroying its map: fd %d, close %d, push %d, peer read "
-                   "%zd, %d handler calls (want -1, -EBADF, -EBADF, end of stream, none: M9)",
-                   fd, r1, r2, k, events_of(&ob));
+        rc = hw_fail(msg, cap, "after destroying its map: fd %d, close %d, push %d, peer read "
+                     "%zd, %d handler calls (want -1, -EBADF, -EBADF, end of stream, none: M9)",
+                     fd, r1, r2, k, events_of(&ob));
     }
     im->free(c);
     close(peer);
@@ -750,7 +726,7 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     c = NULL;
     if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0 ||
         im->set_terminator(c, "\n", 1) < 0)
-        return failm(msg, cap, "set-up failed");
+        return hw_fail(msg, cap, "set-up failed");
     ob.im = im;
     ob.map = m;
     ob.free_map_in_found = 1;
@@ -762,9 +738,9 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
     PASS_UNTIL(im, m, o->backend, ob.found >= 2);
     if (size != 1 || fd < 0 || ob.found != 2 || ob.closes || ob.n != 2)
-        rc = failm(msg, cap, "destroying a map inside its own pass: then size %ld, channel %s, "
-                   "%d of 2 records (want 1, open, 2: M9)", size, fd < 0 ? "closed" : "open",
-                   ob.found);
+        rc = hw_fail(msg, cap, "destroying a map inside its own pass: then size %ld, channel %s, "
+                     "%d of 2 records (want 1, open, 2: M9)", size, fd < 0 ? "closed" : "open",
+                     ob.found);
     im->free(c);
     close(peer);
     im->map_free(m);
@@ -802,18 +778,18 @@ int hw_default_map_end(const exec_opts_t *o, char *msg, size_t cap)
     thr_end_t t = {o->impl, &ob, NULL, -1, -1};
     pthread_t th;
     if (pthread_create(&th, NULL, default_user, &t) != 0)
-        return failm(msg, cap, "pthread_create failed");
+        return hw_fail(msg, cap, "pthread_create failed");
     pthread_join(th, NULL);
     if (t.ch == NULL)
-        return failm(msg, cap, "set-up in the thread failed");
+        return hw_fail(msg, cap, "set-up in the thread failed");
     char b[4];
     int fd_open = fcntl(t.fd, F_GETFD) >= 0;
     ssize_t k = recv(t.peer, b, sizeof(b), MSG_DONTWAIT);
     int rc = 0;
     if (fd_open || k != 0 || events_of(&ob))
-        rc = failm(msg, cap, "after its thread ended, a channel of the default map: fd %s, "
-                   "peer read %zd, %d handler calls (want closed, end of stream, none: M10)",
-                   fd_open ? "still open" : "closed", k, events_of(&ob));
+        rc = hw_fail(msg, cap, "after its thread ended, a channel of the default map: fd %s, "
+                     "peer read %zd, %d handler calls (want closed, end of stream, none: M10)",
+                     fd_open ? "still open" : "closed", k, events_of(&ob));
     o->impl->free(t.ch); /* the handle outlives its map, closed (M9) */
     close(t.peer);
     return rc;

@@ -48,7 +48,7 @@ static void on_wakeup(ac_disp_t *d, void *ud)
 static int usage(const server_t *srv, FILE *f, int rc)
 {
     fprintf(f, "usage: %s [--host ADDR] [--port N] "
-               "[--backend select|poll]\n", srv->name);
+               "[--backend select|poll|epoll]\n", srv->name);
     return rc;
 }
 
