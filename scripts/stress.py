@@ -408,57 +408,74 @@ def csv(kind, allowed=None):
     return parse
 
 
+def add_common(p, defaults):
+    """The options every subcommand shares.  They are accepted before and
+    after the subcommand (make appends STRESS_ARGS after it); the copy on
+    the subcommands has no defaults (SUPPRESS), so an option given before
+    the subcommand is not reset by the subcommand's parser."""
+    def d(v):
+        return v if defaults else argparse.SUPPRESS
+    p.add_argument("--build", default=d(os.path.join(ROOT, "build", "stress")),
+                   help="root of the stress builds (default build/stress)")
+    p.add_argument("--impl", default=d("ref"),
+                   help="implementation name: the IMPL directory's basename")
+    p.add_argument("--jobs", type=int, default=d(None),
+                   help="runs in parallel (default: the CPU count; matrix: "
+                        "1, so ops/s are comparable)")
+    p.add_argument("--seed", type=lambda s: int(s, 0), default=d(None),
+                   help="base seed (default: from the clock; printed)")
+    p.add_argument("--detectors", type=csv("detector", ALL_DETECTORS),
+                   default=d(ALL_DETECTORS),
+                   help="subset of " + ",".join(ALL_DETECTORS))
+    p.add_argument("--backends", type=lambda s: [x for x in s.split(",")
+                                                 if x],
+                   default=d(["select", "poll"]),
+                   help="loop backends (default select,poll; the driver "
+                        "refuses names its implementation lacks)")
+    p.add_argument("--channels", type=int, default=d(8),
+                   help="slots per thread (default 8)")
+    p.add_argument("--grace", type=float, default=d(30),
+                   help="seconds a channel may take to close (default 30)")
+    p.add_argument("--canary-runs", type=int, default=d(3),
+                   help="K: runs of each canary per detector (default 3)")
+    p.add_argument("--canary-seconds", type=float, default=d(8),
+                   help="length of a canary run if nothing catches it")
+    p.add_argument("--canary-threads", type=int, default=d(4))
+    p.add_argument("--lenient", action="store_true",
+                   default=d(False),
+                   help="the oracle also catches canaries for tsan, "
+                        "helgrind and drd")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Exit: 0 as expected, 1 a clean run reported or a canary was "
-               "missed, 2 usage, 99 harness.")
-    ap.add_argument("--build", default=os.path.join(ROOT, "build", "stress"),
-                    help="root of the stress builds (default build/stress)")
-    ap.add_argument("--impl", default="ref",
-                    help="implementation name: the IMPL directory's basename")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
-                    help="runs in parallel (matrix: 1 by default, so ops/s "
-                         "are comparable)")
-    ap.add_argument("--seed", type=lambda s: int(s, 0), default=None,
-                    help="base seed (default: from the clock; printed)")
-    ap.add_argument("--detectors", type=csv("detector", ALL_DETECTORS),
-                    default=ALL_DETECTORS,
-                    help="subset of " + ",".join(ALL_DETECTORS))
-    ap.add_argument("--backends", type=lambda s: [x for x in s.split(",")
-                                                  if x],
-                    default=["select", "poll"],
-                    help="loop backends (default select,poll; the driver "
-                         "refuses names its implementation lacks)")
-    ap.add_argument("--channels", type=int, default=8,
-                    help="slots per thread (default 8)")
-    ap.add_argument("--grace", type=float, default=30,
-                    help="seconds a channel may take to close (default 30)")
-    ap.add_argument("--canary-runs", type=int, default=3,
-                    help="K: runs of each canary per detector (default 3)")
-    ap.add_argument("--canary-seconds", type=float, default=8,
-                    help="length of a canary run if nothing catches it")
-    ap.add_argument("--canary-threads", type=int, default=4)
-    ap.add_argument("--lenient", action="store_true",
-                    help="the oracle also catches canaries for tsan, "
-                         "helgrind and drd")
+               "missed, 2 usage, 99 harness.  Options may come before or "
+               "after the subcommand.")
+    add_common(ap, True)
+    common = argparse.ArgumentParser(add_help=False)
+    add_common(common, False)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("check", help="the make check part (about 2 minutes)")
+    c = sub.add_parser("check", parents=[common],
+                       help="the make check part (about 2 minutes)")
     c.add_argument("--seconds", type=float, default=3)
     c.add_argument("--threads", type=int, default=4)
-    m = sub.add_parser("matrix", help="threads x backends x detectors table")
+    m = sub.add_parser("matrix", parents=[common],
+                       help="threads x backends x detectors table")
     m.add_argument("--seconds", type=float, default=5)
     m.add_argument("--threads", dest="thread_list", type=csv("threads"),
                    default=[1, 2, 4, 8])
-    rn = sub.add_parser("run", help="one run under one detector")
+    rn = sub.add_parser("run", parents=[common],
+                        help="one run under one detector")
     rn.add_argument("--detector", choices=ALL_DETECTORS, default="plain")
     rn.add_argument("rest", nargs=argparse.REMAINDER,
                     help="achat-stress arguments (after --)")
     a = ap.parse_args(argv)
     if a.seed is None:
         a.seed = int(time.time() * 1000) & ((1 << 64) - 1)
-    if a.cmd == "matrix" and "--jobs" not in " ".join(argv or sys.argv):
-        a.jobs = 1
+    if a.jobs is None:
+        a.jobs = 1 if a.cmd == "matrix" else (os.cpu_count() or 2)
     if a.cmd == "run" and a.rest and a.rest[0] == "--":
         a.rest = a.rest[1:]
     if a.jobs < 1 or a.canary_runs < 1 or a.channels < 1:
