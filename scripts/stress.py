@@ -2,8 +2,8 @@
 """stress.py: runs the multi-thread stress driver (stress/, achat-stress)
 under every detector and proves each detector can fire.
 
-  check   the part of `make check`: clean runs under each detector (both
-          backends), then each canary K times under each detector.  Every
+  check   the part of `make check`: clean runs under each detector (every
+          backend), then each canary K times under each detector.  Every
           clean run must be clean; every canary run must be caught.
   matrix  threads x backends x detectors, --seconds each, printed as a table
           of ops/s and verdicts, then the canary table.
@@ -127,6 +127,18 @@ class Runner:
                 raise Harness("ThreadSanitizer cannot start on this kernel "
                               "(unexpected memory mapping, also under "
                               "setarch -R): %s" % p.stderr.strip()[:300])
+
+    def declared_backends(self, det):
+        """The backends the implementation declares (its adapter's list),
+        asked of the binary itself, so no backend goes unstressed."""
+        cmd = self.prefix.get(det, []) + [self.binary(det), "--list-backends"]
+        p = subprocess.run(cmd, env=dict(os.environ, **self.dets[det]["env"]),
+                           capture_output=True, text=True, timeout=60)
+        names = p.stdout.split()
+        if p.returncode != 0 or not names:
+            raise Harness("%s --list-backends failed (exit %d): %s" % (
+                self.binary(det), p.returncode, p.stderr.strip()[:300]))
+        return names
 
     @staticmethod
     def which(prog):
@@ -302,9 +314,16 @@ def report_bad(bad):
             print("    " + line)
 
 
+def resolve_backends(r, a):
+    if a.backends is None:
+        a.backends = r.declared_backends(a.detectors[0])
+    print("stress: backends %s" % ",".join(a.backends), flush=True)
+
+
 def cmd_check(r, a):
     dets = a.detectors
     r.preflight(dets)
+    resolve_backends(r, a)
     plan = []
     for det in dets:
         for i, be in enumerate(a.backends):
@@ -331,6 +350,7 @@ def cmd_check(r, a):
 def cmd_matrix(r, a):
     dets = a.detectors
     r.preflight(dets)
+    resolve_backends(r, a)
     plan = []
     for det in dets:
         for t in a.thread_list:
@@ -429,9 +449,11 @@ def add_common(p, defaults):
                    help="subset of " + ",".join(ALL_DETECTORS))
     p.add_argument("--backends", type=lambda s: [x for x in s.split(",")
                                                  if x],
-                   default=d(["select", "poll"]),
-                   help="loop backends (default select,poll; the driver "
-                        "refuses names its implementation lacks)")
+                   default=d(None),
+                   help="loop backends (default: every backend the "
+                        "implementation declares, e.g. select,poll,epoll "
+                        "for the reference; the driver refuses names its "
+                        "implementation lacks)")
     p.add_argument("--channels", type=int, default=d(8),
                    help="slots per thread (default 8)")
     p.add_argument("--grace", type=float, default=d(30),

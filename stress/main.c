@@ -50,6 +50,8 @@ static void usage(FILE *f)
 "  --kinds LIST     channel kinds: unix,tcp,connect,accept (default all)\n"
 "  --grace S        seconds a channel may take to close (default 30)\n"
 "  --quiet          no progress line on stderr\n"
+"  --list-backends  print the implementation's backends, one a line, and\n"
+"                   exit (scripts/stress.py stresses all of them)\n"
 "  --version, --help\n"
 "\n"
 "A progress line goes to stderr every second (ops/s, bytes/s, channels\n"
@@ -237,7 +239,8 @@ static void parse_args(int argc, char **argv)
     o->grace = 30;
     int have_seed = 0, have_secs = 0;
     enum { O_THREADS = 256, O_CHANNELS, O_SECONDS, O_ITER, O_SEED, O_BACKEND,
-           O_MODE, O_KINDS, O_GRACE, O_QUIET, O_VERSION, O_HELP };
+           O_MODE, O_KINDS, O_GRACE, O_QUIET, O_LIST_BACKENDS, O_VERSION,
+           O_HELP };
     static const struct option lo[] = {
         {"threads", required_argument, 0, O_THREADS},
         {"channels", required_argument, 0, O_CHANNELS},
@@ -249,6 +252,7 @@ static void parse_args(int argc, char **argv)
         {"kinds", required_argument, 0, O_KINDS},
         {"grace", required_argument, 0, O_GRACE},
         {"quiet", no_argument, 0, O_QUIET},
+        {"list-backends", no_argument, 0, O_LIST_BACKENDS},
         {"version", no_argument, 0, O_VERSION},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
@@ -288,6 +292,14 @@ static void parse_args(int argc, char **argv)
             break;
         case O_GRACE: o->grace = parse_double(optarg, "--grace", 0.1); break;
         case O_QUIET: o->quiet = 1; break;
+        case O_LIST_BACKENDS: {
+            const acc_impl_t *im = acc_get_impl();
+            if (im == NULL || im->backends == NULL)
+                stress_harness("the adapter names no backend");
+            for (int i = 0; im->backends[i]; i++)
+                printf("%s\n", im->backends[i]);
+            exit(EXIT_CLEAN);
+        }
         case O_VERSION:
             printf("achat-stress 0.1 (adapter ABI %d)\n", ACC_ABI_VERSION);
             exit(EXIT_CLEAN);
