@@ -156,10 +156,23 @@ class Runner:
             wrap.append("--exit-on-first-error=yes")  # the first is enough
         return self.prefix.get(det, []) + wrap + [self.binary(det)] + drv_args
 
+    def repro(self, det, drv_args, canary):
+        """One shell line that repeats a run with its detector's setup (the
+        sanitizer options, setarch, the valgrind wrapper) and the driver's
+        progress lines, which the run itself had turned off."""
+        d = self.dets[det]
+        cmd = self.command(det, [x for x in drv_args if x != "--quiet"],
+                           canary)
+        return " ".join(["%s=%s" % (k, shlex.quote(v))
+                         for k, v in sorted(d["env"].items())] +
+                        [shlex.quote(c) for c in cmd])
+
     def run(self, name, det, drv_args, seconds, canary=False):
         d = self.dets[det]
         cmd = self.command(det, drv_args, canary)
         env = dict(os.environ, **d["env"])
+        seed = drv_args[drv_args.index("--seed") + 1]
+        repro = self.repro(det, drv_args, canary)
         # The driver's own grace bounds every ending; this only catches a
         # process that hangs past all of it.
         limit = seconds * (4 if d["wrap"] else 2) + self.args.grace * 2 + 60
@@ -187,8 +200,9 @@ class Runner:
         log = os.path.join(self.logdir, name + ".log")
         with open(log, "w", encoding="utf-8") as f:
             f.write("# %s\n" % " ".join(
-                ["%s=%s" % kv for kv in d["env"].items()] +
+                ["%s=%s" % (k, shlex.quote(v)) for k, v in d["env"].items()] +
                 [shlex.quote(c) for c in cmd]))
+            f.write("# seed %s; reproduce with: %s\n" % (seed, repro))
             f.write("# exit %s, %.1fs, verdict %s\n" % (rc, took, verdict))
             f.write(out + "\n" + err)
         with self.lock:
@@ -198,7 +212,7 @@ class Runner:
             n, total, time.monotonic() - self.t0, name, det, took, verdict,
             "  ops/s=%d" % ops if ops is not None and not canary else ""))
         return dict(name=name, det=det, verdict=verdict, ops=ops, rc=rc,
-                    log=log, err=err, canary=canary)
+                    log=log, err=err, canary=canary, seed=seed, repro=repro)
 
     def classify(self, det, rc, err, timed_out):
         d = self.dets[det]
@@ -312,6 +326,8 @@ def report_bad(bad):
         tail = [l for l in res["err"].splitlines() if l.strip()][-12:]
         for line in tail:
             print("    " + line)
+        print("  seed %s; reproduce with:\n    %s" % (res["seed"],
+                                                     res["repro"]))
 
 
 def resolve_backends(r, a):
@@ -403,7 +419,9 @@ def cmd_run(r, a):
     d = r.dets[det]
     cmd = r.command(det, a.rest, canary=False)
     env = dict(os.environ, **d["env"])
-    print("stress: %s" % " ".join(shlex.quote(c) for c in cmd), flush=True)
+    print("stress: %s" % " ".join(
+        ["%s=%s" % (k, shlex.quote(v)) for k, v in sorted(d["env"].items())] +
+        [shlex.quote(c) for c in cmd]), flush=True)
     p = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True,
                        errors="replace")
     sys.stderr.write(p.stderr)
@@ -494,6 +512,8 @@ def main(argv=None):
     rn.add_argument("rest", nargs=argparse.REMAINDER,
                     help="achat-stress arguments (after --)")
     a = ap.parse_args(argv)
+    # Absolute, so the printed reproduce commands work from any directory.
+    a.build = os.path.abspath(a.build)
     if a.seed is None:
         a.seed = int(time.time() * 1000) & ((1 << 64) - 1)
     if a.jobs is None:

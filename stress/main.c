@@ -22,6 +22,9 @@
 #define STRESS_SANITIZED 1
 #endif
 #endif
+#ifdef STRESS_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 run_t g_run;
 
@@ -116,7 +119,19 @@ _Noreturn void stress_harness(const char *fmt, ...)
     _exit(EXIT_HARNESS);
 }
 
-#ifndef STRESS_SANITIZED
+#ifdef STRESS_SANITIZED
+/* A sanitizer report ends the run in the sanitizer's own Die(), past any
+ * handler of ours: its death callback still gives the seed and the
+ * command (with the sanitizer's options) after the report. */
+static void on_sanitizer_death(void)
+{
+    static const char head[] = "\nachat-stress: VIOLATION: the sanitizer "
+                               "reported (above)\n";
+    if (write(2, head, sizeof head - 1) < 0 ||
+        write(2, crash_msg, crash_len) < 0)
+        return;
+}
+#else
 /* A crash is a finding too (a corrupted map or FIFO): say so with the seed
  * and the command, using only async-signal-safe calls.  Sanitizer builds
  * keep their own handlers, which report more. */
@@ -360,17 +375,48 @@ static void check_impl(void)
     }
 }
 
+/* Appends NAME='value' for each sanitizer option variable that is set, so
+ * the printed command runs the detector as this run did.  Under valgrind
+ * the tool is not known here; scripts/stress.py prints that wrapper. */
+static void env_prefix(char *b, size_t cap)
+{
+    static const char *const vars[] = {"TSAN_OPTIONS", "ASAN_OPTIONS",
+                                       "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+    size_t n = 0;
+    b[0] = 0;
+#ifdef STRESS_SANITIZED
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v == NULL || n + strlen(vars[i]) + 8 > cap)
+            continue;
+        n += (size_t)sprintf(b + n, "%s='", vars[i]);
+        for (; *v && n + 8 < cap; v++) {
+            if (*v == '\'') /* close, an escaped quote, reopen */
+                n += (size_t)sprintf(b + n, "'\\''");
+            else
+                b[n++] = *v;
+        }
+        n += (size_t)sprintf(b + n, "' ");
+    }
+#else
+    (void)vars;
+    (void)cap;
+    (void)n;
+#endif
+}
+
 static void make_repro(const char *argv0)
 {
     const stress_opts_t *o = &g_run.o;
-    char len[64];
+    char len[64], env[1024];
     if (o->iterations > 0)
         snprintf(len, sizeof len, "--iterations %ld", o->iterations);
     else
         snprintf(len, sizeof len, "--seconds %g", o->seconds);
+    env_prefix(env, sizeof env);
     snprintf(g_run.repro, sizeof g_run.repro,
-             "%s --threads %d --channels %d %s --seed 0x%016llx --backend %s "
-             "--mode %s --kinds %s --grace %g", argv0, o->threads,
+             "%s%s --threads %d --channels %d %s --seed 0x%016llx --backend "
+             "%s --mode %s --kinds %s --grace %g", env, argv0, o->threads,
              o->channels, len, (unsigned long long)o->seed, o->backend,
              mode_names[o->mode], kinds_str(o->kinds), o->grace);
     crash_len = (size_t)snprintf(crash_msg, sizeof crash_msg,
@@ -391,7 +437,9 @@ int main(int argc, char **argv)
     const acc_impl_t *im = g_run.impl;
 
     signal(SIGPIPE, SIG_IGN); /* peers write with MSG_NOSIGNAL; belt and braces */
-#ifndef STRESS_SANITIZED
+#ifdef STRESS_SANITIZED
+    __sanitizer_set_death_callback(on_sanitizer_death);
+#else
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
