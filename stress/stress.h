@@ -69,9 +69,14 @@ extern run_t g_run;
 worker_t *worker_new(int idx);
 void *worker_main(void *arg);
 void worker_free(worker_t *w);
-/* Totals of a finished worker, for the summary line. */
-void worker_totals(const worker_t *w, uint64_t *records, uint64_t *channels,
-                   uint64_t *strays, uint64_t *fallbacks);
+/* Totals of the finished workers, for the summary line. */
+typedef struct totals {
+    uint64_t records, channels, strays;
+    uint64_t picked;    /* channels whose kind was drawn, TCP or not */
+    uint64_t tcp_tries; /* of them, a TCP kind was drawn */
+    uint64_t fallbacks; /* of those, fell back to a socketpair */
+} totals_t;
+void worker_totals(const worker_t *w, totals_t *t);
 
 /* main.c: report and end the run.  idx is the reporting thread (-1: main). */
 _Noreturn void stress_violation(int idx, const char *fmt, ...)

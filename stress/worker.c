@@ -183,6 +183,8 @@ struct worker {
     struct sockaddr_in ilisten_addr;
     unsigned char *buf;
     uint64_t ops, bytes, opened, records, strays, fallbacks, uidseq;
+    uint64_t picked;     /* channels whose kind was drawn (could be TCP) */
+    uint64_t tcp_tries;  /* of them, TCP kinds (tcp, connect, accept) */
     int alive, wait_accept;
     chan_t *quar[QUAR];
     int qpos;
@@ -1148,8 +1150,12 @@ static void chan_open(worker_t *w, int i, int flags)
         return;
     }
     pick_kind(w, c);
-    if (flags & OPEN_UNIX)
+    if (flags & OPEN_UNIX) {
         c->kind = KIND_UNIX;
+    } else {
+        w->picked++;
+        w->tcp_tries += c->kind != KIND_UNIX;
+    }
     if (c->kind == KIND_TCP) {
         int s = tcp_connect(w, &w->raw_addr);
         if (s >= 0) {
@@ -1554,13 +1560,14 @@ void worker_free(worker_t *w)
     free(w);
 }
 
-void worker_totals(const worker_t *w, uint64_t *records, uint64_t *channels,
-                   uint64_t *strays, uint64_t *fallbacks)
+void worker_totals(const worker_t *w, totals_t *t)
 {
-    *records += w->records;
-    *channels += w->opened;
-    *strays += w->strays;
-    *fallbacks += w->fallbacks;
+    t->records += w->records;
+    t->channels += w->opened;
+    t->strays += w->strays;
+    t->fallbacks += w->fallbacks;
+    t->picked += w->picked;
+    t->tcp_tries += w->tcp_tries;
 }
 
 static void listeners_open(worker_t *w)
