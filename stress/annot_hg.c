@@ -23,12 +23,3 @@ void annot_atomic_hg(const volatile void *p, size_t n)
     (void)p, (void)n;
 #endif
 }
-
-int annot_under_valgrind(void)
-{
-#ifdef HAVE_HELGRIND_H
-    return RUNNING_ON_VALGRIND != 0;
-#else
-    return 0;
-#endif
-}

@@ -38,6 +38,7 @@ typedef struct stress_opts {
     unsigned kinds;
     double grace;      /* seconds a channel may take to finish an ending */
     int quiet;         /* no progress lines */
+    int prime_default_map; /* call map_default before the threads start */
 } stress_opts_t;
 
 /* What a worker publishes for the progress line and the watchdog.  Relaxed
@@ -88,9 +89,6 @@ _Noreturn void stress_harness(const char *fmt, ...)
  * atomics (they do not model atomics and would report every access). */
 void annot_atomic_hg(const volatile void *p, size_t n);
 void annot_atomic_drd(const volatile void *p, size_t n);
-
-/* Nonzero under valgrind (any tool). */
-int annot_under_valgrind(void);
 
 static inline void annot_atomic(const volatile void *p, size_t n)
 {
