@@ -507,7 +507,8 @@ def main(argv=None):
     add_common(common, False)
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check", parents=[common],
-                       help="the make check part (about 2 minutes)")
+                       help="the make check part (about 1 minute on 2 "
+                            "cores; budget 2 minutes)")
     c.add_argument("--seconds", type=float, default=3)
     c.add_argument("--threads", type=int, default=4)
     m = sub.add_parser("matrix", parents=[common],

@@ -3,7 +3,8 @@
 # own BUILD under $(BUILD)/stress/, so the implementation is compiled with
 # the same instrumentation as the driver (TSan sees only what it compiled).
 #   make stress        matrix: threads x backends x detectors, a table
-#   make stress-check  the part for `make check` (about two minutes)
+#   make stress-check  the part for `make check` (about 1 minute on 2 cores,
+#                      within the 2-minute budget; stress/README.md)
 # Knobs: STRESS_IMPL (default $(IMPL)), STRESS_SECONDS, STRESS_ARGS.
 
 STRESS_IMPL ?= $(IMPL)
