@@ -62,9 +62,9 @@ def key(r):
 def check_reference(a, tmp, seed, problems, print=print):
     inproc = os.path.join(tmp, "inproc.json")
     agent = os.path.join(tmp, "agent.json")
-    p1, t1 = run(a.inproc, ["--seed", seed, "--json", inproc])
+    p1, t1 = run(a.inproc, ["--seed", seed, "--json", inproc] + a.split_args)
     print("reference, in-process: exit %d, %.1f s: %s" % (p1.returncode, t1, counts(load(inproc))))
-    p2, t2 = run(a.client, ["--seed", seed, "--json", agent],
+    p2, t2 = run(a.client, ["--seed", seed, "--json", agent] + a.split_args,
                  {"ACC_AGENT": a.ref_agent})
     print("reference, agent:      exit %d, %.1f s: %s" % (p2.returncode, t2, counts(load(agent))))
     ra = {key(r): r for r in load(inproc)["results"]}
@@ -93,7 +93,7 @@ def check_cpython(a, tmp, seed, problems, print=print):
     agent = "%s %s" % (a.python, os.path.join("conformance", "agents", "cpython", "agent.py"))
     # CPython's own framing is quadratic (T15): the longest runs take
     # seconds, so the per-run bound is raised from the runner's 10 s.
-    p, t = run(a.client, ["--seed", seed, "--timeout", "60", "--json", out],
+    p, t = run(a.client, ["--seed", seed, "--timeout", "60", "--json", out] + a.split_args,
                {"ACC_AGENT": agent})
     print("cpython, agent:        exit %d, %.1f s: %s" % (p.returncode, t, counts(load(out))))
     for line in p.stderr.splitlines():
@@ -160,9 +160,13 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--seed", default="20240601")
     ap.add_argument("--python", default="python3")
+    ap.add_argument("--split", action="append", default=[],
+                    choices=["as-written", "one-shot", "bytewise", "random"],
+                    help="read chunkings to compare (repeatable; default: all four)")
     ap.add_argument("--skip", action="append", default=[],
                     choices=["reference", "cpython", "bad"])
     a = ap.parse_args()
+    a.split_args = [x for sp in a.split for x in ("--split", sp)]
     b = os.path.join(ROOT, a.build)
     a.inproc = os.path.join(b, "conformance", "ref", "acc-run")
     a.client = os.path.join(b, "conformance", "client", "acc-run")
