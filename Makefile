@@ -53,7 +53,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run examples-check selftest clang-build matrix-page-check case-errors-check \
+        conformance acc-run examples-check readme-check selftest clang-build matrix-page-check case-errors-check \
         install clean help
 .DEFAULT_GOAL := all
 
@@ -136,6 +136,12 @@ else
 	    --wrap "$(VALGRIND)"
 endif
 
+# The README's API example compiles warning-free against the library and
+# echoes lines, so that it cannot rot.
+readme-check: lib
+	python3 scripts/readme_check.py --cc "$(CC) $(SANFLAGS)" --lib $(LIB) \
+	    --out $(BUILD)/readme
+
 # The suite must reject every deliberately broken reference.
 selftest: deps
 	python3 scripts/selftest.py
@@ -146,6 +152,7 @@ check: deps
 	@$(MAKE) --no-print-directory memcheck
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory examples-check
+	@$(MAKE) --no-print-directory readme-check
 	@$(MAKE) --no-print-directory conformance
 	@$(MAKE) --no-print-directory case-errors-check
 	@$(MAKE) --no-print-directory selftest
