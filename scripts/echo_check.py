@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 CRLF = b"\r\n"
@@ -305,6 +306,66 @@ def check_resets(ctx):
     return "20 resets, then a fresh client echoes"
 
 
+def flood_until_closed(addr, nbytes, deadline, out):
+    """Sends nbytes with no CRLF, then waits for the server to close the
+    connection; out gets what happened.  Runs in a thread of its own, beside
+    well-behaved clients."""
+    chunk = b"x" * 65536
+    sent, back = 0, b""
+    try:
+        with socket.create_connection(addr, timeout=deadline.left()) as s:
+            try:
+                while sent < nbytes:
+                    s.settimeout(deadline.left())
+                    sent += s.send(chunk[:nbytes - sent])
+                while True:
+                    s.settimeout(deadline.left())
+                    data = s.recv(65536)
+                    if not data:
+                        out["end"] = "end of stream"
+                        break
+                    back += data
+            except (ConnectionResetError, BrokenPipeError) as e:
+                out["end"] = type(e).__name__
+    except (OSError, CheckFailed) as e:  # a timeout: never closed
+        out["error"] = f"{e or type(e).__name__}"
+    out["sent"], out["back"] = sent, back
+
+
+def check_line_limit(ctx):
+    """The server's memory must not grow without bound for a client that
+    never sends CRLF: past the line limit its connection is closed, while
+    the others (one with a line of exactly the limit) are served."""
+    limit = ctx.args.line_limit
+    out = {}
+    flood = threading.Thread(target=flood_until_closed,
+                             args=(ctx.addr, limit + (1 << 20), ctx.deadline,
+                                   out), daemon=True)
+    flood.start()
+    try:
+        rng = ctx.rng
+        lines = [[random_line(rng, rng.randint(0, 3000)) for _ in range(50)]
+                 for _ in range(4)] + [[b"y" * limit, b"after"]]
+        line_echo(ctx.addr, ctx.deadline, lines,
+                  lambda w: split_random(rng, w), what="beside the flood")
+    finally:
+        flood.join(ctx.deadline.grace())
+    if flood.is_alive():
+        raise CheckFailed("the flooding client is still connected")
+    if "error" in out or "end" not in out:
+        raise CheckFailed(f"a client sending {limit + (1 << 20)} bytes "
+                          "without CRLF was not disconnected "
+                          f"({out.get('error', 'no end seen')}; "
+                          f"{out.get('sent', 0)} bytes sent)")
+    if out["back"]:
+        raise CheckFailed(f"the flooding client got {len(out['back'])} bytes"
+                          " back for a line it never ended")
+    if not ctx.server.alive():
+        raise CheckFailed("server died on the over-long line")
+    return (f"{out['sent']} bytes without CRLF: closed ({out['end']}); "
+            f"a {limit}-byte line and 4 clients beside it echoed")
+
+
 def check_rawecho(ctx):
     if not os.path.exists(ctx.args.raw_binary):
         raise CheckFailed(f"{ctx.args.raw_binary} not found")
@@ -333,6 +394,7 @@ CHECKS = [
     ("d NUL bytes", check_nul),
     ("e big lines", check_big),
     ("f client resets", check_resets),
+    ("f2 line limit", check_line_limit),
     ("g rawecho", check_rawecho),
 ]
 
@@ -357,6 +419,10 @@ def main():
                          "(default %(default)s)")
     ap.add_argument("--backend", default="poll", choices=("poll", "select"),
                     help="passed through to the servers (default %(default)s)")
+    ap.add_argument("--line-limit", type=int, default=4 << 20,
+                    help="the server's longest line in bytes: one byte more "
+                         "closes the connection (default %(default)s, "
+                         "achat-echo's)")
     ap.add_argument("--wrap", default="",
                     help="command prefix for the servers, e.g. "
                          "'valgrind -q --error-exitcode=88 --leak-check=full'")
