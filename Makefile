@@ -125,15 +125,17 @@ CLANG_BUILD := build/clang$(SAN_DIR)
 clang-build:
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(CLANG_BUILD) all tests $(ACC_RUN:$(BUILD)/%=$(CLANG_BUILD)/%)
 
-# The examples served for real: byte-exact echo to many pipelined clients,
-# once plainly and once under valgrind.
+# The examples served for real: byte-exact echo to many pipelined clients
+# (each run: two servers on two backends, ended by SIGTERM and SIGINT),
+# achat-rawecho, achat-get; once plainly and once under valgrind.
 examples-check: examples
-	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo
+	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo \
+	    --backend poll --also-backend epoll
 ifneq ($(NO_VALGRIND_SAN),)
 	@$(VALGRIND_SKIP)
 else
-	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo --backend select --quick \
-	    --wrap "$(VALGRIND)"
+	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo --quick \
+	    --backend select --also-backend poll --wrap "$(VALGRIND)"
 endif
 
 # The README's API example compiles warning-free against the library and
