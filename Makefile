@@ -53,7 +53,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run examples-check readme-check selftest clang-build matrix-page-check case-errors-check \
+        conformance acc-run examples-check readme-check install-check selftest clang-build matrix-page-check case-errors-check \
         install clean help
 .DEFAULT_GOAL := all
 
@@ -155,6 +155,7 @@ check: deps
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory examples-check
 	@$(MAKE) --no-print-directory readme-check
+	@$(MAKE) --no-print-directory install-check
 	@$(MAKE) --no-print-directory conformance
 	@$(MAKE) --no-print-directory case-errors-check
 	@$(MAKE) --no-print-directory selftest
@@ -223,6 +224,20 @@ install: $(LIB)
 	install -m 644 ref/include/achat.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1|' ref/achat.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/achat.pc
+
+# `make install` and achat.pc used the way a user would: into a scratch
+# prefix, then a program built with only `pkg-config --cflags --libs achat`
+# (its version checked against the header's) and run.
+INSTALL_CHECK := $(abspath $(BUILD)/install-check)
+install-check: $(LIB)
+	rm -rf $(INSTALL_CHECK)
+	@$(MAKE) --no-print-directory install PREFIX=$(INSTALL_CHECK)
+	PKG_CONFIG_PATH=$(INSTALL_CHECK)/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	pkg-config --exists --print-errors achat && \
+	$(CC) -std=c11 -Wall -Wextra -Werror $(SANFLAGS) \
+	    $$(pkg-config --cflags achat) ref/tests/install_smoke.c \
+	    -o $(INSTALL_CHECK)/install_smoke $$(pkg-config --libs achat) && \
+	$(INSTALL_CHECK)/install_smoke "$$(pkg-config --modversion achat)"
 
 clean:
 	rm -rf build
