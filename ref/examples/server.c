@@ -49,6 +49,8 @@ static int usage(const server_t *srv, FILE *f, int rc)
 {
     fprintf(f, "usage: %s [--host ADDR] [--port N] "
                "[--backend select|poll|epoll]\n", srv->name);
+    if (srv->usage_note)
+        fputs(srv->usage_note, f);
     return rc;
 }
 

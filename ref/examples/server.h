@@ -17,6 +17,7 @@ typedef struct {
     const char *name;          /* e.g. "achat-echo", for usage and errors */
     const ac_ops_t *listener;  /* handle_accept gets a server_link_t ** */
     void (*conn_free)(void *conn); /* must server_unlink() it */
+    const char *usage_note;    /* printed after the usage line, or NULL */
 } server_t;
 
 /* Puts a new connection on the list handle_accept was given as ud. */

@@ -49,7 +49,8 @@ typedef struct ac_chat ac_chat_t;
 typedef struct ac_framer ac_framer_t;
 typedef struct ac_backend ac_backend_t;
 
-/* Returns a static description of a negative errno value (or 0). */
+/* Returns a description of a negative errno value (or 0, or AC_ETOOBIG).
+ * The string is static: never freed, never changed by later calls. */
 const char *ac_strerror(int err);
 
 /* ---------------------------------------------------------------- maps -- */
@@ -68,12 +69,14 @@ int ac_map_free(ac_map_t *map);
  * when the thread exits (or by ac_map_free).  NULL only if out of memory. */
 ac_map_t *ac_map_default(void);
 
-/* Number of channels currently registered (open with a socket) in map. */
+/* Number of channels currently registered (open with a socket) in map (NULL:
+ * this thread's default); 0 for a map it cannot read.  Borrows map. */
 size_t ac_map_size(ac_map_t *map);
 
 /* Closes every open channel in the map without calling handle_close (like
  * asyncore.close_all); the map is empty afterwards.  Returns how many
- * channels it closed (>= 0), or -EINVAL. */
+ * channels it closed (>= 0), or -EINVAL.  The handles stay their owners'
+ * (still freed with ac_disp_free / ac_chat_free). */
 int ac_map_close_all(ac_map_t *map);
 
 /* Makes the running ac_loop()/ac_poll() on this map return after the current
@@ -93,11 +96,13 @@ extern const ac_backend_t ac_backend_poll;
 extern const ac_backend_t ac_backend_epoll;
 #endif
 
-/* Looks a backend up by name ("select", "poll", "epoll"); NULL if unknown. */
+/* Looks a backend up by name ("select", "poll", "epoll"); NULL if unknown.
+ * Backends are static tables: never freed. */
 const ac_backend_t *ac_backend_by_name(const char *name);
-/* The backend's name ("select", "poll"). */
+/* The backend's name ("select", "poll", "epoll"): a static string. */
 const char *ac_backend_name(const ac_backend_t *backend);
-/* Null-terminated list of every backend this build has, for test loops. */
+/* Null-terminated list of every backend this build has, for test loops;
+ * the list is static: never freed. */
 const ac_backend_t *const *ac_backends(void);
 
 /* Runs one pass: asks every channel readable()/writable(), waits up to
@@ -105,7 +110,8 @@ const ac_backend_t *const *ac_backends(void);
  * and dispatches the events.  Returns the number of channels that got an
  * event (>= 0), or -EINVAL (bad timeout), -EBUSY (called from inside this
  * map's own pass), -ERANGE (select backend and an fd >= FD_SETSIZE), or the
- * backend's error.  EINTR is retried with the remaining time. */
+ * backend's error.  EINTR is retried with the remaining time.  The map
+ * stays its owner's; channels freed by callbacks are released after it. */
 int ac_poll(ac_map_t *map, int timeout_ms, const ac_backend_t *backend);
 
 /* Repeats ac_poll() while the map is non-empty: count passes (count >= 1) or
@@ -161,9 +167,9 @@ int ac_disp_new(ac_disp_t **out, ac_map_t *map, const ac_ops_t *ops,
  * current pass.  NULL is a no-op. */
 void ac_disp_free(ac_disp_t *d);
 
-/* Creates a non-blocking, close-on-exec socket and registers it.  -EINVAL if
- * d is NULL, -EISCONN if d already has one, -EBADF if d was closed, or the
- * socket() errno. */
+/* Creates a non-blocking, close-on-exec socket and registers it; d owns the
+ * socket and closes it.  -EINVAL if d is NULL, -EISCONN if d already has
+ * one, -EBADF if d was closed, or the socket() errno. */
 int ac_disp_create_socket(ac_disp_t *d, int family, int type);
 
 /* Adopts fd (a socket; made non-blocking) and registers it.  On success d
@@ -175,7 +181,8 @@ int ac_disp_adopt(ac_disp_t *d, int fd);
 /* Sets SO_REUSEADDR.  -EBADF without an open socket, else the errno. */
 int ac_disp_set_reuse_addr(ac_disp_t *d);
 
-/* Binds the socket.  -EBADF without an open socket, else the errno. */
+/* Binds the socket (addr is only read during the call).  -EBADF without an
+ * open socket, else the errno. */
 int ac_disp_bind(ac_disp_t *d, const struct sockaddr *addr, socklen_t len);
 
 /* Listens and marks the channel accepting (its read events accept; it is
@@ -187,30 +194,40 @@ int ac_disp_listen(ac_disp_t *d, int backlog);
  * once SO_ERROR is 0; a failure found then goes to handle_error and, if the
  * channel is still open after it, handle_close (Q8).  A
  * synchronous failure returns its -errno and closes the channel without
- * calling any handler (no zombie, no spurious handle_connect: Q6). */
+ * calling any handler (no zombie, no spurious handle_connect: Q6).  addr is
+ * only read during the call. */
 int ac_disp_connect(ac_disp_t *d, const struct sockaddr *addr, socklen_t len);
 
-/* Sends up to len bytes (never raises SIGPIPE).  Returns the count sent
- * (>= 0; 0 when the socket buffer is full), or a negative errno; a
- * disconnect (EPIPE, ECONNRESET, ...) first runs handle_close. */
+/* Sends up to len bytes of buf, which stays the caller's (read during the
+ * call only), never raising SIGPIPE.  Returns the count sent (>= 0; 0 when
+ * the socket buffer is full), or a negative errno; a disconnect (EPIPE,
+ * ECONNRESET, ...) first runs handle_close. */
 ssize_t ac_disp_send(ac_disp_t *d, const void *buf, size_t len);
 
-/* Receives up to len bytes.  Returns the count (> 0); 0 at end of stream or
- * on a disconnect, after handle_close has run; -EAGAIN when no data is
- * ready (not an end: Q9); another negative errno on other errors. */
+/* Receives up to len bytes into the caller's buf.  Returns the count (> 0);
+ * 0 at end of stream or on a disconnect, after handle_close has run; -EAGAIN
+ * when no data is ready (not an end: Q9); another negative errno on other
+ * errors. */
 ssize_t ac_disp_recv(ac_disp_t *d, void *buf, size_t len);
 
 /* Closes and unregisters the channel, without calling handle_close.  The
  * first call returns 0; later calls change nothing and return -EBADF. */
 int ac_disp_close(ac_disp_t *d);
 
-/* Accessors.  fd is -1 without an open socket. */
+/* Accessors: they only read d, and a NULL d reads as a closed channel. */
+/* The socket, or -1 without an open one; it stays d's (do not close it). */
 int ac_disp_fd(const ac_disp_t *d);
+/* The map d is bound to; it stays its creator's (or the thread's). */
 ac_map_t *ac_disp_map(const ac_disp_t *d);
+/* The user pointer given to ac_disp_new(); the library never touches it. */
 void *ac_disp_data(const ac_disp_t *d);
+/* 1 once the socket has a peer (adopted connected, connect done), else 0. */
 int ac_disp_connected(const ac_disp_t *d);
+/* 1 while a non-blocking connect is in progress, else 0. */
 int ac_disp_connecting(const ac_disp_t *d);
+/* 1 once ac_disp_listen() made it a listening channel, else 0. */
 int ac_disp_accepting(const ac_disp_t *d);
+/* 1 once the channel closed (close, handle_close, failed connect), else 0. */
 int ac_disp_closed(const ac_disp_t *d);
 
 /* -------------------------------------------------- framing core -------- */
@@ -232,37 +249,50 @@ typedef struct ac_framer_cbs {
 /* Creates a framer with terminator NONE and no input limit.  The caller owns
  * it (ac_framer_free).  cbs is copied.  -EINVAL, -ENOMEM. */
 int ac_framer_new(ac_framer_t **out, const ac_framer_cbs_t *cbs, void *ud);
+/* Frees the framer with its held bytes (ud is not touched); NULL is a no-op.
+ * Not from inside its own callbacks: the feed in progress would go on over
+ * freed memory. */
 void ac_framer_free(ac_framer_t *f);
 
 /* Sets a string terminator (len >= 1, <= AC_TERMINATOR_MAX; len 0 means
  * NONE).  The bytes are copied.  Applies at once, also inside found.
  * -EINVAL for a NULL pointer with len > 0 or len > AC_TERMINATOR_MAX. */
 int ac_framer_set_terminator(ac_framer_t *f, const void *term, size_t len);
-/* Sets a count terminator (0 means NONE). */
+/* Sets a count terminator (0 means NONE), applying at once.  -EINVAL if f
+ * is NULL. */
 int ac_framer_set_count(ac_framer_t *f, uint64_t count);
-/* Sets no terminator: everything is collected. */
+/* Sets no terminator: everything is collected.  -EINVAL if f is NULL. */
 int ac_framer_set_none(ac_framer_t *f);
 
-/* Reports the terminator: its kind, and for STRING its bytes (valid until
- * the next set) and length, for COUNT the bytes still to come. */
+/* Reports the terminator: its kind, and for STRING its bytes and length, for
+ * COUNT the bytes still to come (any out pointer may be NULL).  *bytes
+ * points into f's own storage (never free it), valid until the next set or
+ * ac_framer_free. */
 ac_term_kind_t ac_framer_terminator(const ac_framer_t *f, const void **bytes,
                                     size_t *len, uint64_t *count);
 
 /* Sets the longest record (bytes between terminators) the framer delivers;
- * 0 means no limit.  An overflow makes ac_framer_feed return AC_ETOOBIG and
- * every later feed too (sticky) until ac_framer_discard(). */
+ * 0 means no limit; -EINVAL if f is NULL.  An overflow makes ac_framer_feed
+ * return AC_ETOOBIG and every later feed too (sticky) until
+ * ac_framer_discard(). */
 int ac_framer_set_limit(ac_framer_t *f, size_t max_record);
 
 /* Frames len bytes: leftmost match, at most (terminator length - 1) bytes
  * held back for the next feed, counts decremented across feeds.  Returns 0,
  * AC_ETOOBIG, -EBUSY when called from inside its own callback, -EINVAL.  A
- * callback that calls ac_framer_discard() stops the rest of this feed. */
+ * callback that calls ac_framer_discard() stops the rest of this feed.  data
+ * stays the caller's: the few bytes held back are copied. */
 int ac_framer_feed(ac_framer_t *f, const void *data, size_t len);
 
-/* Bytes held back (a proper prefix of the string terminator). */
+/* Returns how many bytes are held back (a proper prefix of the string
+ * terminator; 0 for a NULL f) and points *bytes (if bytes is not NULL) at
+ * them.  *bytes points into f's own storage (never free it) and is valid,
+ * holding those bytes, until the next ac_framer_feed, ac_framer_discard or
+ * ac_framer_free on f. */
 size_t ac_framer_held(const ac_framer_t *f, const void **bytes);
 
-/* Drops held bytes and any sticky error, and stops a feed in progress. */
+/* Drops held bytes and any sticky error, and stops a feed in progress (safe
+ * from inside its callbacks).  NULL is a no-op. */
 void ac_framer_discard(ac_framer_t *f);
 
 /* --------------------------------------------------------------- chat -- */
@@ -307,25 +337,34 @@ int ac_chat_new(ac_chat_t **out, ac_map_t *map, const ac_chat_ops_t *ops,
  * Safe inside the chat's own callbacks (memory released after the pass). */
 void ac_chat_free(ac_chat_t *c);
 
-/* The chat's dispatcher, for socket operations and accessors.  Its ops are
- * the chat's own; do not free it separately. */
+/* The chat's dispatcher (NULL for a NULL c), for socket operations and
+ * accessors.  It lives and dies with the chat: never free it separately. */
 ac_disp_t *ac_chat_disp(ac_chat_t *c);
-/* The chat owning d, or NULL if d is a plain dispatcher. */
+/* Returns the chat whose dispatcher d is, or NULL if d is a plain dispatcher
+ * (or NULL); the chat stays its creator's, freed with ac_chat_free. */
 ac_chat_t *ac_disp_chat(ac_disp_t *d);
+/* Returns the user pointer given to ac_chat_new() (NULL for a NULL c); the
+ * library never reads, writes or frees it. */
 void *ac_chat_data(const ac_chat_t *c);
 
 /* Terminators, as the framer's (Q17: refused when set, never later). */
+/* Sets a string terminator, as ac_framer_set_terminator (term is copied). */
 int ac_chat_set_terminator(ac_chat_t *c, const void *term, size_t len);
+/* Sets a count terminator, as ac_framer_set_count (0 means NONE). */
 int ac_chat_set_count(ac_chat_t *c, uint64_t count);
+/* Sets no terminator, as ac_framer_set_none. */
 int ac_chat_set_none(ac_chat_t *c);
+/* Reports the terminator, as ac_framer_terminator: *bytes points into the
+ * chat's storage, valid until the next set or ac_chat_free. */
 ac_term_kind_t ac_chat_terminator(const ac_chat_t *c, const void **bytes,
                                   size_t *len, uint64_t *count);
 
-/* Longest input record (0: none); an overflow goes to handle_error with
- * AC_ETOOBIG and the buffered input is dropped. */
+/* Sets the longest input record (0: none); an overflow goes to handle_error
+ * with AC_ETOOBIG and the buffered input is dropped.  -EINVAL for NULL c. */
 int ac_chat_set_input_limit(ac_chat_t *c, size_t max_record);
 
-/* Bytes read per read event and sent per write event (>= 1 each). */
+/* Sets the bytes read per read event and sent per write event (>= 1 each;
+ * -EINVAL otherwise or for a NULL c). */
 int ac_chat_set_buffer_sizes(ac_chat_t *c, size_t in_size, size_t out_size);
 
 /* Queues a copy of len bytes (Q15); len 0 is a no-op (Q14).  Bytes go out in
@@ -341,15 +380,16 @@ int ac_chat_push_producer(ac_chat_t *c, const ac_producer_t *p, void *ud);
  * handle_close runs.  Later pushes are refused with -EPIPE. */
 int ac_chat_close_when_done(ac_chat_t *c);
 
-/* Drops held input and the whole output queue (close marker included). */
+/* Drops held input and the whole output queue (close marker included);
+ * queued producers are released.  -EINVAL for a NULL c. */
 int ac_chat_discard_buffers(ac_chat_t *c);
 
 /* Sends what is queued now, in one send call (connected channels only);
  * the loop calls it on write events.  0, or a negative errno. */
 int ac_chat_initiate_send(ac_chat_t *c);
 
-/* Bytes queued for output and not yet sent (producers count only the chunk
- * they have handed over). */
+/* Returns the bytes queued for output and not yet sent (producers count only
+ * the chunk they have handed over); 0 for a NULL c.  Only reads c. */
 size_t ac_chat_pending(const ac_chat_t *c);
 
 #ifdef __cplusplus

@@ -133,12 +133,16 @@ static size_t pump(ac_map_t *map, const ac_backend_t *b, int peer,
     return got;
 }
 
-/* Whether the peer sees end of stream (bounded wait). */
-static int peer_sees_eof(int peer)
+/* What the peer sees next within 2 s: "EOF", or what it saw instead, so
+ * that a failed assert names it. */
+static const char *peer_next(int peer)
 {
     struct pollfd p = {peer, POLLIN, 0};
     char c;
-    return poll(&p, 1, 2000) == 1 && recv(peer, &c, 1, MSG_DONTWAIT) == 0;
+    if (poll(&p, 1, 2000) != 1)
+        return "nothing within 2 s";
+    ssize_t n = recv(peer, &c, 1, MSG_DONTWAIT);
+    return n == 0 ? "EOF" : n > 0 ? "a byte of data" : strerror(errno);
 }
 
 /* ------------------------------------------------------------- framing */
@@ -271,7 +275,7 @@ START_TEST(test_close_in_found_stops_framing)
     ASSERT_LOG(&r.log, "c(a) F");
     ck_assert_int_eq(ac_disp_closed(ac_chat_disp(c)), 1);
     ck_assert_uint_eq(ac_map_size(map), 0);
-    ck_assert(peer_sees_eof(peer));
+    ck_assert_str_eq(peer_next(peer), "EOF");
     ck_assert_int_eq(ac_loop(map, 0, b, 3), 0);
     ASSERT_LOG(&r.log, "c(a) F");
     ac_chat_free(c);
@@ -298,7 +302,7 @@ START_TEST(test_free_in_found)
     ck_assert_int_eq(ac_poll(map, 1000, b), 1);
     ASSERT_LOG(&r.log, "c(a) F");
     ck_assert_uint_eq(ac_map_size(map), 0);
-    ck_assert(peer_sees_eof(peer));
+    ck_assert_str_eq(peer_next(peer), "EOF");
     ck_assert_int_eq(ac_map_free(map), 0);
     close(peer);
     FDS_END();
@@ -363,7 +367,7 @@ START_TEST(test_close_when_done)
     char out[32];
     ck_assert_uint_eq(peer_read(peer, out, sizeof(out)), 11);
     ck_assert_mem_eq(out, "hello world", 11);
-    ck_assert(peer_sees_eof(peer));
+    ck_assert_str_eq(peer_next(peer), "EOF");
     ck_assert_int_eq(ac_chat_push(c, "x", 1), -EBADF);
     ck_assert_int_eq(p.released, 1);
     ac_chat_free(c);
@@ -472,7 +476,7 @@ START_TEST(test_slow_reader_gets_everything)
     ck_assert_int_eq(sp.releases, 1);
     ck_assert_int_eq(ac_loop(map, 1000, b, 10), 0);
     ck_assert_int_eq(r.closes, 1);
-    ck_assert(peer_sees_eof(peer));
+    ck_assert_str_eq(peer_next(peer), "EOF");
     ac_chat_free(c);
     ck_assert_int_eq(ac_map_free(map), 0);
     close(peer);
@@ -524,7 +528,7 @@ START_TEST(test_input_limit)
         }
         ASSERT_LOG(&r.log, "c(a) c(b) c(c) c(d) c(e) c(f) c(g) c(h) c(i) "
                            "c(j) CLOSE");
-        ck_assert(peer_sees_eof(peer));
+        ck_assert_str_eq(peer_next(peer), "EOF");
     }
     ac_chat_free(c);
     ck_assert_int_eq(ac_map_free(map), 0);
@@ -553,7 +557,7 @@ START_TEST(test_peer_shut_wr_with_output_pending)
     ck_assert_int_eq(ac_disp_closed(ac_chat_disp(c)), 1);
     ck_assert_uint_eq(ac_chat_pending(c), 0);
     ck_assert_uint_eq(ac_map_size(map), 0);
-    ck_assert(peer_sees_eof(peer));
+    ck_assert_str_eq(peer_next(peer), "EOF");
     ck_assert_int_eq(ac_chat_push(c, "x", 1), -EBADF);
     ck_assert_int_eq(r.closes, 1);
     ac_chat_free(c);
@@ -630,6 +634,8 @@ static Suite *chat_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(chat_suite());
+    /* explicit: CK_FORK=no in the environment must not turn isolation off */
+    srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -10,6 +10,14 @@
 
 /* ------------------------------------------------------------ helpers -- */
 
+/* Emptiness, with what the queue still counts in the failure message. */
+#define ASSERT_EMPTY(q)                                                      \
+    ck_assert_msg(ac__fifo_empty(q), "queue not empty: %zu bytes counted, " \
+                  "head entry %p", (q)->bytes, (void *)(q)->head)
+#define ASSERT_NOT_EMPTY(q)                                                  \
+    ck_assert_msg(!ac__fifo_empty(q), "queue empty: %zu bytes counted",     \
+                  (q)->bytes)
+
 /* Escaped text of what iov[0..n) holds, e.g. "ab|cd" (| between iovecs). */
 static void iov_text(const struct iovec *iov, int n, char *out, size_t cap)
 {
@@ -145,7 +153,7 @@ START_TEST(order_across_pushes_and_producers)
         assert_wire(&w, "abcdefghijkl");
         ck_assert_int_eq(p1.released, 1);
         ck_assert_int_eq(p2.released, 1);
-        ck_assert(ac__fifo_empty(&q));
+        ASSERT_EMPTY(&q);
         ck_assert_uint_eq(q.bytes, 0);
         ck_assert_int_eq(w.closed, 0);
         buf_free(&w.out);
@@ -169,7 +177,7 @@ START_TEST(producer_chunks_then_end)
     ck_assert_int_eq(null_end.calls, 3);
     ck_assert_int_eq(empty_end.released, 1);
     ck_assert_int_eq(null_end.released, 1);
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
     buf_free(&w.out);
 }
 END_TEST
@@ -196,7 +204,7 @@ START_TEST(exhausted_producer_removes_only_itself)
         ck_assert_int_eq(p[i].calls, 1);
         ck_assert_int_eq(p[i].released, 1);
     }
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
 
     /* An exhausted producer just before the close marker: the marker is
      * next, so the channel closes without a send. */
@@ -207,7 +215,7 @@ START_TEST(exhausted_producer_removes_only_itself)
     ck_assert_int_eq(ac__fifo_gather(&q, iov, AC__IOV_MAX, 65536), 0);
     ck_assert_int_eq(last.released, 1);
     ck_assert_int_eq(ac__fifo_take_close(&q), 1);
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
     buf_free(&w.out);
 }
 END_TEST
@@ -243,7 +251,7 @@ START_TEST(empty_push_is_a_noop)
     ac__fifo_init(&q);
     ck_assert_int_eq(ac__fifo_push(&q, "x", 0), 0);
     ck_assert_int_eq(ac__fifo_push(&q, NULL, 0), 0);
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
     ck_assert_uint_eq(q.bytes, 0);
     struct iovec iov[AC__IOV_MAX];
     ck_assert_int_eq(ac__fifo_gather(&q, iov, AC__IOV_MAX, 65536), 0);
@@ -294,7 +302,7 @@ START_TEST(partial_send_keeps_remainder_at_head)
     ck_assert_str_eq(text, "gh");
     ck_assert_int_eq(p.released, 1);
     ac__fifo_consume(&q, 2);
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
     ck_assert_uint_eq(q.bytes, 0);
 }
 END_TEST
@@ -356,7 +364,7 @@ START_TEST(close_marker_after_earlier_bytes)
     ck_assert_int_eq(w.closed, 1);
     ck_assert_int_eq(p.released, 1);
     ck_assert_int_eq(ac__fifo_take_close(&q), 0);
-    ck_assert(!ac__fifo_empty(&q));
+    ASSERT_NOT_EMPTY(&q);
     ck_assert_uint_eq(q.bytes, 4);
     struct iovec iov[AC__IOV_MAX];
     char text[64];
@@ -386,7 +394,7 @@ START_TEST(discard_releases_once_and_clears_marker)
     ck_assert_int_eq(p1.released, 1);
     ck_assert_int_eq(p2.released, 1);
     ck_assert_int_eq(p2.calls, 0);
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
     ck_assert_uint_eq(q.bytes, 0);
     ck_assert_int_eq(ac__fifo_take_close(&q), 0);
     ac__fifo_discard(&q); /* twice: nothing left to release */
@@ -451,7 +459,7 @@ START_TEST(bytes_counter_matches_what_is_left)
     ac__fifo_consume(&q, 4);
     ck_assert_uint_eq(q.bytes, 0);
     ck_assert_int_eq(ac__fifo_gather(&q, iov, AC__IOV_MAX, 65536), 0);
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
 
     /* Data only, random pushes and sends: exact after every step. */
     const uint32_t seed = 0xb17e5u;
@@ -556,7 +564,7 @@ START_TEST(random_multi_megabyte_arrives_exact)
                          (unsigned)seed, i, sl[i].released);
     ck_assert_int_gt(nsl, 10);
     ck_assert_int_gt(w.eagains, 10);
-    ck_assert(ac__fifo_empty(&q));
+    ASSERT_EMPTY(&q);
     buf_free(&w.out);
     free(sl);
     free(src);
@@ -719,6 +727,8 @@ static Suite *fifo_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(fifo_suite());
+    /* explicit: CK_FORK=no in the environment must not turn isolation off */
+    srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
