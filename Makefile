@@ -149,24 +149,22 @@ readme-check: lib
 selftest: deps
 	python3 scripts/selftest.py
 
+# Every test, one step after another; each step's wall time is printed at
+# the end, so a CI log shows where the minutes go.
+CHECK_STEPS := all unit clang-build memcheck sanitize examples-check \
+    readme-check install-check conformance case-errors-check selftest \
+    mutation-sample stress-check agents-check fuzz-replay fuzz-smoke \
+    matrix-page-check
+
 check: deps
-	@$(MAKE) --no-print-directory all unit
-	@$(MAKE) --no-print-directory clang-build
-	@$(MAKE) --no-print-directory memcheck
-	@$(MAKE) --no-print-directory sanitize
-	@$(MAKE) --no-print-directory examples-check
-	@$(MAKE) --no-print-directory readme-check
-	@$(MAKE) --no-print-directory install-check
-	@$(MAKE) --no-print-directory conformance
-	@$(MAKE) --no-print-directory case-errors-check
-	@$(MAKE) --no-print-directory selftest
-	@$(MAKE) --no-print-directory mutation-sample
-	@$(MAKE) --no-print-directory stress-check
-	@$(MAKE) --no-print-directory agents-check
-	@$(MAKE) --no-print-directory fuzz-replay
-	@$(MAKE) --no-print-directory fuzz-smoke
-	@$(MAKE) --no-print-directory matrix-page-check
-	@echo "make check: all passed"
+	@mkdir -p $(BUILD); t0=$$(date +%s); times=""; \
+	for step in $(CHECK_STEPS); do \
+	    s0=$$(date +%s); \
+	    $(MAKE) --no-print-directory $$step || { echo "make check: step '$$step' failed" >&2; exit 1; }; \
+	    times="$$times $$step=$$(( $$(date +%s) - s0 ))s"; \
+	done; \
+	echo "make check: step times:$$times"; \
+	echo "make check: all passed in $$(( $$(date +%s) - t0 )) s"
 
 # The conformance suite, built against IMPL (a directory holding an adapter;
 # an optional impl.mk there sets IMPL_SRCS, IMPL_CFLAGS, IMPL_DEPS, IMPL_LIBS,
