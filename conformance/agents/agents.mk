@@ -76,7 +76,7 @@ agents-check: agents
 	    --seed $(AGENT_SEED) --python "$(PYTHON)" $(foreach s,$(AGENT_SPLITS),--split $(s))
 
 agents-clang:
-	@$(AGENTS_SUBMAKE) CC=clang BUILD=build/clang agents
+	@$(AGENTS_SUBMAKE) CC=clang BUILD=$(CLANG_BUILD) agents
 
 .PHONY: agents agents-ref agents-cpython agents-check agents-clang
 
