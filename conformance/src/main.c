@@ -492,6 +492,8 @@ int main(int argc, char **argv)
     if (load_dir(o.cases_dir) < 0)
         return EXIT_HARNESS;
     qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);
+    spec_t spec;
+    int have_spec = spec_load(o.spec, &spec) == 0;
     if (check_unique_ids() < 0)
         return EXIT_HARNESS;
     make_plans(&o, im);
@@ -515,7 +517,7 @@ int main(int argc, char **argv)
         return EXIT_HARNESS;
     report_t r = {im, plans, nplans, o.seed, now_s() - t0, argv[0],
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
-                  o.spec, cases, ncases, o.strict};
+                  o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict};
     report_terminal(&r);
     int filtered = o.nglobs || o.area || o.clause || o.splits || o.backend;
     int uncovered = report_coverage(&r, !filtered || o.coverage);
@@ -530,6 +532,8 @@ int main(int argc, char **argv)
         free(plans[i].message);
     }
     free(plans);
+    if (have_spec)
+        spec_free(&spec);
     for (int i = 0; i < ncases; i++)
         case_free(&cases[i]);
     free(cases);

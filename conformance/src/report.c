@@ -276,64 +276,116 @@ int report_json(const report_t *r, const char *path)
         put_json(f, p->message ? p->message : p->reason ? p->reason : "");
         fprintf(f, "}%s\n", i + 1 < r->nplans ? "," : "");
     }
-    fprintf(f, " ]\n}\n");
+    /* Clause -> level -> every case that names it (selected or not). */
+    fprintf(f, " ],\n \"coverage\": [");
+    for (int c = 0; r->clauses && c < r->clauses->n; c++) {
+        const spec_clause_t *cl = &r->clauses->v[c];
+        int n;
+        const char **ids = clause_cases(r, cl->id, &n);
+        fprintf(f, "%s\n  {\"clause\": ", c ? "," : "");
+        put_json(f, cl->id);
+        fprintf(f, ", \"level\": \"%s\", \"cases\": [", level_name(cl->level));
+        for (int k = 0; k < n; k++) {
+            fprintf(f, k ? ", " : "");
+            put_json(f, ids[k]);
+        }
+        fprintf(f, "]}");
+        free(ids);
+    }
+    fprintf(f, "\n ]\n}\n");
     return close_out(f);
 }
 
 /* ------------------------------------------------------------ coverage */
 
+const char **clause_cases(const report_t *r, const char *id, int *n)
+{
+    const char **ids = malloc((size_t)(r->ncases + nhandwritten + 1) * sizeof(*ids));
+    *n = 0;
+    if (ids == NULL)
+        return NULL;
+    char buf[64];
+    /* Every loaded case, selected or not. */
+    for (int i = 0; i < r->ncases + nhandwritten; i++) {
+        plan_t p = {0};
+        if (i < r->ncases)
+            p.c = &r->cases[i];
+        else
+            p.hw = &handwritten[i - r->ncases];
+        for (int k = 0; k < plan_nclauses(&p); k++)
+            if (strcmp(plan_clause(&p, k, buf, sizeof(buf)), id) == 0) {
+                ids[(*n)++] = plan_id(&p);
+                break;
+            }
+    }
+    return ids;
+}
+
+/* Whether a run of a case naming clause id went wrong in this run. */
+static int clause_failing(const report_t *r, const char *id)
+{
+    char buf[64];
+    int bad = 0;
+    for (int i = 0; i < r->nplans; i++) {
+        const plan_t *p = &r->plans[i];
+        for (int k = 0; k < plan_nclauses(p); k++)
+            if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) == 0)
+                bad += p->verdict == V_FAIL || p->verdict == V_ERROR ||
+                       p->verdict == V_XPASS;
+    }
+    return bad;
+}
+
+/* Names after a prefix of width indent, wrapped before column width. */
+static void print_wrapped(const char **names, int n, int indent, int width)
+{
+    int col = indent;
+    for (int i = 0; i < n; i++) {
+        int len = (int)strlen(names[i]);
+        if (i > 0 && col + 1 + len > width) {
+            printf("\n%*s", indent, "");
+            col = indent;
+        } else if (i > 0) {
+            putchar(' ');
+            col++;
+        }
+        fputs(names[i], stdout);
+        col += len;
+    }
+}
+
 int report_coverage(const report_t *r, int print)
 {
-    FILE *f = fopen(r->spec, "r");
-    if (f == NULL) {
-        perror(r->spec);
+    if (r->clauses == NULL) {
+        fprintf(stderr, "acc-run: %s: cannot read the spec's clauses\n", r->spec);
         return -1;
     }
-    char line[512];
-    int uncovered = 0, nclauses = 0;
+    int uncovered = 0;
     if (print)
         printf("\nclause coverage (%s):\n", r->spec);
-    while (fgets(line, sizeof(line), f)) {
-        char id[32], level[16];
-        if (sscanf(line, "### %31s [%15[A-Z]]", id, level) != 2)
-            continue;
-        nclauses++;
-        int ncase = 0, bad = 0;
-        char names[256] = "", buf[64];
-        /* Which cases check the clause: every loaded one, selected or not. */
-        for (int i = 0; i < r->ncases + nhandwritten; i++) {
-            plan_t p = {0};
-            if (i < r->ncases)
-                p.c = &r->cases[i];
-            else
-                p.hw = &handwritten[i - r->ncases];
-            for (int k = 0; k < plan_nclauses(&p); k++) {
-                if (strcmp(plan_clause(&p, k, buf, sizeof(buf)), id) != 0)
-                    continue;
-                ncase++;
-                if (strlen(names) + strlen(plan_id(&p)) + 8 < sizeof(names))
-                    snprintf(names + strlen(names), sizeof(names) - strlen(names),
-                             "%s%s", names[0] ? " " : "", plan_id(&p));
+    for (int c = 0; c < r->clauses->n; c++) {
+        const spec_clause_t *cl = &r->clauses->v[c];
+        int n;
+        const char **ids = clause_cases(r, cl->id, &n);
+        if (ids == NULL)
+            return -1;
+        int must = cl->level == LEVEL_MUST;
+        uncovered += n == 0 && must;
+        if (print) {
+            int indent = printf("  %-4s %-6s %3d case%s ", cl->id, level_name(cl->level), n,
+                                n == 1 ? " " : "s");
+            if (clause_failing(r, cl->id)) {
+                fputs("FAILING ", stdout);
+                indent += 8;
             }
+            if (n == 0)
+                fputs(must ? "UNCOVERED" : "(none)", stdout);
+            print_wrapped(ids, n, indent, 100);
+            putchar('\n');
         }
-        /* Whether any run of this clause failed in this run. */
-        for (int i = 0; i < r->nplans; i++) {
-            const plan_t *p = &r->plans[i];
-            for (int k = 0; k < plan_nclauses(p); k++)
-                if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) == 0)
-                    bad += p->verdict == V_FAIL || p->verdict == V_ERROR ||
-                           p->verdict == V_XPASS;
-        }
-        if (ncase == 0 && strcmp(level, "MUST") == 0)
-            uncovered++;
-        if (print)
-            printf("  %-4s %-6s %3d case%s %s%s%s\n", id, level, ncase,
-                   ncase == 1 ? " " : "s", bad ? "FAILING " : "",
-                   ncase ? names : (strcmp(level, "MUST") == 0 ? "UNCOVERED" : "(none)"),
-                   strlen(names) > 200 ? " ..." : "");
+        free(ids);
     }
-    fclose(f);
     if (print)
-        printf("%d clauses, %d MUST clause(s) without a case\n", nclauses, uncovered);
+        printf("%d clauses, %d MUST clause(s) without a case\n", r->clauses->n, uncovered);
     return uncovered;
 }
