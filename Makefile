@@ -128,6 +128,7 @@ check: deps
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory examples-check
 	@$(MAKE) --no-print-directory conformance
+	@$(MAKE) --no-print-directory reports-check
 	@$(MAKE) --no-print-directory case-errors-check
 	@$(MAKE) --no-print-directory selftest
 	@$(MAKE) --no-print-directory mutation-sample
@@ -171,6 +172,11 @@ conformance: deps
 	@$(MAKE) --no-print-directory $(ACC_RUN)
 	$(ACC_RUN) --coverage --tap $(ACC_BUILD)/report.tap \
 	    --junit $(ACC_BUILD)/report.xml --json $(ACC_BUILD)/report.json $(ACC_ARGS)
+
+# The reports of that run: JUnit XML valid, TAP and JSON in agreement.
+.PHONY: reports-check
+reports-check: acc-run
+	python3 scripts/check_reports.py --dir $(ACC_BUILD) --self-test --runner $(ACC_RUN)
 
 # The case parser refuses bad case files with the file, line and fault.
 case-errors-check: acc-run

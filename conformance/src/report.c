@@ -3,6 +3,7 @@
  * (one record per case x variant), and the clause coverage of the spec. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/utsname.h>
 
@@ -118,37 +119,74 @@ void report_terminal(const report_t *r)
 
 /* ------------------------------------------------------------- escaping */
 
-/* XML and JSON both need control bytes escaped; messages are already free
- * of raw CR/LF (the executor escapes bytes), but be safe. */
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0: an invalid one,
+ * or a character XML 1.0 forbids (surrogates, U+FFFE, U+FFFF). */
+static int utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    int n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? (s[0] < 0xF0 ? 3 : 0) :
+            s[0] >= 0xC2 ? 2 : 0;
+    uint32_t cp = s[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (n == 0 || cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp == 0xFFFE || cp == 0xFFFF)
+        return 0;
+    return n;
+}
+
+/* XML 1.0 forbids most control characters even as character references
+ * (&#x1; is not well-formed), so they, and bytes that are not UTF-8, are
+ * written as visible text \xNN.  Messages are already escaped by the
+ * executor; reasons and ids come from files and could hold anything. */
 static void put_xml(FILE *f, const char *s)
 {
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '<') fputs("&lt;", f);
-        else if (c == '>') fputs("&gt;", f);
-        else if (c == '&') fputs("&amp;", f);
-        else if (c == '"') fputs("&quot;", f);
-        else if (c < 0x20) fprintf(f, "&#x%X;", c);
-        else fputc(c, f);
+    const unsigned char *p = (const unsigned char *)s;
+    while (p && *p) {
+        int n = utf8_len(p);
+        if (*p == '<') fputs("&lt;", f);
+        else if (*p == '>') fputs("&gt;", f);
+        else if (*p == '&') fputs("&amp;", f);
+        else if (*p == '"') fputs("&quot;", f);
+        else if (*p < 0x20 || *p == 0x7F || n == 0) fprintf(f, "\\x%02X", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
 }
 
+/* JSON strings: control bytes as \u00NN, bytes that are not UTF-8 as the
+ * text \xNN (a strict reader refuses them raw). */
 static void put_json(FILE *f, const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
     fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+    while (p && *p) {
+        int n = utf8_len(p);
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else if (n == 0) fprintf(f, "\\\\x%02X", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
     fputc('"', f);
 }
 
+/* TAP: one line, UTF-8. */
 static void put_line(FILE *f, const char *s)
 {
-    for (; s && *s; s++)
-        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+    const unsigned char *p = (const unsigned char *)s;
+    while (p && *p) {
+        int n = utf8_len(p);
+        if (*p < 0x20) fputc(' ', f);
+        else if (n == 0) fprintf(f, "\\x%02X", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
+    }
 }
 
 static FILE *open_out(const char *path)
@@ -206,7 +244,14 @@ int report_junit(const report_t *r, const char *path)
     FILE *f = open_out(path);
     if (f == NULL)
         return -1;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"achat-conformance\">\n");
+    int tot[6];
+    double ttot = 0;
+    count(r, -1, tot);
+    for (int i = 0; i < r->nplans; i++)
+        ttot += r->plans[i].seconds;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"achat-conformance\" "
+            "tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+            r->nplans, tot[V_FAIL] + tot[V_XPASS], tot[V_ERROR], tot[V_SKIP], ttot);
     for (int a = 0; a < 6; a++) {
         int n[6];
         double t = 0;
