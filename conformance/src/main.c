@@ -4,6 +4,7 @@
  * the implementation's expectations file, and writes the reports.
  * Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness. */
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +44,8 @@ typedef struct {
     const char *spec;
     unsigned splits;            /* 0: all */
     const char *backend;        /* NULL: all the implementation has */
-    const char *area, *clause;
+    char area;                  /* upper case; 0: every area */
+    char clause[16];            /* upper case; "": every clause */
     char **globs;
     int nglobs;
     uint64_t seed;
@@ -69,19 +71,39 @@ static void usage(FILE *f)
 "  --list               list the selected runs and exit\n"
 "  --split NAME         as-written, one-shot, bytewise, random (repeatable)\n"
 "  --backend NAME       only this backend (default: every one declared)\n"
-"  --area X             only cases whose clauses are in area X (L D T P M E)\n"
-"  --clause ID          only cases that check clause ID\n"
+"  --area X             only cases whose clauses are in area X (L D T P M E,\n"
+"                       either case)\n"
+"  --clause ID          only cases that check clause ID (either case)\n"
 "  --seed N             seed of the random split (default: today's date)\n"
 "  --expectations FILE  XFAIL/SKIP list (default conformance/expectations/<impl>.txt)\n"
 "  --tap F --junit F --json F   write reports\n"
 "  --spec FILE          spec for clause coverage (default docs/spec.md)\n"
 "  --coverage           fail if a MUST clause has no case\n"
 "  --strict             SHOULD/MAY failures fail the run too\n"
-"  --timeout SEC        per-run timeout (default 10)\n"
+"  --timeout SEC        per-run timeout, > 0 (default 10)\n"
 "  --no-fork            run in-process (for gdb); a crash ends the run\n"
-"  --max-failures N     stop after N failed runs (the rest: SKIP)\n"
+"  --max-failures N     stop after N >= 1 failed runs (the rest: SKIP)\n"
 "  -v, --verbose        print every step and event of each run\n"
 "Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness error.\n");
+}
+
+/* Option values are checked whole: a typo must not silently become 0 (no
+ * timeout: a hanging case would never end). */
+static int bad_value(const char *opt, const char *val, const char *want)
+{
+    fprintf(stderr, "acc-run: %s '%s': %s\n", opt, val, want);
+    return -1;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (s[strspn(s, " ")] == '-' || end == s || *end || errno)
+        return bad_value(opt, s, "want a whole number from 0 to 2^64-1");
+    *out = v;
+    return 0;
 }
 
 static int parse_opts(int argc, char **argv, opts_t *o)
@@ -117,9 +139,21 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             break;
         }
         case 'b': o->backend = optarg; break;
-        case 'a': o->area = optarg; break;
-        case 'C': o->clause = optarg; break;
-        case 'S': o->seed = strtoull(optarg, NULL, 0); break;
+        case 'a':
+            if (strlen(optarg) != 1 || !strchr("LDTPMEldtpme", optarg[0]))
+                return bad_value("--area", optarg, "want one of L D T P M E (either case)");
+            o->area = (char)toupper((unsigned char)optarg[0]);
+            break;
+        case 'C':
+            if (strlen(optarg) >= sizeof(o->clause) || !*optarg)
+                return bad_value("--clause", optarg, "want a clause id such as T4");
+            for (size_t k = 0; k <= strlen(optarg); k++)
+                o->clause[k] = (char)toupper((unsigned char)optarg[k]);
+            break;
+        case 'S':
+            if (parse_u64("--seed", optarg, &o->seed) < 0)
+                return -1;
+            break;
         case 'e': o->expect_file = optarg; break;
         case 'T': o->tap = optarg; break;
         case 'J': o->junit = optarg; break;
@@ -127,9 +161,25 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'p': o->spec = optarg; break;
         case 'V': o->coverage = 1; break;
         case 'x': o->strict = 1; break;
-        case 't': o->timeout = atof(optarg); break;
+        case 't': {
+            char *end;
+            errno = 0;
+            o->timeout = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(o->timeout > 0 && o->timeout <= 1e6))
+                return bad_value("--timeout", optarg, "want seconds, more than 0 and at "
+                                 "most 1e6");
+            break;
+        }
         case 'n': o->nofork = 1; break;
-        case 'm': o->max_failures = atoi(optarg); break;
+        case 'm': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || v < 1 || v > 1000000000)
+                return bad_value("--max-failures", optarg, "want a count from 1");
+            o->max_failures = (int)v;
+            break;
+        }
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -201,6 +251,46 @@ static int check_unique_ids(void)
 
 /* ----------------------------------------------------------- planning -- */
 
+static int names_clause(const char *list, const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *s = list; (s = strstr(s, id)) != NULL; s += n)
+        if ((s == list || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* A --backend, or a --clause, that names nothing is a usage error (exit 2),
+ * not "nothing ran" (77): the user mistyped, the suite did not come up empty. */
+static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *sp)
+{
+    if (o->backend) {
+        int b = 0;
+        while (im->backends[b] && strcmp(im->backends[b], o->backend) != 0)
+            b++;
+        if (im->backends[b] == NULL) {
+            fprintf(stderr, "acc-run: --backend '%s': %s has no such backend; it has:",
+                    o->backend, im->name);
+            for (b = 0; im->backends[b]; b++)
+                fprintf(stderr, " %s", im->backends[b]);
+            fputc('\n', stderr);
+            return -1;
+        }
+    }
+    if (o->clause[0]) {
+        int known = sp && spec_find(sp, o->clause);
+        for (int i = 0; i < ncases && !known; i++)
+            for (int k = 0; k < cases[i].nclauses; k++)
+                known |= strcmp(cases[i].clauses[k], o->clause) == 0;
+        for (int i = 0; i < nhandwritten && !known; i++)
+            known = names_clause(handwritten[i].clauses, o->clause);
+        if (!known)
+            return bad_value("--clause", o->clause, sp ? "the spec has no such clause"
+                             : "no case names it (and the spec cannot be read)");
+    }
+    return 0;
+}
+
 static int has_clause(const plan_t *p, const char *want, int area_only)
 {
     char buf[64];
@@ -214,9 +304,10 @@ static int has_clause(const plan_t *p, const char *want, int area_only)
 
 static int selected(const opts_t *o, const plan_t *p)
 {
-    if (o->area && !has_clause(p, o->area, 1))
+    char area[2] = {o->area, 0};
+    if (o->area && !has_clause(p, area, 1))
         return 0;
-    if (o->clause && !has_clause(p, o->clause, 0))
+    if (o->clause[0] && !has_clause(p, o->clause, 0))
         return 0;
     if (o->nglobs == 0)
         return 1;
@@ -494,6 +585,8 @@ int main(int argc, char **argv)
     qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);
     spec_t spec;
     int have_spec = spec_load(o.spec, &spec) == 0;
+    if (check_selectors(&o, im, have_spec ? &spec : NULL) < 0)
+        return EXIT_USAGE;
     if (check_unique_ids() < 0)
         return EXIT_HARNESS;
     make_plans(&o, im);
@@ -519,7 +612,7 @@ int main(int argc, char **argv)
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
                   o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict};
     report_terminal(&r);
-    int filtered = o.nglobs || o.area || o.clause || o.splits || o.backend;
+    int filtered = o.nglobs || o.area || o.clause[0] || o.splits || o.backend;
     int uncovered = report_coverage(&r, !filtered || o.coverage);
     if (uncovered < 0 && o.coverage)
         return EXIT_HARNESS;
