@@ -11,10 +11,15 @@ the fields docs/case-format.md documents, one record per case x variant.
 Across the files: the same runs in the same order, and every run's status
 agrees (TAP ok/not ok and directives, JUnit children, JSON status).
 
+A soft failure (a SHOULD or MAY case failing without --strict) passes the
+run, so the files say so: TAP "not ok ... # TODO soft: ...", JUnit a
+testcase with no <failure> but a <system-out>, JSON status FAIL, soft true.
+
 --self-test first makes broken copies of the reports (a forbidden character,
 a wrong count, a missing time, a lost TAP line, a duplicated JSON record...)
-and asserts that each is refused; with --runner it also runs the runner with
-a skip reason full of control bytes and checks the JUnit file it writes.
+and asserts that each is refused; with --runner it also runs the runner on a
+scratch suite (a soft failure, an XFAIL, a skip reason full of control and
+non-UTF-8 bytes) and checks the exit code and the reports it writes.
 
 Exit: 0 the reports are valid, 1 they are not, 2 usage, 99 harness error.
 """
@@ -33,7 +38,7 @@ STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "SKIP", "ERROR")
 LEVELS = ("MUST", "SHOULD", "MAY")
 SPLITS = ("as-written", "one-shot", "bytewise", "random")
 RESULT_FIELDS = {"id": str, "clauses": list, "level": str, "split": str, "backend": str,
-                 "status": str, "expected": str, "duration_ms": (int, float),
+                 "status": str, "expected": str, "soft": bool, "duration_ms": (int, float),
                  "message": str}
 RUN_INFO_FIELDS = {"impl": str, "impl_version": str, "seed": int, "host": str,
                    "seconds": (int, float)}
@@ -108,7 +113,7 @@ def check_json(path, probs):
             probs.add(where, f"split {r['split']!r} unknown")
         if not r["clauses"] or not all(isinstance(c, str) for c in r["clauses"]):
             probs.add(where, "clauses empty or not strings")
-        if r.get("soft") and (r["status"] != "FAIL" or r["level"] == "MUST"):
+        if r["soft"] and (r["status"] != "FAIL" or r["level"] == "MUST"):
             probs.add(where, "soft is true on a run that is not a SHOULD/MAY FAIL")
         if r["duration_ms"] < 0:
             probs.add(where, "negative duration")
@@ -177,7 +182,7 @@ def check_tap(path, results, probs):
         probs.add(path, f"{len(tests)} test lines but {len(results)} JSON records")
         return
     oks = sum(m.group(1) == "ok" for _, m in tests)
-    want_oks = sum(r["status"] in ("PASS", "SKIP", "XFAIL") for r in results)
+    want_oks = sum(r["status"] in ("PASS", "SKIP") for r in results)
     if oks != want_oks:
         probs.add(path, f"{oks} 'ok' lines, the JSON has {want_oks} PASS or SKIP runs")
     for k, ((no, m), r) in enumerate(zip(tests, results), 1):
@@ -186,7 +191,7 @@ def check_tap(path, results, probs):
             probs.add(f"{path}:{no}", f"test {m.group(3)!r}, the JSON's run {k} is {name!r}")
             return
         ok, directive = m.group(1) == "ok", m.group(4)
-        want = {"PASS": (True, None), "SKIP": (True, "SKIP"), "XFAIL": (True, "TODO"),
+        want = {"PASS": (True, None), "SKIP": (True, "SKIP"), "XFAIL": (False, "TODO"),
                 "XPASS": (False, None), "ERROR": (False, None),
                 "FAIL": (False, "TODO" if soft_fail(r) else None)}[r["status"]]
         if (ok, directive) != want:
@@ -382,25 +387,61 @@ def self_test(tap, junit, js, runner):
     return faults
 
 
+SCRATCH_CASES = {
+    # A SHOULD case that fails: a soft failure, the run still passes.
+    "soft.case": "id: t.scratch.soft\nclause: T16\nlevel: SHOULD\nrequires: input-limit\n"
+                 "description: Fails on purpose.\n---\nchat a unix\nterm a \"\\n\"\n"
+                 "send a \"abc\\n\"\nexpect a data \"xyz\"\n",
+    # A MUST case that fails, listed XFAIL.
+    "xfail.case": "id: t.scratch.xfail\nclause: T4\ndescription: Fails on purpose.\n---\n"
+                  "chat a unix\nterm a \"\\n\"\nsend a \"abc\\n\"\nexpect a data \"xyz\"\n",
+    # Passes; listed SKIP with a reason full of bytes XML forbids.
+    "skip.case": "id: t.scratch.skip\nclause: T4\ndescription: Passes.\n---\nchat a unix\n"
+                 "term a \"\\n\"\nsend a \"abc\\n\"\nexpect a data \"abc\"\nexpect a found\n",
+}
+EXPECT = (b"t.scratch.xfail XFAIL known\n"
+          b"t.scratch.skip SKIP reason\x01with\x1b[31m control \x7f bytes \xff\xfe\n")
+
+
 def control_bytes(runner, tmp):
-    """The runner's own escaping: a skip reason with control and non-UTF-8
-    bytes must leave every report valid."""
+    """The runner's own writers on a scratch suite: a soft failure, an
+    expected failure and a skip reason with control and non-UTF-8 bytes.
+    The run passes (exit 0) and every report is valid and says so."""
+    d = os.path.join(tmp, "cases", "t")
+    os.makedirs(d)
+    for name, text in SCRATCH_CASES.items():
+        with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+            f.write(text)
     exp = os.path.join(tmp, "expect.txt")
     with open(exp, "wb") as f:
-        f.write(b"l.loop.count SKIP reason\x01with\x1b[31m control \x7f bytes \xff\xfe\n")
+        f.write(EXPECT)
     out = {k: os.path.join(tmp, f"ctl.{k}") for k in ("tap", "xml", "json")}
-    rc, so, se, _ = run_bounded([runner, "--expectations", exp, "--tap", out["tap"],
-                                 "--junit", out["xml"], "--json", out["json"],
-                                 "l.loop.count", "l.loop.ends-when-empty"], timeout=120)
-    if rc not in (0, 1):
-        return [f"self-test: the runner exited {rc}: {(so + se)[-300:]}"]
+    rc, so, se, _ = run_bounded([runner, "--cases", os.path.dirname(d), "--expectations", exp,
+                                 "--split", "as-written", "--tap", out["tap"], "--junit",
+                                 out["xml"], "--json", out["json"], "t.scratch.*"], timeout=120)
+    if rc != 0:
+        return [f"self-test: a run with only a soft failure and an XFAIL exited {rc}, "
+                f"want 0: {(so + se)[-300:]}"]
     probs = check_all(out["tap"], out["xml"], out["json"])
-    with open(out["xml"], encoding="utf-8") as f:
-        xml = f.read()
-    if "\\x01" not in xml or "\\x1B" not in xml or "\\xFF" not in xml:
+    texts = {}
+    for k, p in out.items():
+        with open(p, encoding="utf-8") as f:
+            texts[k] = f.read()
+    if "\\x01" not in texts["xml"] or "\\x1B" not in texts["xml"] or "\\xFF" not in texts["xml"]:
         probs.add(out["xml"], "the control bytes of the skip reason are not written as \\xNN")
-    print(f"  {'FAILED  ' if probs else 'valid   '} reports of a run whose skip reason "
-          "holds control and non-UTF-8 bytes")
+    if not re.search(r"\nnot ok \d+ - t\.scratch\.soft \[[^]]*\] # TODO soft", texts["tap"]):
+        probs.add(out["tap"], "the soft failure is not 'not ok ... # TODO soft'")
+    if not re.search(r"\nnot ok \d+ - t\.scratch\.xfail \[[^]]*\] # TODO", texts["tap"]):
+        probs.add(out["tap"], "the expected failure is not 'not ok ... # TODO'")
+    if "<failure" in texts["xml"] or "<system-out>soft failure" not in texts["xml"]:
+        probs.add(out["xml"], "the soft failure is a <failure>, or has no <system-out>")
+    soft = [r for r in json.loads(texts["json"])["results"] if r["id"] == "t.scratch.soft"]
+    if not soft or any(r["status"] != "FAIL" or not r["soft"] for r in soft):
+        probs.add(out["json"], "the soft failure is not status FAIL with soft true")
+    if "soft" not in so:
+        probs.add("terminal", "the soft failure is not called soft")
+    print(f"  {'FAILED  ' if probs else 'valid   '} reports of a scratch run: a soft failure, "
+          "an XFAIL, a skip reason with control and non-UTF-8 bytes")
     return [f"self-test: {p}" for p in probs]
 
 

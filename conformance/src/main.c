@@ -562,9 +562,8 @@ static int exit_code(const report_t *r, int uncovered)
     int bad = uncovered > 0;
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
-        int soft = plan_level(p) != LEVEL_MUST && !r->strict;
         if (p->verdict == V_XPASS || p->verdict == V_ERROR ||
-            (p->verdict == V_FAIL && !soft))
+            (p->verdict == V_FAIL && !plan_soft(r, p)))
             bad = 1;
     }
     return bad ? 1 : 0;

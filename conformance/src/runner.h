@@ -77,6 +77,8 @@ int plan_nclauses(const plan_t *p);
 const char *plan_clause(const plan_t *p, int i, char *buf, size_t cap);
 level_t plan_level(const plan_t *p);
 const char *verdict_name(verdict_t v);
+/* A FAIL that does not fail the run: a SHOULD or MAY case, not --strict. */
+int plan_soft(const report_t *r, const plan_t *p);
 /* "<argv0> --seed S --split X --backend B 'id'" */
 void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap);
 
