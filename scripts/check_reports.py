@@ -18,8 +18,8 @@ testcase with no <failure> but a <system-out>, JSON status FAIL, soft true.
 --self-test first makes broken copies of the reports (a forbidden character,
 a wrong count, a missing time, a lost TAP line, a duplicated JSON record...)
 and asserts that each is refused; with --runner it also runs the runner on a
-scratch suite (a soft failure, an XFAIL, a skip reason full of control and
-non-UTF-8 bytes) and checks the exit code and the reports it writes.
+scratch suite (a soft failure, an XFAIL, a case that does not apply, a skip
+reason full of control and non-UTF-8 bytes) and checks the exit code and the reports it writes.
 
 Exit: 0 the reports are valid, 1 they are not, 2 usage, 99 harness error.
 """
@@ -395,6 +395,10 @@ SCRATCH_CASES = {
     # A MUST case that fails, listed XFAIL.
     "xfail.case": "id: t.scratch.xfail\nclause: T4\ndescription: Fails on purpose.\n---\n"
                   "chat a unix\nterm a \"\\n\"\nsend a \"abc\\n\"\nexpect a data \"xyz\"\n",
+    # The reference caps terminators at 4096 bytes, which T3 allows: SKIP.
+    "capped.case": "id: t.scratch.capped\nclause: T3 T4\ndescription: Refused terminator.\n"
+                   "---\nchat a unix\nterm a \"x\" * 5000 -> 0 or skip EINVAL\n"
+                   "send a \"abc\"\nexpect a data \"nothing of this runs\"\n",
     # Passes; listed SKIP with a reason full of bytes XML forbids.
     "skip.case": "id: t.scratch.skip\nclause: T4\ndescription: Passes.\n---\nchat a unix\n"
                  "term a \"\\n\"\nsend a \"abc\\n\"\nexpect a data \"abc\"\nexpect a found\n",
@@ -438,6 +442,10 @@ def control_bytes(runner, tmp):
     soft = [r for r in json.loads(texts["json"])["results"] if r["id"] == "t.scratch.soft"]
     if not soft or any(r["status"] != "FAIL" or not r["soft"] for r in soft):
         probs.add(out["json"], "the soft failure is not status FAIL with soft true")
+    capped = [r for r in json.loads(texts["json"])["results"] if r["id"] == "t.scratch.capped"]
+    if not capped or any(r["status"] != "SKIP" or "EINVAL" not in r["message"] for r in capped):
+        probs.add(out["json"], "a terminator refused with EINVAL under 'or skip EINVAL' "
+                  "is not a SKIP that names EINVAL")
     if "soft" not in so:
         probs.add("terminal", "the soft failure is not called soft")
     print(f"  {'FAILED  ' if probs else 'valid   '} reports of a scratch run: a soft failure, "

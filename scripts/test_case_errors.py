@@ -41,6 +41,15 @@ BAD = [
     ("unknown errno", HEAD + "chat a unix\nclose a -> EWHATEVER\n", 6, "EWHATEVER"),
     ("channel declared twice", HEAD + "chat a unix\nchat a unix\n", 6, ""),
     ("expect without event", HEAD + "chat a unix\nexpect a\n", 6, ""),
+    ("or without skip", HEAD + "chat a unix\nterm a \"x\" -> 0 or EINVAL\n", 6,
+     "'or' needs 'skip ERRNO'"),
+    ("or skip the expected result", HEAD + "chat a unix\nterm a \"x\" -> EINVAL or skip EINVAL\n",
+     6, "other than the expected result"),
+    # Checked against docs/spec.md: T1 is MUST and states no MAY requirement.
+    ("level no clause states", "id: t.bad.x\nclause: T1\nlevel: MAY\n---\nchat a unix\n", 0,
+     "level MAY, but none of its clauses (T1)"),
+    ("clause not in the spec", "id: t.bad.x\nclause: T1 Q77\n---\nchat a unix\n", 0,
+     "clause Q77 is not in the spec"),
 ]
 
 

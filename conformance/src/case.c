@@ -247,6 +247,17 @@ static int parse_rc(parser_t *p, int *i, step_t *st)
         st->rc = -e;
     }
     *i += 2;
+    /* "-> 0 or skip EINVAL": a result the spec allows, after which the rest
+     * of the case does not apply (T3: a cap on long terminators). */
+    if (word_is(p, *i, "or")) {
+        if (!word_is(p, *i + 1, "skip") || *i + 2 >= p->ntok)
+            return fail(p, "'or' needs 'skip ERRNO'");
+        int e = errno_by_name(p->tok[*i + 2].s);
+        if (e <= 0 || -e == st->rc || st->rc == RC_ANY)
+            return fail(p, "'or skip' needs an errno name other than the expected result");
+        st->skip_rc = -e;
+        *i += 3;
+    }
     return 0;
 }
 

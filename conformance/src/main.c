@@ -260,6 +260,43 @@ static int names_clause(const char *list, const char *id)
     return 0;
 }
 
+/* A case's level must be one its clauses have or state (spec §1: a clause's
+ * level is its strongest requirement; a MUST clause may hold a SHOULD or MAY
+ * sentence, which a case may check alone), and every clause it names must
+ * exist.  Returns how many cases are wrong, each reported on stderr. */
+static int check_levels(const spec_t *sp)
+{
+    int bad = 0;
+    for (int i = 0; i < ncases + nhandwritten; i++) {
+        plan_t p = {0};
+        if (i < ncases)
+            p.c = &cases[i];
+        else
+            p.hw = &handwritten[i - ncases];
+        const char *who = p.c ? p.c->file : p.hw->id;
+        unsigned says = 0;
+        char buf[64], list[256] = "";
+        for (int k = 0; k < plan_nclauses(&p); k++) {
+            const char *id = plan_clause(&p, k, buf, sizeof(buf));
+            const spec_clause_t *cl = spec_find(sp, id);
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? " " : "", id);
+            if (cl == NULL) {
+                fprintf(stderr, "acc-run: %s: clause %s is not in the spec\n", who, id);
+                bad++;
+                continue;
+            }
+            says |= cl->says;
+        }
+        if (says && !(says & 1u << plan_level(&p))) {
+            fprintf(stderr, "acc-run: %s: level %s, but none of its clauses (%s) is or "
+                    "states a %s requirement\n", who, level_name(plan_level(&p)), list,
+                    level_name(plan_level(&p)));
+            bad++;
+        }
+    }
+    return bad;
+}
+
 /* A --backend, or a --clause, that names nothing is a usage error (exit 2),
  * not "nothing ran" (77): the user mistyped, the suite did not come up empty. */
 static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *sp)
@@ -427,9 +464,12 @@ static int load_expectations(const char *path, int required)
 
 /* ------------------------------------------------------------ running -- */
 
+/* What a run's process tells the runner besides libcheck's verdict. */
 typedef struct {
     int idx;
     double seconds;
+    int skipped;                /* the case did not apply (exec_case: 2) */
+    char reason[1024];
 } result_rec_t;
 
 static double now_s(void)
@@ -455,10 +495,12 @@ START_TEST(t_plan)
     char msg[4096];
     double t0 = now_s();
     int failed = run_plan(p, msg, sizeof(msg));
-    result_rec_t rec = {_i, now_s() - t0};
+    result_rec_t rec = {_i, now_s() - t0, failed == 2, ""};
+    if (failed == 2)
+        snprintf(rec.reason, sizeof(rec.reason), "%.1000s", msg);
     if (result_fd >= 0 && write(result_fd, &rec, sizeof(rec)) != sizeof(rec))
         perror("acc-run: result record");
-    if (failed)
+    if (failed == 1)
         ck_abort_msg("%s", msg);
 #ifdef ACC_LEAK_CHECK
     /* In-process (--no-fork) the check at exit covers every run at once;
@@ -474,9 +516,18 @@ static void read_durations(const char *path)
 {
     FILE *f = fopen(path, "rb");
     result_rec_t rec;
-    while (f && fread(&rec, sizeof(rec), 1, f) == 1)
-        if (rec.idx >= 0 && rec.idx < nplans)
-            plans[rec.idx].seconds = rec.seconds;
+    while (f && fread(&rec, sizeof(rec), 1, f) == 1) {
+        if (rec.idx < 0 || rec.idx >= nplans)
+            continue;
+        plan_t *p = &plans[rec.idx];
+        p->seconds = rec.seconds;
+        /* A skip stands only if nothing failed after it (a leak). */
+        if (rec.skipped && (p->verdict == V_PASS || p->verdict == V_XPASS)) {
+            p->verdict = V_SKIP;
+            free(p->reason);
+            p->reason = strdup(rec.reason);
+        }
+    }
     if (f)
         fclose(f);
 }
@@ -583,9 +634,14 @@ int main(int argc, char **argv)
         return EXIT_HARNESS;
     qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);
     spec_t spec;
-    int have_spec = spec_load(o.spec, &spec) == 0;
+    int spec_rc = spec_load(o.spec, &spec), have_spec = spec_rc == 0;
     if (check_selectors(&o, im, have_spec ? &spec : NULL) < 0)
         return EXIT_USAGE;
+    if (!have_spec)
+        fprintf(stderr, "acc-run: %s: %s; case levels not checked against the spec\n",
+                o.spec, strerror(-spec_rc));
+    else if (check_levels(&spec) > 0)
+        return EXIT_HARNESS;
     if (check_unique_ids() < 0)
         return EXIT_HARNESS;
     make_plans(&o, im);
