@@ -4,7 +4,7 @@
 JUnit XML (report.xml): well-formed XML 1.0 with no forbidden character, the
 Ant/Jenkins shape testsuites > testsuite > testcase with at most one
 failure, error or skipped child; every testcase has a name, a classname and
-a numeric time; each testsuite's (and the root's) tests, failures, errors
+a numeric time, and sits in the suite of its case's area (the id prefix); each testsuite's (and the root's) tests, failures, errors
 and skipped counts are those of its testcases.  TAP (report.tap): version
 13, a plan 1..N and exactly N test lines numbered 1..N.  JSON (report.json):
 the fields docs/case-format.md documents, one record per case x variant.
@@ -261,6 +261,12 @@ def check_junit(path, results, probs):
                 probs.add(where, f"a testcase without name or classname ({name!r}, {cls!r})")
             if not is_number(t):
                 probs.add(where, f"testcase {name!r}: time={t!r}, want a number")
+            # A run belongs to its case's area: the directory of the case
+            # file, the id prefix of a hand-written test (ids start with it).
+            if name and cls and (cls != f"conformance.{sname}"
+                                 or name.split(".", 1)[0].upper() != sname):
+                probs.add(where, f"testcase {name!r} (classname {cls}) is not in its "
+                          "area's suite")
             if (cls, name) in names:
                 probs.add(where, f"testcase {cls}.{name} twice")
             names.add((cls, name))
@@ -351,6 +357,8 @@ def mutants(tap, junit, js):
          sub(r"</testsuites>", '<testcase name="x" classname="y" time="0"/></testsuites>')),
         ("a passed run written as a failure", "junit",
          sub(r'(<testcase [^>]*)/>', r'\1><failure message="m"/></testcase>')),
+        ("a testcase in another area's suite", "junit",
+         sub(r'classname="conformance\.(\w)"', 'classname="conformance.Q"')),
         ("a lost TAP line", "tap", sub(r"\nok \d+ - [^\n]*", "")),
         ("a wrong TAP plan", "tap", sub(r"\n1\.\.(\d+)", lambda m: f"\n1..{int(m.group(1)) + 1}")),
         ("a passed run written as not ok", "tap", sub(r"\nok (\d+) - ([^\n#]*)\n",

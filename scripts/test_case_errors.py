@@ -75,8 +75,8 @@ BAD_OPTIONS = [
 
 # (runner options, what every listed run must satisfy, its description)
 GOOD_OPTIONS = [
-    (["--area", "t"], lambda ln: any(c[0] == "T" for c in ln.split()[4:]), "of area T"),
-    (["--area", "T"], lambda ln: any(c[0] == "T" for c in ln.split()[4:]), "of area T"),
+    (["--area", "t"], lambda ln: ln.startswith("t."), "ids in t."),
+    (["--area", "M"], lambda ln: ln.startswith("m."), "ids in m."),
     (["--clause", "t4"], lambda ln: "T4" in ln.split()[4:], "naming T4"),
     (["--backend", "poll", "--timeout", "2.5", "--seed", "0x10", "--max-failures", "3"],
      lambda ln: ln.split()[2] == "poll", "backend poll"),

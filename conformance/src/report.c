@@ -1,6 +1,7 @@
 /* report.c: the runner's outputs: a terminal summary per area and clause
  * with every failure and its one-line reproduction, TAP 13, JUnit XML, JSON
  * (one record per case x variant), and the clause coverage of the spec. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -69,12 +70,30 @@ void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap)
              split_name(p->split), p->backend, plan_id(p));
 }
 
+/* The area a case belongs to is where it lives: the directory of a case
+ * file (conformance/cases/<area>/), the id's prefix of a hand-written test.
+ * Only a file outside an area directory falls back to its first clause. */
+char plan_area(const plan_t *p)
+{
+    const char *name = p->hw ? p->hw->id : NULL;
+    if (p->c) {
+        const char *slash = strrchr(p->c->file, '/');
+        const char *dir = slash ? slash : p->c->file;
+        while (dir > p->c->file && dir[-1] != '/')
+            dir--;
+        name = slash && slash - dir == 1 ? dir : NULL;
+    }
+    int a = name ? toupper((unsigned char)name[0]) : 0;
+    if (name && a && strchr(areas, a) && (p->c || name[1] == '.'))
+        return (char)a;
+    char buf[64];
+    return (char)toupper((unsigned char)plan_clause(p, 0, buf, sizeof(buf))[0]);
+}
+
 static int area_of(const plan_t *p)
 {
-    char buf[64];
-    const char *c = plan_clause(p, 0, buf, sizeof(buf));
-    const char *a = strchr(areas, c[0]);
-    return a && c[0] ? (int)(a - areas) : 0;
+    const char *a = strchr(areas, plan_area(p));
+    return a && *a ? (int)(a - areas) : 0;
 }
 
 int plan_soft(const report_t *r, const plan_t *p)

@@ -76,6 +76,9 @@ const char *plan_id(const plan_t *p);
 int plan_nclauses(const plan_t *p);
 const char *plan_clause(const plan_t *p, int i, char *buf, size_t cap);
 level_t plan_level(const plan_t *p);
+/* 'L' 'D' 'T' 'P' 'M' 'E': the case file's directory, a hand-written test's
+ * id prefix. */
+char plan_area(const plan_t *p);
 const char *verdict_name(verdict_t v);
 /* A FAIL that does not fail the run: a SHOULD or MAY case, not --strict. */
 int plan_soft(const report_t *r, const plan_t *p);
