@@ -41,7 +41,7 @@ RESULT_FIELDS = {"id": str, "clauses": list, "level": str, "split": str, "backen
                  "status": str, "expected": str, "soft": bool, "duration_ms": (int, float),
                  "message": str}
 RUN_INFO_FIELDS = {"impl": str, "impl_version": str, "seed": int, "host": str,
-                   "seconds": (int, float)}
+                   "seconds": (int, float), "jobs": int}
 # XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
 FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 CHILD_KINDS = ("failure", "error", "skipped")
@@ -392,7 +392,30 @@ def self_test(tap, junit, js, runner):
                 faults.append(f"self-test: '{what}' was accepted")
         if runner:
             faults += control_bytes(runner, tmp)
+            faults += same_whatever_jobs(runner, tmp)
     return faults
+
+
+def same_whatever_jobs(runner, tmp):
+    """The same runs with 1 and with 3 jobs: identical reports but for the
+    durations (times in JUnit and TAP, duration_ms, seconds, jobs)."""
+    texts = []
+    for jobs in (1, 3):
+        out = {k: os.path.join(tmp, f"j{jobs}.{k}") for k in ("tap", "xml", "json")}
+        rc, so, se, _ = run_bounded([runner, "--jobs", str(jobs), "--tap", out["tap"],
+                                     "--junit", out["xml"], "--json", out["json"],
+                                     "l.*", "m.fd-reuse.*", "m.threads.*"], timeout=300)
+        if rc != 0:
+            return [f"self-test: the runner with --jobs {jobs} exited {rc}: {(so + se)[-300:]}"]
+        t = {}
+        for k, p in out.items():
+            with open(p, encoding="utf-8") as f:
+                t[k] = re.sub(r'(time="|duration_ms": |duration_ms: |seconds": |jobs": )[0-9.]+',
+                              r"\1", f.read())
+        texts.append(t)
+    diff = [k for k in ("tap", "xml", "json") if texts[0][k] != texts[1][k]]
+    print(f"  {'DIFFER  ' if diff else 'same    '} reports of the same runs with 1 and 3 jobs")
+    return [f"self-test: the {k} report with 3 jobs differs from the one with 1" for k in diff]
 
 
 SCRATCH_CASES = {

@@ -71,6 +71,8 @@ BAD_OPTIONS = [
     (["--area", "tt"], "--area 'tt'"),
     (["--clause", "Z99"], "--clause 'Z99'"),
     (["--split", "sideways"], "sideways"),
+    (["--jobs", "0"], "--jobs '0'"),
+    (["-j", "many"], "--jobs 'many'"),
 ]
 
 # (runner options, what every listed run must satisfy, its description)

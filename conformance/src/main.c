@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,7 @@ typedef struct {
     int nglobs;
     uint64_t seed;
     int list, verbose, coverage, strict, nofork, max_failures;
+    int jobs;                   /* 0: as many as online CPUs */
     double timeout;
 } opts_t;
 
@@ -60,7 +63,6 @@ static plan_t *plans;
 static int nplans;
 static exec_opts_t base_opts;
 static int in_process;            /* --no-fork: every run in this process */
-static int result_fd = -1;
 
 static void usage(FILE *f)
 {
@@ -82,6 +84,9 @@ static void usage(FILE *f)
 "  --strict             SHOULD/MAY failures fail the run too\n"
 "  --timeout SEC        per-run timeout, > 0 (default 10)\n"
 "  --no-fork            run in-process (for gdb); a crash ends the run\n"
+"  -j, --jobs N         runs at once (default: online CPUs; 1 with -v,\n"
+"                       --no-fork, or an agent that is not spawned per run);\n"
+"                       the reports are the same whatever N\n"
 "  --max-failures N     stop after N >= 1 failed runs (the rest: SKIP)\n"
 "  -v, --verbose        print every step and event of each run\n"
 "Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness error.\n");
@@ -112,7 +117,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"cases", 1, 0, 'c'}, {"list", 0, 0, 'l'}, {"split", 1, 0, 's'},
         {"backend", 1, 0, 'b'}, {"area", 1, 0, 'a'}, {"clause", 1, 0, 'C'},
         {"seed", 1, 0, 'S'}, {"expectations", 1, 0, 'e'}, {"tap", 1, 0, 'T'},
-        {"junit", 1, 0, 'J'}, {"json", 1, 0, 'j'}, {"spec", 1, 0, 'p'},
+        {"junit", 1, 0, 'J'}, {"json", 1, 0, 'O'}, {"spec", 1, 0, 'p'},
+        {"jobs", 1, 0, 'j'},
         {"coverage", 0, 0, 'V'}, {"strict", 0, 0, 'x'}, {"timeout", 1, 0, 't'},
         {"no-fork", 0, 0, 'n'}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
         {"max-failures", 1, 0, 'm'},
@@ -125,7 +131,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->spec = "docs/spec.md";
     o->timeout = 10;
     int ch;
-    while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "vhj:", lo, NULL)) != -1) {
         switch (ch) {
         case 'c': o->cases_dir = optarg; break;
         case 'l': o->list = 1; break;
@@ -157,7 +163,16 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'e': o->expect_file = optarg; break;
         case 'T': o->tap = optarg; break;
         case 'J': o->junit = optarg; break;
-        case 'j': o->json = optarg; break;
+        case 'O': o->json = optarg; break;
+        case 'j': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || v < 1 || v > 1024)
+                return bad_value("--jobs", optarg, "want a count from 1 to 1024");
+            o->jobs = (int)v;
+            break;
+        }
         case 'p': o->spec = optarg; break;
         case 'V': o->coverage = 1; break;
         case 'x': o->strict = 1; break;
@@ -463,13 +478,27 @@ static int load_expectations(const char *path, int required)
 
 /* ------------------------------------------------------------ running -- */
 
-/* What a run's process tells the runner besides libcheck's verdict. */
+/* One run's outcome, in memory shared by the runner, its workers and the
+ * runs they fork: the run writes its duration and a skip, the worker that
+ * ran it libcheck's verdict.  The runner reads them all once the runs are
+ * over, so the reports do not depend on which worker ran what, or when. */
+enum { SLOT_TODO, SLOT_DONE, SLOT_NOT_RUN };
 typedef struct {
-    int idx;
-    double seconds;
+    int state;
+    int rtype;                  /* libcheck's CK_PASS, CK_FAILURE, CK_ERROR */
     int skipped;                /* the case did not apply (exec_case: 2) */
+    double seconds;
     char reason[1024];
-} result_rec_t;
+    char msg[4200];
+} slot_t;
+
+typedef struct {
+    int next;                   /* the next plan to take */
+    int failures;               /* runs gone wrong, for --max-failures */
+    slot_t slot[];
+} shared_t;
+
+static shared_t *shared;
 
 static double now_s(void)
 {
@@ -494,11 +523,11 @@ START_TEST(t_plan)
     char msg[4096];
     double t0 = now_s();
     int failed = run_plan(p, msg, sizeof(msg));
-    result_rec_t rec = {_i, now_s() - t0, failed == 2, ""};
+    slot_t *sl = &shared->slot[_i];
+    sl->seconds = now_s() - t0;
+    sl->skipped = failed == 2;
     if (failed == 2)
-        snprintf(rec.reason, sizeof(rec.reason), "%.1000s", msg);
-    if (result_fd >= 0 && write(result_fd, &rec, sizeof(rec)) != sizeof(rec))
-        perror("acc-run: result record");
+        snprintf(sl->reason, sizeof(sl->reason), "%.1000s", msg);
     if (failed == 1)
         ck_abort_msg("%s", msg);
 #ifdef ACC_LEAK_CHECK
@@ -511,26 +540,6 @@ START_TEST(t_plan)
 }
 END_TEST
 
-static void read_durations(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    result_rec_t rec;
-    while (f && fread(&rec, sizeof(rec), 1, f) == 1) {
-        if (rec.idx < 0 || rec.idx >= nplans)
-            continue;
-        plan_t *p = &plans[rec.idx];
-        p->seconds = rec.seconds;
-        /* A skip stands only if nothing failed after it (a leak). */
-        if (rec.skipped && (p->verdict == V_PASS || p->verdict == V_XPASS)) {
-            p->verdict = V_SKIP;
-            free(p->reason);
-            p->reason = strdup(rec.reason);
-        }
-    }
-    if (f)
-        fclose(f);
-}
-
 static verdict_t settle_verdict(const plan_t *p, int rtype)
 {
     int ok = rtype == CK_PASS;
@@ -542,9 +551,10 @@ static verdict_t settle_verdict(const plan_t *p, int rtype)
 }
 
 /* Runs one plan as its own libcheck test in fork mode: a crash or a hang
- * (timeout) fails that run alone. */
+ * (timeout) fails that run alone.  Fills the plan's slot. */
 static void run_one(const opts_t *o, int i)
 {
+    slot_t *sl = &shared->slot[i];
     char name[16];
     snprintf(name, sizeof(name), "%d", i);
     Suite *s = suite_create("conformance");
@@ -554,44 +564,144 @@ static void run_one(const opts_t *o, int i)
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
+    double t0 = now_s();
     srunner_run_all(sr, CK_SILENT);
     TestResult **res = srunner_results(sr);
     if (srunner_ntests_run(sr) == 1) {
-        plans[i].verdict = settle_verdict(&plans[i], tr_rtype(res[0]));
-        if (tr_rtype(res[0]) != CK_PASS)
-            plans[i].message = strdup(tr_msg(res[0]));
+        sl->rtype = tr_rtype(res[0]);
+        if (sl->rtype != CK_PASS)
+            snprintf(sl->msg, sizeof(sl->msg), "%s", tr_msg(res[0]));
     } else {
-        plans[i].verdict = V_ERROR;
-        plans[i].message = strdup("libcheck ran no test for this run");
+        sl->rtype = CK_ERROR;
+        snprintf(sl->msg, sizeof(sl->msg), "libcheck ran no test for this run");
     }
+    if (sl->rtype != CK_PASS && sl->seconds == 0)
+        sl->seconds = now_s() - t0; /* crashed or timed out: the whole wait */
+    sl->state = SLOT_DONE;
     free(res);
     srunner_free(sr);
 }
 
-static int run_all(const opts_t *o)
+static int went_wrong(const plan_t *p, int rtype)
 {
-    char tmpl[] = "/tmp/acc-results-XXXXXX";
-    result_fd = mkstemp(tmpl);
-    if (result_fd < 0)
-        return -1;
-    int torun = 0, failures = 0;
-    for (int i = 0; i < nplans; i++) {
+    return p->expected == V_XFAIL ? rtype == CK_PASS : rtype != CK_PASS;
+}
+
+/* Takes plans from the shared counter until none is left. */
+static void work(const opts_t *o)
+{
+    for (;;) {
+        int i = __atomic_fetch_add(&shared->next, 1, __ATOMIC_SEQ_CST);
+        if (i >= nplans)
+            return;
         if (plans[i].verdict == V_SKIP)
             continue;
-        if (o->max_failures && failures >= o->max_failures) {
-            plans[i].verdict = plans[i].expected = V_SKIP;
-            plans[i].reason = strdup("not run: --max-failures reached");
+        if (o->max_failures &&
+            __atomic_load_n(&shared->failures, __ATOMIC_SEQ_CST) >= o->max_failures) {
+            shared->slot[i].state = SLOT_NOT_RUN;
             continue;
         }
         run_one(o, i);
-        torun++;
-        failures += plans[i].verdict == V_FAIL || plans[i].verdict == V_ERROR ||
-                    plans[i].verdict == V_XPASS;
+        if (went_wrong(&plans[i], shared->slot[i].rtype))
+            __atomic_fetch_add(&shared->failures, 1, __ATOMIC_SEQ_CST);
     }
-    close(result_fd);
-    read_durations(tmpl);
-    unlink(tmpl);
+}
+
+/* Runs every plan, jobs at a time: each worker is a forked copy of the
+ * runner that takes the next plan, runs it (forking again, as libcheck
+ * does), and records the outcome in the shared slots.  With one job the
+ * runner itself is the worker.  Returns how many plans ran, or -1. */
+static int run_all(const opts_t *o, int jobs)
+{
+    size_t size = sizeof(shared_t) + (size_t)nplans * sizeof(slot_t);
+    shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        perror("acc-run: mmap");
+        return -1;
+    }
+    if (jobs <= 1) {
+        work(o);
+    } else {
+        pid_t *pids = calloc((size_t)jobs, sizeof(*pids));
+        if (pids == NULL)
+            return -1;
+        fflush(NULL);
+        for (int w = 0; w < jobs; w++) {
+            pids[w] = fork();
+            if (pids[w] == 0) {
+                work(o);
+                fflush(NULL);
+                _exit(0); /* not exit: the parent's atexit handlers are its own */
+            }
+            if (pids[w] < 0)
+                perror("acc-run: fork of a worker");
+        }
+        for (int w = 0; w < jobs; w++) {
+            int st;
+            while (pids[w] > 0 && waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
+                ;
+            if (pids[w] > 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+                fprintf(stderr, "acc-run: worker %d ended with status 0x%x\n", w, st);
+        }
+        free(pids);
+        /* No worker came up: run here rather than not at all. */
+        work(o);
+    }
+    int torun = 0;
+    for (int i = 0; i < nplans; i++) {
+        plan_t *p = &plans[i];
+        slot_t *sl = &shared->slot[i];
+        if (p->verdict == V_SKIP)
+            continue;
+        if (sl->state == SLOT_NOT_RUN) {
+            p->verdict = p->expected = V_SKIP;
+            free(p->reason);
+            p->reason = strdup("not run: --max-failures reached");
+            continue;
+        }
+        torun++;
+        p->seconds = sl->seconds;
+        if (sl->state != SLOT_DONE) {
+            p->verdict = V_ERROR;
+            p->message = strdup("not run to the end: the worker running it died");
+            continue;
+        }
+        p->verdict = settle_verdict(p, sl->rtype);
+        if (sl->rtype != CK_PASS)
+            p->message = strdup(sl->msg);
+        /* A skip stands only if nothing failed after it (a leak). */
+        if (sl->skipped && sl->rtype == CK_PASS) {
+            p->verdict = V_SKIP;
+            free(p->reason);
+            p->reason = strdup(sl->reason);
+        }
+    }
+    munmap(shared, size);
+    shared = NULL;
     return torun;
+}
+
+/* How many runs at once.  Each run is a process of its own, so runs do not
+ * share descriptors or threads; but -v output would interleave, --no-fork
+ * has one process, and the agent client (docs/agent-protocol.md) forks
+ * every run's agent from one handshake agent over one connection, which
+ * expects one request at a time (ACC_AGENT_MODE=spawn starts each anew). */
+static int pick_jobs(const opts_t *o)
+{
+    long n = o->jobs ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
+    const char *agent = getenv("ACC_AGENT"), *mode = getenv("ACC_AGENT_MODE");
+    const char *why = o->nofork ? "--no-fork" : o->verbose ? "-v" :
+                      agent && *agent && !(mode && strcmp(mode, "spawn") == 0) ?
+                      "the agent's runs fork from one shared agent" : NULL;
+    if (why && n > 1) {
+        if (o->jobs > 1)
+            fprintf(stderr, "acc-run: --jobs %d: one job only (%s)\n", o->jobs, why);
+        n = 1;
+    }
+    int torun = 0;
+    for (int i = 0; i < nplans; i++)
+        torun += plans[i].verdict != V_SKIP;
+    return (int)(n < 1 ? 1 : n > torun && torun > 0 ? torun : n);
 }
 
 static void list_plans(void)
@@ -654,17 +764,18 @@ int main(int argc, char **argv)
     }
     base_opts = (exec_opts_t){.impl = im, .seed = o.seed, .verbose = o.verbose};
     in_process = o.nofork;
-    printf("acc-run: %s %s, %d cases + %d hand-written, %d runs, seed %llu\n",
+    int jobs = pick_jobs(&o);
+    printf("acc-run: %s %s, %d cases + %d hand-written, %d runs, seed %llu, %d job%s\n",
            im->name, im->version, ncases, nhandwritten, nplans,
-           (unsigned long long)o.seed);
+           (unsigned long long)o.seed, jobs, jobs == 1 ? "" : "s");
     fflush(stdout);
     double t0 = now_s();
-    int ran = run_all(&o);
+    int ran = run_all(&o, jobs);
     if (ran < 0)
         return EXIT_HARNESS;
     report_t r = {im, plans, nplans, o.seed, now_s() - t0, argv[0],
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
-                  o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict};
+                  o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict, jobs};
     report_terminal(&r);
     int filtered = o.nglobs || o.area || o.clause[0] || o.splits || o.backend;
     int uncovered = report_coverage(&r, !filtered || o.coverage);

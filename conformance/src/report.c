@@ -146,8 +146,8 @@ void report_terminal(const report_t *r)
            n[V_FAIL] + n[V_XPASS] + n[V_ERROR]);
     if (n[N_SOFT])
         printf(" (%d of them soft: SHOULD/MAY)", n[N_SOFT]);
-    printf(", %d skipped (%d runs in %.1f s, %s)\n", n[V_SKIP], r->nplans, r->seconds,
-           r->impl->name);
+    printf(", %d skipped (%d runs in %.1f s, %d job%s, %s)\n", n[V_SKIP], r->nplans,
+           r->seconds, r->jobs, r->jobs == 1 ? "" : "s", r->impl->name);
 }
 
 /* ------------------------------------------------------------- escaping */
@@ -351,7 +351,7 @@ int report_json(const report_t *r, const char *path)
     put_json(f, r->impl->version);
     fprintf(f, ", \"seed\": %llu, \"host\": ", (unsigned long long)r->seed);
     put_json(f, u.machine);
-    fprintf(f, ", \"seconds\": %.3f},\n \"results\": [\n", r->seconds);
+    fprintf(f, ", \"seconds\": %.3f, \"jobs\": %d},\n \"results\": [\n", r->seconds, r->jobs);
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
         char buf[64];

@@ -70,6 +70,7 @@ typedef struct {
     const acc_case_t *cases;    /* every loaded case, selected or not */
     int ncases;
     int strict;                 /* SHOULD/MAY failures fail the run */
+    int jobs;                   /* runs at once */
 } report_t;
 
 const char *plan_id(const plan_t *p);
