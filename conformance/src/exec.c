@@ -3,6 +3,7 @@
  * queues (adjacent collects merged: their split is not normative), runs
  * reactions inside the callbacks, and checks expectations, waiting for the
  * loop where the model allows it to take a few passes. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -938,6 +939,21 @@ static void teardown(run_t *r)
 
 int exec_count_fds(void)
 {
+    /* /proc lists the open descriptors in a few system calls; probing all
+     * 4096 numbers took 4096, twice per run, a third of the suite's time. */
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        int n = 0, self = dirfd(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *end;
+            long fd = strtol(e->d_name, &end, 10);
+            if (e->d_name[0] != '.' && *end == '\0' && fd < 4096 && fd != self)
+                n++;
+        }
+        closedir(d);
+        return n;
+    }
     int n = 0;
     for (int fd = 0; fd < 4096; fd++)
         if (fcntl(fd, F_GETFD) >= 0)
