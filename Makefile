@@ -152,7 +152,7 @@ selftest: deps
 # Every test, one step after another; each step's wall time is printed at
 # the end, so a CI log shows where the minutes go.
 CHECK_STEPS := all unit clang-build memcheck sanitize examples-check \
-    readme-check install-check conformance case-errors-check selftest \
+    readme-check install-check conformance reports-check case-errors-check selftest \
     mutation-sample stress-check agents-check fuzz-replay fuzz-smoke \
     matrix-page-check
 
@@ -199,6 +199,11 @@ conformance: deps
 	@$(MAKE) --no-print-directory $(ACC_RUN)
 	$(ACC_RUN) --coverage --tap $(ACC_BUILD)/report.tap \
 	    --junit $(ACC_BUILD)/report.xml --json $(ACC_BUILD)/report.json $(ACC_ARGS)
+
+# The reports of that run: JUnit XML valid, TAP and JSON in agreement.
+.PHONY: reports-check
+reports-check: acc-run
+	python3 scripts/check_reports.py --dir $(ACC_BUILD) --self-test --runner $(ACC_RUN)
 
 # The case parser refuses bad case files with the file, line and fault.
 case-errors-check: acc-run

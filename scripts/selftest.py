@@ -78,9 +78,10 @@ def run_mutant(m, build, args):
     # One backend and a bounded number of failures: a mutant is rejected as
     # soon as a few cases catch it, and one that breaks every case (a chat
     # ignoring its map) must not cost 2 s of waiting per run.
+    # One job per runner: the mutants already run --jobs at a time.
     cmd = [runner, "--json", report, "--timeout", str(args.timeout),
            "--expectations", os.devnull, "--backend", args.backend,
-           "--max-failures", str(args.max_failures)]
+           "--max-failures", str(args.max_failures), "--jobs", "1"]
     # The per-run timeout bounds each case; this bounds the whole runner,
     # and run_bounded also ends forked runs a killed runner leaves behind.
     rc, out, err, _ = run_bounded(cmd, timeout=args.mutant_timeout)

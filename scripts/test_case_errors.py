@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""test_case_errors.py: the case parser's answer to bad case files.
+"""test_case_errors.py: the runner's answer to bad case files and bad options.
 
 Each bad file below goes alone into a scratch cases directory; the runner
 must refuse it before running anything (exit 99) with a message that names
 the file, the line and the fault.  A parser that crashes, hangs, accepts the
-file or blames the wrong line fails here.
+file or blames the wrong line fails here.  Each bad option value must be
+refused as a usage error (exit 2) with a message naming the option, before
+anything runs; the same options with good values (either case for --area
+and --clause) must select what they name.
 
-Exit: 0 every bad file refused as expected, 1 one was not, 2 usage,
+Exit: 0 every bad input refused as expected, 1 one was not, 2 usage,
 99 harness error (no runner).
 """
 import argparse
@@ -38,7 +41,75 @@ BAD = [
     ("unknown errno", HEAD + "chat a unix\nclose a -> EWHATEVER\n", 6, "EWHATEVER"),
     ("channel declared twice", HEAD + "chat a unix\nchat a unix\n", 6, ""),
     ("expect without event", HEAD + "chat a unix\nexpect a\n", 6, ""),
+    ("or without skip", HEAD + "chat a unix\nterm a \"x\" -> 0 or EINVAL\n", 6,
+     "'or' needs 'skip ERRNO'"),
+    ("or skip the expected result", HEAD + "chat a unix\nterm a \"x\" -> EINVAL or skip EINVAL\n",
+     6, "other than the expected result"),
+    # Checked against docs/spec.md: T1 is MUST and states no MAY requirement.
+    ("level no clause states", "id: t.bad.x\nclause: T1\nlevel: MAY\n---\nchat a unix\n", 0,
+     "level MAY, but none of its clauses (T1)"),
+    ("clause not in the spec", "id: t.bad.x\nclause: T1 Q77\n---\nchat a unix\n", 0,
+     "clause Q77 is not in the spec"),
 ]
+
+
+# (runner options, substring the message must hold): each must exit 2.
+BAD_OPTIONS = [
+    (["--timeout", "abc"], "--timeout 'abc'"),
+    (["--timeout", "0"], "--timeout '0'"),
+    (["--timeout", "-5"], "--timeout '-5'"),
+    (["--timeout", "2s"], "--timeout '2s'"),
+    (["--timeout", "nan"], "--timeout 'nan'"),
+    (["--seed", "abc"], "--seed 'abc'"),
+    (["--seed", "-1"], "--seed '-1'"),
+    (["--seed", "123456789012345678901234567890"], "--seed"),
+    (["--max-failures", "x"], "--max-failures 'x'"),
+    (["--max-failures", "0"], "--max-failures '0'"),
+    (["--max-failures", "3.5"], "--max-failures '3.5'"),
+    (["--backend", "kqueue"], "--backend 'kqueue'"),
+    (["--area", "q"], "--area 'q'"),
+    (["--area", "tt"], "--area 'tt'"),
+    (["--clause", "Z99"], "--clause 'Z99'"),
+    (["--split", "sideways"], "sideways"),
+    (["--jobs", "0"], "--jobs '0'"),
+    (["-j", "many"], "--jobs 'many'"),
+]
+
+# (runner options, what every listed run must satisfy, its description)
+GOOD_OPTIONS = [
+    (["--area", "t"], lambda ln: ln.startswith("t."), "ids in t."),
+    (["--area", "M"], lambda ln: ln.startswith("m."), "ids in m."),
+    (["--clause", "t4"], lambda ln: "T4" in ln.split()[4:], "naming T4"),
+    (["--backend", "poll", "--timeout", "2.5", "--seed", "0x10", "--max-failures", "3"],
+     lambda ln: ln.split()[2] == "poll", "backend poll"),
+]
+
+
+def check_option(runner, args, want):
+    rc, out, err, _ = run_bounded([runner, *args, "--list"], timeout=30)
+    msg = (out + err).strip()
+    problems = []
+    if rc != 2:
+        problems.append(f"exit {rc}, want 2 (usage)")
+    if want not in err:
+        problems.append(f"stderr does not say {want!r}")
+    if out.strip():
+        problems.append("it listed runs anyway")
+    return problems, msg.splitlines()[-1] if msg else "(no message)"
+
+
+def check_good_option(runner, args, ok, what):
+    rc, out, err, _ = run_bounded([runner, *args, "--list"], timeout=30)
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    problems = []
+    if rc != 0:
+        problems.append(f"exit {rc}, want 0: {err.strip()[-200:]}")
+    if not lines:
+        problems.append("nothing listed")
+    bad = [ln for ln in lines if not ok(ln)]
+    if bad:
+        problems.append(f"{len(bad)} listed run(s) not {what}, e.g. {bad[0][:70]!r}")
+    return problems, f"{len(lines)} runs, all {what}"
 
 
 def check(runner, name, text, line, want, tmp):
@@ -80,7 +151,23 @@ def main():
             failed += bool(problems)
     print(f"test_case_errors: {len(BAD) - failed} of {len(BAD)} bad case files refused "
           "as expected")
-    return 1 if failed else 0
+    ofailed = 0
+    runner = args.runner
+    for opts, want in BAD_OPTIONS:
+        problems, last = check_option(runner, opts, want)
+        print(f"{'ok  ' if not problems else 'FAIL'} {' '.join(opts):28s} {last[:90]}")
+        for p in problems:
+            print(f"     {p}")
+        ofailed += bool(problems)
+    for opts, ok, what in GOOD_OPTIONS:
+        problems, last = check_good_option(runner, opts, ok, what)
+        print(f"{'ok  ' if not problems else 'FAIL'} {' '.join(opts):28s} {last[:90]}")
+        for p in problems:
+            print(f"     {p}")
+        ofailed += bool(problems)
+    nopt = len(BAD_OPTIONS) + len(GOOD_OPTIONS)
+    print(f"test_case_errors: {nopt - ofailed} of {nopt} option checks as expected")
+    return 1 if failed or ofailed else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "acc_adapter.h"
 #include "case.h"
@@ -203,6 +204,51 @@ static int parse_u64(parser_t *p, int i, uint64_t *out)
     return 0;
 }
 
+/* Large literals (a few cases push megabytes; 34 MB in all) live in shared
+ * read-only mappings: fork copies no page table entries for them, so the
+ * process the runner forks for every run stays cheap, and a run that wrote
+ * into one would crash rather than change the next run's case. */
+#define LIT_SHARED_MIN (64u << 10)
+
+static struct lit {
+    void *p;
+    size_t n;
+} *lits;
+static size_t nlits;
+
+static unsigned char *lit_alloc(size_t n)
+{
+    if (n < LIT_SHARED_MIN)
+        return malloc(n ? n : 1);
+    struct lit *t = realloc(lits, (nlits + 1) * sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    lits = t;
+    void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    lits[nlits++] = (struct lit){m, n};
+    return m;
+}
+
+/* Filled: from here on the literal is read-only. */
+static void lit_seal(unsigned char *p, size_t n)
+{
+    if (n >= LIT_SHARED_MIN)
+        mprotect(p, n, PROT_READ);
+}
+
+static void lit_free(unsigned char *p)
+{
+    for (size_t i = 0; p && i < nlits; i++)
+        if (lits[i].p == p) {
+            munmap(p, lits[i].n);
+            lits[i] = lits[--nlits];
+            return;
+        }
+    free(p);
+}
+
 /* BYTES := STRING [ '*' COUNT ] */
 static int parse_bytes(parser_t *p, int *i, unsigned char **out, size_t *n)
 {
@@ -222,11 +268,12 @@ static int parse_bytes(parser_t *p, int *i, unsigned char **out, size_t *n)
         return fail(p, "the case's byte strings exceed %u MiB in all",
                     MAX_CASE_BYTES >> 20);
     p->nbytes += total;
-    *out = malloc(total ? total : 1);
+    *out = lit_alloc(total);
     if (*out == NULL)
         return fail(p, "out of memory");
     for (uint64_t k = 0; k < rep; k++)
         memcpy(*out + k * t->n, t->s, t->n);
+    lit_seal(*out, total);
     *n = total;
     return 0;
 }
@@ -247,6 +294,17 @@ static int parse_rc(parser_t *p, int *i, step_t *st)
         st->rc = -e;
     }
     *i += 2;
+    /* "-> 0 or skip EINVAL": a result the spec allows, after which the rest
+     * of the case does not apply (T3: a cap on long terminators). */
+    if (word_is(p, *i, "or")) {
+        if (!word_is(p, *i + 1, "skip") || *i + 2 >= p->ntok)
+            return fail(p, "'or' needs 'skip ERRNO'");
+        int e = errno_by_name(p->tok[*i + 2].s);
+        if (e <= 0 || -e == st->rc || st->rc == RC_ANY)
+            return fail(p, "'or skip' needs an errno name other than the expected result");
+        st->skip_rc = -e;
+        *i += 3;
+    }
     return 0;
 }
 
@@ -509,9 +567,9 @@ static int parse_step(parser_t *p, int *i, step_t *st)
 
 static void step_free(step_t *st)
 {
-    free(st->bytes);
+    lit_free(st->bytes);
     for (size_t k = 0; k < st->nchunks; k++)
-        free(st->chunks[k]);
+        lit_free(st->chunks[k]);
     free(st->chunks);
     free(st->lens);
 }

@@ -43,6 +43,7 @@ typedef struct step {
     size_t nbytes;
     uint64_t num, num2;
     int rc;               /* expected result of an operation */
+    int skip_rc;          /* a result that ends the case as SKIP (0: none) */
     ev_kind_t ev;         /* OP_EXPECT, and reaction triggers */
     int prod;             /* producer name index */
     unsigned char **chunks;

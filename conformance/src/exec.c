@@ -3,6 +3,7 @@
  * queues (adjacent collects merged: their split is not normative), runs
  * reactions inside the callbacks, and checks expectations, waiting for the
  * loop where the model allows it to take a few passes. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -433,6 +434,13 @@ static int check_rc(run_t *r, const step_t *st, int rc, const char *what)
 {
     if (st->rc == RC_ANY || rc == st->rc)
         return 0;
+    if (st->skip_rc && rc == st->skip_rc) {
+        failf(r, "%s %s returned %s, which the case allows: the rest of it does not "
+              "apply to this implementation", what, st->ch >= 0 ? name(r, st->ch) : "",
+              errno_name(-rc));
+        r->failed = 2;
+        return -1;
+    }
     if (st->rc == 0 && rc > 0 && (st->op == OP_CLOSE_ALL || st->op == OP_SENDRAW))
         return 0; /* counts are success */
     return failf(r, "%s %s returned %s (%d), expected %s", what,
@@ -931,6 +939,21 @@ static void teardown(run_t *r)
 
 int exec_count_fds(void)
 {
+    /* /proc lists the open descriptors in a few system calls; probing all
+     * 4096 numbers took 4096, twice per run, a third of the suite's time. */
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        int n = 0, self = dirfd(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *end;
+            long fd = strtol(e->d_name, &end, 10);
+            if (e->d_name[0] != '.' && *end == '\0' && fd < 4096 && fd != self)
+                n++;
+        }
+        closedir(d);
+        return n;
+    }
     int n = 0;
     for (int fd = 0; fd < 4096; fd++)
         if (fcntl(fd, F_GETFD) >= 0)
@@ -973,7 +996,7 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
     }
     teardown(r);
     int leaked = exec_count_fds() - fds_before;
-    if (!r->failed && leaked != 0) {
+    if (r->failed != 1 && leaked != 0) {
         r->failed = 1;
         snprintf(msg, msglen, "%s: %d file descriptor(s) leaked after the case "
                  "(channels freed, maps freed)", c->file, leaked);

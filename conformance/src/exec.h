@@ -17,7 +17,9 @@ typedef struct {
 } exec_opts_t;
 
 /* Returns 0 when every expectation held, 1 with a one-paragraph reason in
- * msg otherwise.  Never exits: the caller (a forked libcheck test) reports. */
+ * msg otherwise, 2 (reason in msg) when an operation returned a result its
+ * step allows with "or skip": the case does not apply (SKIP).  Never exits:
+ * the caller (a forked libcheck test) reports. */
 int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
               size_t msglen);
 

@@ -3,6 +3,7 @@
  * maps, a chat channel honouring the map it was given, and the per-thread
  * default map.  They reach the implementation only through the adapter. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,13 +117,20 @@ static int t_threads(const exec_opts_t *o, char *msg, size_t cap)
 {
     pthread_t th[NTHREADS];
     thr_t t[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) {
-        t[i] = (thr_t){o, i, ""};
-        if (pthread_create(&th[i], NULL, thread_main, &t[i]) != 0)
-            return hw_fail(msg, cap, "pthread_create failed");
+    int started = 0, err = 0;
+    while (started < NTHREADS) {
+        t[started] = (thr_t){o, started, ""};
+        if ((err = pthread_create(&th[started], NULL, thread_main, &t[started])) != 0)
+            break;
+        started++;
     }
-    for (int i = 0; i < NTHREADS; i++)
+    /* The threads already running use t[] and their own maps: they end
+     * before this frame does. */
+    for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    if (started < NTHREADS)
+        return hw_fail(msg, cap, "pthread_create of thread %d of %d failed: %s", started + 1,
+                       NTHREADS, strerror(err));
     for (int i = 0; i < NTHREADS; i++)
         if (t[i].err[0])
             return hw_fail(msg, cap, "%s", t[i].err);
@@ -131,35 +139,63 @@ static int t_threads(const exec_opts_t *o, char *msg, size_t cap)
 
 /* ------------------------------------------------- fd reuse across maps */
 
+/* Puts the suite's end of a new socketpair on descriptor number fd, which
+ * must be free: the number a closed channel held.  0, or 1 with the reason
+ * in msg (sv[] then holds what is open, -1 elsewhere). */
+static int pair_on_number(int fd, int sv[2], char *msg, size_t cap)
+{
+    sv[0] = sv[1] = -1;
+    if (fcntl(fd, F_GETFD) >= 0)
+        return hw_fail(msg, cap, "fd %d is still open after close (D8, D9): the "
+                       "implementation did not close it, so it cannot be reused", fd);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return hw_fail(msg, cap, "socketpair failed: %s", strerror(errno));
+    if (sv[1] == fd) {
+        int t = sv[0];
+        sv[0] = sv[1];
+        sv[1] = t;
+    }
+    /* The kernel hands out the lowest free number; if another is lower
+     * now, move the end onto the freed number: reuse is the test. */
+    if (sv[0] != fd) {
+        if (dup3(sv[0], fd, O_CLOEXEC) < 0)
+            return hw_fail(msg, cap, "dup3 onto the freed fd %d failed: %s", fd,
+                           strerror(errno));
+        close(sv[0]);
+        sv[0] = fd;
+    }
+    return 0;
+}
+
 static int t_fd_reuse(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *ma = NULL, *mb = NULL, *a = NULL, *b = NULL;
     rec_t ra = {0}, rb = {0};
-    int s1[2], s2[2], rc = 0;
+    int s1[2] = {-1, -1}, s2[2] = {-1, -1}, rc = 0;
     if (im->map_new(&ma) < 0 || im->map_new(&mb) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1) < 0)
-        return hw_fail(msg, cap, "set-up failed");
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1) < 0) {
+        rc = hw_fail(msg, cap, "set-up failed");
+        goto out;
+    }
     int fd = s1[0];
     if (im->chat_adopt(&a, ma, s1[0], &rec_events, &ra) < 0) {
+        close(s1[0]);
         rc = hw_fail(msg, cap, "chat_adopt failed");
         goto out;
     }
     /* Data waits for a when it is closed; the next socket takes its fd. */
     (void)!send(s1[1], "stale\n", 6, MSG_NOSIGNAL);
     im->close(a);
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2) < 0) {
-        rc = hw_fail(msg, cap, "socketpair failed");
+    if ((rc = pair_on_number(fd, s2, msg, cap)) != 0)
+        goto out;
+    if (im->chat_adopt(&b, mb, s2[0], &rec_events, &rb) < 0) {
+        rc = hw_fail(msg, cap, "chat_adopt on the reused fd failed");
         goto out;
     }
-    if (s2[0] != fd && s2[1] == fd) {
-        int t = s2[0];
-        s2[0] = s2[1];
-        s2[1] = t;
-    }
-    if (im->chat_adopt(&b, mb, s2[0], &rec_events, &rb) < 0 ||
-        im->set_terminator(b, "\n", 1) < 0) {
-        rc = hw_fail(msg, cap, "chat_adopt on the reused fd failed");
+    s2[0] = -1; /* b's now */
+    if (im->set_terminator(b, "\n", 1) < 0) {
+        rc = hw_fail(msg, cap, "set_terminator on the reused fd failed");
         goto out;
     }
     for (int p = 0; p < 5; p++)
@@ -177,9 +213,10 @@ static int t_fd_reuse(const exec_opts_t *o, char *msg, size_t cap)
     if (rb.found != 1 || rb.n != 5 || memcmp(rb.buf, "fresh", 5) || ra.n || ra.found)
         rc = hw_fail(msg, cap, "map B's channel on the reused fd got %d records (%.*s), map A's %d",
                      rb.found, (int)rb.n, rb.buf, ra.found);
-    close(s2[1]);
 out:
-    close(s1[1]);
+    if (s1[1] >= 0) close(s1[1]);
+    if (s2[0] >= 0) close(s2[0]);
+    if (s2[1] >= 0) close(s2[1]);
     if (a) im->free(a);
     if (b) im->free(b);
     if (ma) im->map_free(ma);
@@ -268,10 +305,12 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
     long mine_size = im->map_size(mine);
     def_t d = {im, NULL, -1};
     pthread_t th;
-    pthread_create(&th, NULL, default_thread, &d);
-    pthread_join(th, NULL);
-    int rc = 0;
-    if (mine_size != 1)
+    int rc = 0, err = pthread_create(&th, NULL, default_thread, &d);
+    if (err == 0)
+        pthread_join(th, NULL);
+    if (err != 0)
+        rc = hw_fail(msg, cap, "pthread_create failed: %s", strerror(err));
+    else if (mine_size != 1)
         rc = hw_fail(msg, cap, "a channel created with a NULL map: this thread's default holds %ld (want 1)",
                      mine_size);
     else if (d.map == mine || d.size_seen != 0)

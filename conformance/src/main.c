@@ -4,6 +4,7 @@
  * the implementation's expectations file, and writes the reports.
  * Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness. */
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,11 +46,13 @@ typedef struct {
     const char *spec;
     unsigned splits;            /* 0: all */
     const char *backend;        /* NULL: all the implementation has */
-    const char *area, *clause;
+    char area;                  /* upper case; 0: every area */
+    char clause[16];            /* upper case; "": every clause */
     char **globs;
     int nglobs;
     uint64_t seed;
     int list, verbose, coverage, strict, nofork, max_failures;
+    int jobs;                   /* 0: as many as online CPUs */
     double timeout;
 } opts_t;
 
@@ -58,7 +63,6 @@ static plan_t *plans;
 static int nplans;
 static exec_opts_t base_opts;
 static int in_process;            /* --no-fork: every run in this process */
-static int result_fd = -1;
 
 static void usage(FILE *f)
 {
@@ -69,19 +73,42 @@ static void usage(FILE *f)
 "  --list               list the selected runs and exit\n"
 "  --split NAME         as-written, one-shot, bytewise, random (repeatable)\n"
 "  --backend NAME       only this backend (default: every one declared)\n"
-"  --area X             only cases whose clauses are in area X (L D T P M E)\n"
-"  --clause ID          only cases that check clause ID\n"
+"  --area X             only cases of area X (L D T P M E, either case): case\n"
+"                       files in cases/x/, hand-written tests with ids x.*\n"
+"  --clause ID          only cases that check clause ID (either case)\n"
 "  --seed N             seed of the random split (default: today's date)\n"
 "  --expectations FILE  XFAIL/SKIP list (default conformance/expectations/<impl>.txt)\n"
 "  --tap F --junit F --json F   write reports\n"
 "  --spec FILE          spec for clause coverage (default docs/spec.md)\n"
 "  --coverage           fail if a MUST clause has no case\n"
 "  --strict             SHOULD/MAY failures fail the run too\n"
-"  --timeout SEC        per-run timeout (default 10)\n"
+"  --timeout SEC        per-run timeout, > 0 (default 10)\n"
 "  --no-fork            run in-process (for gdb); a crash ends the run\n"
-"  --max-failures N     stop after N failed runs (the rest: SKIP)\n"
+"  -j, --jobs N         runs at once (default: online CPUs; 1 with -v,\n"
+"                       --no-fork, or an agent that is not spawned per run);\n"
+"                       the reports are the same whatever N\n"
+"  --max-failures N     stop after N >= 1 failed runs (the rest: SKIP)\n"
 "  -v, --verbose        print every step and event of each run\n"
 "Exit: 0 as expected, 1 failures, 2 usage, 77 nothing ran, 99 harness error.\n");
+}
+
+/* Option values are checked whole: a typo must not silently become 0 (no
+ * timeout: a hanging case would never end). */
+static int bad_value(const char *opt, const char *val, const char *want)
+{
+    fprintf(stderr, "acc-run: %s '%s': %s\n", opt, val, want);
+    return -1;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (s[strspn(s, " ")] == '-' || end == s || *end || errno)
+        return bad_value(opt, s, "want a whole number from 0 to 2^64-1");
+    *out = v;
+    return 0;
 }
 
 static int parse_opts(int argc, char **argv, opts_t *o)
@@ -90,7 +117,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"cases", 1, 0, 'c'}, {"list", 0, 0, 'l'}, {"split", 1, 0, 's'},
         {"backend", 1, 0, 'b'}, {"area", 1, 0, 'a'}, {"clause", 1, 0, 'C'},
         {"seed", 1, 0, 'S'}, {"expectations", 1, 0, 'e'}, {"tap", 1, 0, 'T'},
-        {"junit", 1, 0, 'J'}, {"json", 1, 0, 'j'}, {"spec", 1, 0, 'p'},
+        {"junit", 1, 0, 'J'}, {"json", 1, 0, 'O'}, {"spec", 1, 0, 'p'},
+        {"jobs", 1, 0, 'j'},
         {"coverage", 0, 0, 'V'}, {"strict", 0, 0, 'x'}, {"timeout", 1, 0, 't'},
         {"no-fork", 0, 0, 'n'}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
         {"max-failures", 1, 0, 'm'},
@@ -103,7 +131,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->spec = "docs/spec.md";
     o->timeout = 10;
     int ch;
-    while ((ch = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "vhj:", lo, NULL)) != -1) {
         switch (ch) {
         case 'c': o->cases_dir = optarg; break;
         case 'l': o->list = 1; break;
@@ -117,19 +145,56 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             break;
         }
         case 'b': o->backend = optarg; break;
-        case 'a': o->area = optarg; break;
-        case 'C': o->clause = optarg; break;
-        case 'S': o->seed = strtoull(optarg, NULL, 0); break;
+        case 'a':
+            if (strlen(optarg) != 1 || !strchr("LDTPMEldtpme", optarg[0]))
+                return bad_value("--area", optarg, "want one of L D T P M E (either case)");
+            o->area = (char)toupper((unsigned char)optarg[0]);
+            break;
+        case 'C':
+            if (strlen(optarg) >= sizeof(o->clause) || !*optarg)
+                return bad_value("--clause", optarg, "want a clause id such as T4");
+            for (size_t k = 0; k <= strlen(optarg); k++)
+                o->clause[k] = (char)toupper((unsigned char)optarg[k]);
+            break;
+        case 'S':
+            if (parse_u64("--seed", optarg, &o->seed) < 0)
+                return -1;
+            break;
         case 'e': o->expect_file = optarg; break;
         case 'T': o->tap = optarg; break;
         case 'J': o->junit = optarg; break;
-        case 'j': o->json = optarg; break;
+        case 'O': o->json = optarg; break;
+        case 'j': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || v < 1 || v > 1024)
+                return bad_value("--jobs", optarg, "want a count from 1 to 1024");
+            o->jobs = (int)v;
+            break;
+        }
         case 'p': o->spec = optarg; break;
         case 'V': o->coverage = 1; break;
         case 'x': o->strict = 1; break;
-        case 't': o->timeout = atof(optarg); break;
+        case 't': {
+            char *end;
+            errno = 0;
+            o->timeout = strtod(optarg, &end);
+            if (end == optarg || *end || errno || !(o->timeout > 0 && o->timeout <= 1e6))
+                return bad_value("--timeout", optarg, "want seconds, more than 0 and at "
+                                 "most 1e6");
+            break;
+        }
         case 'n': o->nofork = 1; break;
-        case 'm': o->max_failures = atoi(optarg); break;
+        case 'm': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || v < 1 || v > 1000000000)
+                return bad_value("--max-failures", optarg, "want a count from 1");
+            o->max_failures = (int)v;
+            break;
+        }
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -201,12 +266,89 @@ static int check_unique_ids(void)
 
 /* ----------------------------------------------------------- planning -- */
 
-static int has_clause(const plan_t *p, const char *want, int area_only)
+static int names_clause(const char *list, const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *s = list; (s = strstr(s, id)) != NULL; s += n)
+        if ((s == list || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* A case's level must be one its clauses have or state (spec §1: a clause's
+ * level is its strongest requirement; a MUST clause may hold a SHOULD or MAY
+ * sentence, which a case may check alone), and every clause it names must
+ * exist.  Returns how many cases are wrong, each reported on stderr. */
+static int check_levels(const spec_t *sp)
+{
+    int bad = 0;
+    for (int i = 0; i < ncases + nhandwritten; i++) {
+        plan_t p = {0};
+        if (i < ncases)
+            p.c = &cases[i];
+        else
+            p.hw = &handwritten[i - ncases];
+        const char *who = p.c ? p.c->file : p.hw->id;
+        unsigned says = 0;
+        char buf[64], list[256] = "";
+        for (int k = 0; k < plan_nclauses(&p); k++) {
+            const char *id = plan_clause(&p, k, buf, sizeof(buf));
+            const spec_clause_t *cl = spec_find(sp, id);
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? " " : "", id);
+            if (cl == NULL) {
+                fprintf(stderr, "acc-run: %s: clause %s is not in the spec\n", who, id);
+                bad++;
+                continue;
+            }
+            says |= cl->says;
+        }
+        if (says && !(says & 1u << plan_level(&p))) {
+            fprintf(stderr, "acc-run: %s: level %s, but none of its clauses (%s) is or "
+                    "states a %s requirement\n", who, level_name(plan_level(&p)), list,
+                    level_name(plan_level(&p)));
+            bad++;
+        }
+    }
+    return bad;
+}
+
+/* A --backend, or a --clause, that names nothing is a usage error (exit 2),
+ * not "nothing ran" (77): the user mistyped, the suite did not come up empty. */
+static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *sp)
+{
+    if (o->backend) {
+        int b = 0;
+        while (im->backends[b] && strcmp(im->backends[b], o->backend) != 0)
+            b++;
+        if (im->backends[b] == NULL) {
+            fprintf(stderr, "acc-run: --backend '%s': %s has no such backend; it has:",
+                    o->backend, im->name);
+            for (b = 0; im->backends[b]; b++)
+                fprintf(stderr, " %s", im->backends[b]);
+            fputc('\n', stderr);
+            return -1;
+        }
+    }
+    if (o->clause[0]) {
+        int known = sp && spec_find(sp, o->clause);
+        for (int i = 0; i < ncases && !known; i++)
+            for (int k = 0; k < cases[i].nclauses; k++)
+                known |= strcmp(cases[i].clauses[k], o->clause) == 0;
+        for (int i = 0; i < nhandwritten && !known; i++)
+            known = names_clause(handwritten[i].clauses, o->clause);
+        if (!known)
+            return bad_value("--clause", o->clause, sp ? "the spec has no such clause"
+                             : "no case names it (and the spec cannot be read)");
+    }
+    return 0;
+}
+
+static int has_clause(const plan_t *p, const char *want)
 {
     char buf[64];
     for (int i = 0; i < plan_nclauses(p); i++) {
         const char *c = plan_clause(p, i, buf, sizeof(buf));
-        if (area_only ? c[0] == want[0] : strcmp(c, want) == 0)
+        if (strcmp(c, want) == 0)
             return 1;
     }
     return 0;
@@ -214,9 +356,9 @@ static int has_clause(const plan_t *p, const char *want, int area_only)
 
 static int selected(const opts_t *o, const plan_t *p)
 {
-    if (o->area && !has_clause(p, o->area, 1))
+    if (o->area && plan_area(p) != o->area)
         return 0;
-    if (o->clause && !has_clause(p, o->clause, 0))
+    if (o->clause[0] && !has_clause(p, o->clause))
         return 0;
     if (o->nglobs == 0)
         return 1;
@@ -336,10 +478,27 @@ static int load_expectations(const char *path, int required)
 
 /* ------------------------------------------------------------ running -- */
 
+/* One run's outcome, in memory shared by the runner, its workers and the
+ * runs they fork: the run writes its duration and a skip, the worker that
+ * ran it libcheck's verdict.  The runner reads them all once the runs are
+ * over, so the reports do not depend on which worker ran what, or when. */
+enum { SLOT_TODO, SLOT_DONE, SLOT_NOT_RUN };
 typedef struct {
-    int idx;
+    int state;
+    int rtype;                  /* libcheck's CK_PASS, CK_FAILURE, CK_ERROR */
+    int skipped;                /* the case did not apply (exec_case: 2) */
     double seconds;
-} result_rec_t;
+    char reason[1024];
+    char msg[4200];
+} slot_t;
+
+typedef struct {
+    int next;                   /* the next plan to take */
+    int failures;               /* runs gone wrong, for --max-failures */
+    slot_t slot[];
+} shared_t;
+
+static shared_t *shared;
 
 static double now_s(void)
 {
@@ -364,10 +523,12 @@ START_TEST(t_plan)
     char msg[4096];
     double t0 = now_s();
     int failed = run_plan(p, msg, sizeof(msg));
-    result_rec_t rec = {_i, now_s() - t0};
-    if (result_fd >= 0 && write(result_fd, &rec, sizeof(rec)) != sizeof(rec))
-        perror("acc-run: result record");
-    if (failed)
+    slot_t *sl = &shared->slot[_i];
+    sl->seconds = now_s() - t0;
+    sl->skipped = failed == 2;
+    if (failed == 2)
+        snprintf(sl->reason, sizeof(sl->reason), "%.1000s", msg);
+    if (failed == 1)
         ck_abort_msg("%s", msg);
 #ifdef ACC_LEAK_CHECK
     /* In-process (--no-fork) the check at exit covers every run at once;
@@ -378,17 +539,6 @@ START_TEST(t_plan)
 #endif
 }
 END_TEST
-
-static void read_durations(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    result_rec_t rec;
-    while (f && fread(&rec, sizeof(rec), 1, f) == 1)
-        if (rec.idx >= 0 && rec.idx < nplans)
-            plans[rec.idx].seconds = rec.seconds;
-    if (f)
-        fclose(f);
-}
 
 static verdict_t settle_verdict(const plan_t *p, int rtype)
 {
@@ -401,9 +551,10 @@ static verdict_t settle_verdict(const plan_t *p, int rtype)
 }
 
 /* Runs one plan as its own libcheck test in fork mode: a crash or a hang
- * (timeout) fails that run alone. */
+ * (timeout) fails that run alone.  Fills the plan's slot. */
 static void run_one(const opts_t *o, int i)
 {
+    slot_t *sl = &shared->slot[i];
     char name[16];
     snprintf(name, sizeof(name), "%d", i);
     Suite *s = suite_create("conformance");
@@ -413,44 +564,144 @@ static void run_one(const opts_t *o, int i)
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
+    double t0 = now_s();
     srunner_run_all(sr, CK_SILENT);
     TestResult **res = srunner_results(sr);
     if (srunner_ntests_run(sr) == 1) {
-        plans[i].verdict = settle_verdict(&plans[i], tr_rtype(res[0]));
-        if (tr_rtype(res[0]) != CK_PASS)
-            plans[i].message = strdup(tr_msg(res[0]));
+        sl->rtype = tr_rtype(res[0]);
+        if (sl->rtype != CK_PASS)
+            snprintf(sl->msg, sizeof(sl->msg), "%s", tr_msg(res[0]));
     } else {
-        plans[i].verdict = V_ERROR;
-        plans[i].message = strdup("libcheck ran no test for this run");
+        sl->rtype = CK_ERROR;
+        snprintf(sl->msg, sizeof(sl->msg), "libcheck ran no test for this run");
     }
+    if (sl->rtype != CK_PASS && sl->seconds == 0)
+        sl->seconds = now_s() - t0; /* crashed or timed out: the whole wait */
+    sl->state = SLOT_DONE;
     free(res);
     srunner_free(sr);
 }
 
-static int run_all(const opts_t *o)
+static int went_wrong(const plan_t *p, int rtype)
 {
-    char tmpl[] = "/tmp/acc-results-XXXXXX";
-    result_fd = mkstemp(tmpl);
-    if (result_fd < 0)
-        return -1;
-    int torun = 0, failures = 0;
-    for (int i = 0; i < nplans; i++) {
+    return p->expected == V_XFAIL ? rtype == CK_PASS : rtype != CK_PASS;
+}
+
+/* Takes plans from the shared counter until none is left. */
+static void work(const opts_t *o)
+{
+    for (;;) {
+        int i = __atomic_fetch_add(&shared->next, 1, __ATOMIC_SEQ_CST);
+        if (i >= nplans)
+            return;
         if (plans[i].verdict == V_SKIP)
             continue;
-        if (o->max_failures && failures >= o->max_failures) {
-            plans[i].verdict = plans[i].expected = V_SKIP;
-            plans[i].reason = strdup("not run: --max-failures reached");
+        if (o->max_failures &&
+            __atomic_load_n(&shared->failures, __ATOMIC_SEQ_CST) >= o->max_failures) {
+            shared->slot[i].state = SLOT_NOT_RUN;
             continue;
         }
         run_one(o, i);
-        torun++;
-        failures += plans[i].verdict == V_FAIL || plans[i].verdict == V_ERROR ||
-                    plans[i].verdict == V_XPASS;
+        if (went_wrong(&plans[i], shared->slot[i].rtype))
+            __atomic_fetch_add(&shared->failures, 1, __ATOMIC_SEQ_CST);
     }
-    close(result_fd);
-    read_durations(tmpl);
-    unlink(tmpl);
+}
+
+/* Runs every plan, jobs at a time: each worker is a forked copy of the
+ * runner that takes the next plan, runs it (forking again, as libcheck
+ * does), and records the outcome in the shared slots.  With one job the
+ * runner itself is the worker.  Returns how many plans ran, or -1. */
+static int run_all(const opts_t *o, int jobs)
+{
+    size_t size = sizeof(shared_t) + (size_t)nplans * sizeof(slot_t);
+    shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        perror("acc-run: mmap");
+        return -1;
+    }
+    if (jobs <= 1) {
+        work(o);
+    } else {
+        pid_t *pids = calloc((size_t)jobs, sizeof(*pids));
+        if (pids == NULL)
+            return -1;
+        fflush(NULL);
+        for (int w = 0; w < jobs; w++) {
+            pids[w] = fork();
+            if (pids[w] == 0) {
+                work(o);
+                fflush(NULL);
+                _exit(0); /* not exit: the parent's atexit handlers are its own */
+            }
+            if (pids[w] < 0)
+                perror("acc-run: fork of a worker");
+        }
+        for (int w = 0; w < jobs; w++) {
+            int st;
+            while (pids[w] > 0 && waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
+                ;
+            if (pids[w] > 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+                fprintf(stderr, "acc-run: worker %d ended with status 0x%x\n", w, st);
+        }
+        free(pids);
+        /* No worker came up: run here rather than not at all. */
+        work(o);
+    }
+    int torun = 0;
+    for (int i = 0; i < nplans; i++) {
+        plan_t *p = &plans[i];
+        slot_t *sl = &shared->slot[i];
+        if (p->verdict == V_SKIP)
+            continue;
+        if (sl->state == SLOT_NOT_RUN) {
+            p->verdict = p->expected = V_SKIP;
+            free(p->reason);
+            p->reason = strdup("not run: --max-failures reached");
+            continue;
+        }
+        torun++;
+        p->seconds = sl->seconds;
+        if (sl->state != SLOT_DONE) {
+            p->verdict = V_ERROR;
+            p->message = strdup("not run to the end: the worker running it died");
+            continue;
+        }
+        p->verdict = settle_verdict(p, sl->rtype);
+        if (sl->rtype != CK_PASS)
+            p->message = strdup(sl->msg);
+        /* A skip stands only if nothing failed after it (a leak). */
+        if (sl->skipped && sl->rtype == CK_PASS) {
+            p->verdict = V_SKIP;
+            free(p->reason);
+            p->reason = strdup(sl->reason);
+        }
+    }
+    munmap(shared, size);
+    shared = NULL;
     return torun;
+}
+
+/* How many runs at once.  Each run is a process of its own, so runs do not
+ * share descriptors or threads; but -v output would interleave, --no-fork
+ * has one process, and the agent client (docs/agent-protocol.md) forks
+ * every run's agent from one handshake agent over one connection, which
+ * expects one request at a time (ACC_AGENT_MODE=spawn starts each anew). */
+static int pick_jobs(const opts_t *o)
+{
+    long n = o->jobs ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
+    const char *agent = getenv("ACC_AGENT"), *mode = getenv("ACC_AGENT_MODE");
+    const char *why = o->nofork ? "--no-fork" : o->verbose ? "-v" :
+                      agent && *agent && !(mode && strcmp(mode, "spawn") == 0) ?
+                      "the agent's runs fork from one shared agent" : NULL;
+    if (why && n > 1) {
+        if (o->jobs > 1)
+            fprintf(stderr, "acc-run: --jobs %d: one job only (%s)\n", o->jobs, why);
+        n = 1;
+    }
+    int torun = 0;
+    for (int i = 0; i < nplans; i++)
+        torun += plans[i].verdict != V_SKIP;
+    return (int)(n < 1 ? 1 : n > torun && torun > 0 ? torun : n);
 }
 
 static void list_plans(void)
@@ -471,9 +722,8 @@ static int exit_code(const report_t *r, int uncovered)
     int bad = uncovered > 0;
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
-        int soft = plan_level(p) != LEVEL_MUST && !r->strict;
         if (p->verdict == V_XPASS || p->verdict == V_ERROR ||
-            (p->verdict == V_FAIL && !soft))
+            (p->verdict == V_FAIL && !plan_soft(r, p)))
             bad = 1;
     }
     return bad ? 1 : 0;
@@ -492,6 +742,15 @@ int main(int argc, char **argv)
     if (load_dir(o.cases_dir) < 0)
         return EXIT_HARNESS;
     qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);
+    spec_t spec;
+    int spec_rc = spec_load(o.spec, &spec), have_spec = spec_rc == 0;
+    if (check_selectors(&o, im, have_spec ? &spec : NULL) < 0)
+        return EXIT_USAGE;
+    if (!have_spec)
+        fprintf(stderr, "acc-run: %s: %s; case levels not checked against the spec\n",
+                o.spec, strerror(-spec_rc));
+    else if (check_levels(&spec) > 0)
+        return EXIT_HARNESS;
     if (check_unique_ids() < 0)
         return EXIT_HARNESS;
     make_plans(&o, im);
@@ -505,19 +764,20 @@ int main(int argc, char **argv)
     }
     base_opts = (exec_opts_t){.impl = im, .seed = o.seed, .verbose = o.verbose};
     in_process = o.nofork;
-    printf("acc-run: %s %s, %d cases + %d hand-written, %d runs, seed %llu\n",
+    int jobs = pick_jobs(&o);
+    printf("acc-run: %s %s, %d cases + %d hand-written, %d runs, seed %llu, %d job%s\n",
            im->name, im->version, ncases, nhandwritten, nplans,
-           (unsigned long long)o.seed);
+           (unsigned long long)o.seed, jobs, jobs == 1 ? "" : "s");
     fflush(stdout);
     double t0 = now_s();
-    int ran = run_all(&o);
+    int ran = run_all(&o, jobs);
     if (ran < 0)
         return EXIT_HARNESS;
     report_t r = {im, plans, nplans, o.seed, now_s() - t0, argv[0],
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
-                  o.spec, cases, ncases, o.strict};
+                  o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict, jobs};
     report_terminal(&r);
-    int filtered = o.nglobs || o.area || o.clause || o.splits || o.backend;
+    int filtered = o.nglobs || o.area || o.clause[0] || o.splits || o.backend;
     int uncovered = report_coverage(&r, !filtered || o.coverage);
     if (uncovered < 0 && o.coverage)
         return EXIT_HARNESS;
@@ -530,6 +790,8 @@ int main(int argc, char **argv)
         free(plans[i].message);
     }
     free(plans);
+    if (have_spec)
+        spec_free(&spec);
     for (int i = 0; i < ncases; i++)
         case_free(&cases[i]);
     free(cases);

@@ -1,8 +1,10 @@
 /* report.c: the runner's outputs: a terminal summary per area and clause
  * with every failure and its one-line reproduction, TAP 13, JUnit XML, JSON
  * (one record per case x variant), and the clause coverage of the spec. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/utsname.h>
 
@@ -68,25 +70,53 @@ void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap)
              split_name(p->split), p->backend, plan_id(p));
 }
 
-static int area_of(const plan_t *p)
+/* The area a case belongs to is where it lives: the directory of a case
+ * file (conformance/cases/<area>/), the id's prefix of a hand-written test.
+ * Only a file outside an area directory falls back to its first clause. */
+char plan_area(const plan_t *p)
 {
+    const char *name = p->hw ? p->hw->id : NULL;
+    if (p->c) {
+        const char *slash = strrchr(p->c->file, '/');
+        const char *dir = slash ? slash : p->c->file;
+        while (dir > p->c->file && dir[-1] != '/')
+            dir--;
+        name = slash && slash - dir == 1 ? dir : NULL;
+    }
+    int a = name ? toupper((unsigned char)name[0]) : 0;
+    if (name && a && strchr(areas, a) && (p->c || name[1] == '.'))
+        return (char)a;
     char buf[64];
-    const char *c = plan_clause(p, 0, buf, sizeof(buf));
-    const char *a = strchr(areas, c[0]);
-    return a && c[0] ? (int)(a - areas) : 0;
+    return (char)toupper((unsigned char)plan_clause(p, 0, buf, sizeof(buf))[0]);
 }
 
+static int area_of(const plan_t *p)
+{
+    const char *a = strchr(areas, plan_area(p));
+    return a && *a ? (int)(a - areas) : 0;
+}
+
+int plan_soft(const report_t *r, const plan_t *p)
+{
+    return p->verdict == V_FAIL && plan_level(p) != LEVEL_MUST && !r->strict;
+}
+
+/* n[verdict] for the plans of an area (-1: all); n[N_SOFT] counts the soft
+ * ones among the FAILs. */
+#define N_SOFT 6
 static void count(const report_t *r, int area, int *n)
 {
-    memset(n, 0, 6 * sizeof(int));
+    memset(n, 0, (N_SOFT + 1) * sizeof(int));
     for (int i = 0; i < r->nplans; i++)
-        if (area < 0 || area_of(&r->plans[i]) == area)
+        if (area < 0 || area_of(&r->plans[i]) == area) {
             n[r->plans[i].verdict]++;
+            n[N_SOFT] += plan_soft(r, &r->plans[i]);
+        }
 }
 
 void report_terminal(const report_t *r)
 {
-    int n[6];
+    int n[N_SOFT + 1];
     int nfail = 0;
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
@@ -94,9 +124,10 @@ void report_terminal(const report_t *r)
             continue;
         char cmd[1024];
         repro_command(r, p, cmd, sizeof(cmd));
-        printf("%s %s [%s/%s] (%s)\n    %s\n    reproduce: %s\n",
+        printf("%s %s [%s/%s] (%s%s)\n    %s\n    reproduce: %s\n",
                verdict_name(p->verdict), plan_id(p), split_name(p->split),
                p->backend, level_name(plan_level(p)),
+               plan_soft(r, p) ? ": soft, the run still passes" : "",
                p->message ? p->message : "passed, but listed as an expected failure",
                cmd);
         nfail++;
@@ -111,44 +142,84 @@ void report_terminal(const report_t *r)
     count(r, -1, n);
     printf("%-42s %6d %6d %6d %6d %6d %6d\n", "total", n[V_PASS], n[V_FAIL],
            n[V_XFAIL], n[V_XPASS], n[V_SKIP], n[V_ERROR]);
-    printf("\n%d passed, %d failed, %d skipped (%d runs in %.1f s, %s)\n",
-           n[V_PASS] + n[V_XFAIL], n[V_FAIL] + n[V_XPASS] + n[V_ERROR],
-           n[V_SKIP], r->nplans, r->seconds, r->impl->name);
+    printf("\n%d passed, %d failed", n[V_PASS] + n[V_XFAIL],
+           n[V_FAIL] + n[V_XPASS] + n[V_ERROR]);
+    if (n[N_SOFT])
+        printf(" (%d of them soft: SHOULD/MAY)", n[N_SOFT]);
+    printf(", %d skipped (%d runs in %.1f s, %d job%s, %s)\n", n[V_SKIP], r->nplans,
+           r->seconds, r->jobs, r->jobs == 1 ? "" : "s", r->impl->name);
 }
 
 /* ------------------------------------------------------------- escaping */
 
-/* XML and JSON both need control bytes escaped; messages are already free
- * of raw CR/LF (the executor escapes bytes), but be safe. */
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0: an invalid one,
+ * or a character XML 1.0 forbids (surrogates, U+FFFE, U+FFFF). */
+static int utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    int n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? (s[0] < 0xF0 ? 3 : 0) :
+            s[0] >= 0xC2 ? 2 : 0;
+    uint32_t cp = s[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (n == 0 || cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp == 0xFFFE || cp == 0xFFFF)
+        return 0;
+    return n;
+}
+
+/* XML 1.0 forbids most control characters even as character references
+ * (&#x1; is not well-formed), so they, and bytes that are not UTF-8, are
+ * written as visible text \xNN.  Messages are already escaped by the
+ * executor; reasons and ids come from files and could hold anything. */
 static void put_xml(FILE *f, const char *s)
 {
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '<') fputs("&lt;", f);
-        else if (c == '>') fputs("&gt;", f);
-        else if (c == '&') fputs("&amp;", f);
-        else if (c == '"') fputs("&quot;", f);
-        else if (c < 0x20) fprintf(f, "&#x%X;", c);
-        else fputc(c, f);
+    const unsigned char *p = (const unsigned char *)s;
+    while (p && *p) {
+        int n = utf8_len(p);
+        if (*p == '<') fputs("&lt;", f);
+        else if (*p == '>') fputs("&gt;", f);
+        else if (*p == '&') fputs("&amp;", f);
+        else if (*p == '"') fputs("&quot;", f);
+        else if (*p < 0x20 || *p == 0x7F || n == 0) fprintf(f, "\\x%02X", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
 }
 
+/* JSON strings: control bytes as \u00NN, bytes that are not UTF-8 as the
+ * text \xNN (a strict reader refuses them raw). */
 static void put_json(FILE *f, const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
     fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+    while (p && *p) {
+        int n = utf8_len(p);
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else if (n == 0) fprintf(f, "\\\\x%02X", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
     fputc('"', f);
 }
 
+/* TAP: one line, UTF-8. */
 static void put_line(FILE *f, const char *s)
 {
-    for (; s && *s; s++)
-        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+    const unsigned char *p = (const unsigned char *)s;
+    while (p && *p) {
+        int n = utf8_len(p);
+        if (*p < 0x20 || *p == 0x7F) fputc(' ', f);
+        else if (n == 0) fprintf(f, "\\x%02X", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
+    }
 }
 
 static FILE *open_out(const char *path)
@@ -174,22 +245,28 @@ int report_tap(const report_t *r, const char *path)
     fprintf(f, "TAP version 13\n1..%d\n", r->nplans);
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
-        int ok = p->verdict == V_PASS || p->verdict == V_XFAIL || p->verdict == V_SKIP;
+        /* A failure that does not fail the run is "not ok # TODO": TAP
+         * consumers then count it as a known failure, as the exit code does. */
+        int ok = p->verdict == V_PASS || p->verdict == V_SKIP;
+        int soft = plan_soft(r, p);
         fprintf(f, "%s %d - %s [%s/%s]", ok ? "ok" : "not ok", i + 1, plan_id(p),
                 split_name(p->split), p->backend);
         if (p->verdict == V_SKIP) {
             fputs(" # SKIP ", f);
             put_line(f, p->reason);
         } else if (p->verdict == V_XFAIL) {
-            fputs(" # TODO ", f);
+            fputs(" # TODO expected failure: ", f);
             put_line(f, p->reason);
+        } else if (soft) {
+            fprintf(f, " # TODO soft: %s clause not met (the run passes without --strict)",
+                    level_name(plan_level(p)));
         }
         fputc('\n', f);
-        if (!ok || p->verdict == V_XFAIL) {
+        if (!ok) {
             char cmd[1024];
             repro_command(r, p, cmd, sizeof(cmd));
-            fprintf(f, "  ---\n  verdict: %s\n  level: %s\n  message: ",
-                    verdict_name(p->verdict), level_name(plan_level(p)));
+            fprintf(f, "  ---\n  verdict: %s%s\n  level: %s\n  message: ",
+                    verdict_name(p->verdict), soft ? " (soft)" : "", level_name(plan_level(p)));
             put_json(f, p->message ? p->message : "unexpected pass");
             fprintf(f, "\n  reproduce: ");
             put_json(f, cmd);
@@ -206,9 +283,17 @@ int report_junit(const report_t *r, const char *path)
     FILE *f = open_out(path);
     if (f == NULL)
         return -1;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"achat-conformance\">\n");
+    int tot[N_SOFT + 1];
+    double ttot = 0;
+    count(r, -1, tot);
+    for (int i = 0; i < r->nplans; i++)
+        ttot += r->plans[i].seconds;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"achat-conformance\" "
+            "tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+            r->nplans, tot[V_FAIL] - tot[N_SOFT] + tot[V_XPASS], tot[V_ERROR], tot[V_SKIP],
+            ttot);
     for (int a = 0; a < 6; a++) {
-        int n[6];
+        int n[N_SOFT + 1];
         double t = 0;
         count(r, a, n);
         for (int i = 0; i < r->nplans; i++)
@@ -216,7 +301,7 @@ int report_junit(const report_t *r, const char *path)
                 t += r->plans[i].seconds;
         fprintf(f, "  <testsuite name=\"%c\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
                 "skipped=\"%d\" time=\"%.3f\">\n", areas[a],
-                n[0] + n[1] + n[2] + n[3] + n[4] + n[5], n[V_FAIL] + n[V_XPASS],
+                n[0] + n[1] + n[2] + n[3] + n[4] + n[5], n[V_FAIL] - n[N_SOFT] + n[V_XPASS],
                 n[V_ERROR], n[V_SKIP], t);
         for (int i = 0; i < r->nplans; i++) {
             const plan_t *p = &r->plans[i];
@@ -228,6 +313,15 @@ int report_junit(const report_t *r, const char *path)
                     split_name(p->split), p->backend, areas[a], p->seconds);
             if (p->verdict == V_PASS || p->verdict == V_XFAIL) {
                 fprintf(f, "/>\n");
+                continue;
+            }
+            /* A soft failure passes the run: no <failure>, which CI would
+             * count, but the message where a reader of the test looks. */
+            if (plan_soft(r, p)) {
+                fprintf(f, ">\n      <system-out>soft failure (%s clause not met; the run "
+                        "passes without --strict): ", level_name(plan_level(p)));
+                put_xml(f, p->message);
+                fprintf(f, "</system-out>\n    </testcase>\n");
                 continue;
             }
             fprintf(f, ">\n      <%s message=\"",
@@ -257,7 +351,7 @@ int report_json(const report_t *r, const char *path)
     put_json(f, r->impl->version);
     fprintf(f, ", \"seed\": %llu, \"host\": ", (unsigned long long)r->seed);
     put_json(f, u.machine);
-    fprintf(f, ", \"seconds\": %.3f},\n \"results\": [\n", r->seconds);
+    fprintf(f, ", \"seconds\": %.3f, \"jobs\": %d},\n \"results\": [\n", r->seconds, r->jobs);
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
         char buf[64];
@@ -269,71 +363,125 @@ int report_json(const report_t *r, const char *path)
             put_json(f, plan_clause(p, k, buf, sizeof(buf)));
         }
         fprintf(f, "], \"level\": \"%s\", \"split\": \"%s\", \"backend\": \"%s\", "
-                "\"status\": \"%s\", \"expected\": \"%s\", \"duration_ms\": %.2f, \"message\": ",
+                "\"status\": \"%s\", \"soft\": %s, \"expected\": \"%s\", \"duration_ms\": %.2f, "
+                "\"message\": ",
                 level_name(plan_level(p)), split_name(p->split), p->backend,
-                verdict_name(p->verdict), verdict_name(p->expected == V_XFAIL ? V_FAIL : p->expected),
+                verdict_name(p->verdict), plan_soft(r, p) ? "true" : "false",
+                verdict_name(p->expected == V_XFAIL ? V_FAIL : p->expected),
                 p->seconds * 1000);
         put_json(f, p->message ? p->message : p->reason ? p->reason : "");
         fprintf(f, "}%s\n", i + 1 < r->nplans ? "," : "");
     }
-    fprintf(f, " ]\n}\n");
+    /* Clause -> level -> every case that names it (selected or not). */
+    fprintf(f, " ],\n \"coverage\": [");
+    for (int c = 0; r->clauses && c < r->clauses->n; c++) {
+        const spec_clause_t *cl = &r->clauses->v[c];
+        int n;
+        const char **ids = clause_cases(r, cl->id, &n);
+        fprintf(f, "%s\n  {\"clause\": ", c ? "," : "");
+        put_json(f, cl->id);
+        fprintf(f, ", \"level\": \"%s\", \"cases\": [", level_name(cl->level));
+        for (int k = 0; k < n; k++) {
+            fprintf(f, k ? ", " : "");
+            put_json(f, ids[k]);
+        }
+        fprintf(f, "]}");
+        free(ids);
+    }
+    fprintf(f, "\n ]\n}\n");
     return close_out(f);
 }
 
 /* ------------------------------------------------------------ coverage */
 
+const char **clause_cases(const report_t *r, const char *id, int *n)
+{
+    const char **ids = malloc((size_t)(r->ncases + nhandwritten + 1) * sizeof(*ids));
+    *n = 0;
+    if (ids == NULL)
+        return NULL;
+    char buf[64];
+    /* Every loaded case, selected or not. */
+    for (int i = 0; i < r->ncases + nhandwritten; i++) {
+        plan_t p = {0};
+        if (i < r->ncases)
+            p.c = &r->cases[i];
+        else
+            p.hw = &handwritten[i - r->ncases];
+        for (int k = 0; k < plan_nclauses(&p); k++)
+            if (strcmp(plan_clause(&p, k, buf, sizeof(buf)), id) == 0) {
+                ids[(*n)++] = plan_id(&p);
+                break;
+            }
+    }
+    return ids;
+}
+
+/* Whether a run of a case naming clause id went wrong in this run. */
+static int clause_failing(const report_t *r, const char *id)
+{
+    char buf[64];
+    int bad = 0;
+    for (int i = 0; i < r->nplans; i++) {
+        const plan_t *p = &r->plans[i];
+        for (int k = 0; k < plan_nclauses(p); k++)
+            if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) == 0)
+                bad += p->verdict == V_FAIL || p->verdict == V_ERROR ||
+                       p->verdict == V_XPASS;
+    }
+    return bad;
+}
+
+/* Names after a prefix of width indent, wrapped before column width. */
+static void print_wrapped(const char **names, int n, int indent, int width)
+{
+    int col = indent;
+    for (int i = 0; i < n; i++) {
+        int len = (int)strlen(names[i]);
+        if (i > 0 && col + 1 + len > width) {
+            printf("\n%*s", indent, "");
+            col = indent;
+        } else if (i > 0) {
+            putchar(' ');
+            col++;
+        }
+        fputs(names[i], stdout);
+        col += len;
+    }
+}
+
 int report_coverage(const report_t *r, int print)
 {
-    FILE *f = fopen(r->spec, "r");
-    if (f == NULL) {
-        perror(r->spec);
+    if (r->clauses == NULL) {
+        fprintf(stderr, "acc-run: %s: cannot read the spec's clauses\n", r->spec);
         return -1;
     }
-    char line[512];
-    int uncovered = 0, nclauses = 0;
+    int uncovered = 0;
     if (print)
         printf("\nclause coverage (%s):\n", r->spec);
-    while (fgets(line, sizeof(line), f)) {
-        char id[32], level[16];
-        if (sscanf(line, "### %31s [%15[A-Z]]", id, level) != 2)
-            continue;
-        nclauses++;
-        int ncase = 0, bad = 0;
-        char names[256] = "", buf[64];
-        /* Which cases check the clause: every loaded one, selected or not. */
-        for (int i = 0; i < r->ncases + nhandwritten; i++) {
-            plan_t p = {0};
-            if (i < r->ncases)
-                p.c = &r->cases[i];
-            else
-                p.hw = &handwritten[i - r->ncases];
-            for (int k = 0; k < plan_nclauses(&p); k++) {
-                if (strcmp(plan_clause(&p, k, buf, sizeof(buf)), id) != 0)
-                    continue;
-                ncase++;
-                if (strlen(names) + strlen(plan_id(&p)) + 8 < sizeof(names))
-                    snprintf(names + strlen(names), sizeof(names) - strlen(names),
-                             "%s%s", names[0] ? " " : "", plan_id(&p));
+    for (int c = 0; c < r->clauses->n; c++) {
+        const spec_clause_t *cl = &r->clauses->v[c];
+        int n;
+        const char **ids = clause_cases(r, cl->id, &n);
+        if (ids == NULL)
+            return -1;
+        int must = cl->level == LEVEL_MUST;
+        uncovered += n == 0 && must;
+        if (print) {
+            int indent = printf("  %-4s %-6s %3d case%s ", cl->id, level_name(cl->level), n,
+                                n == 1 ? " " : "s");
+            if (clause_failing(r, cl->id)) {
+                fputs("FAILING ", stdout);
+                indent += 8;
             }
+            if (n == 0)
+                fputs(must ? "UNCOVERED" : "(none)", stdout);
+            print_wrapped(ids, n, indent, 100);
+            putchar('\n');
         }
-        /* Whether any run of this clause failed in this run. */
-        for (int i = 0; i < r->nplans; i++) {
-            const plan_t *p = &r->plans[i];
-            for (int k = 0; k < plan_nclauses(p); k++)
-                if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) == 0)
-                    bad += p->verdict == V_FAIL || p->verdict == V_ERROR ||
-                           p->verdict == V_XPASS;
-        }
-        if (ncase == 0 && strcmp(level, "MUST") == 0)
-            uncovered++;
-        if (print)
-            printf("  %-4s %-6s %3d case%s %s%s%s\n", id, level, ncase,
-                   ncase == 1 ? " " : "s", bad ? "FAILING " : "",
-                   ncase ? names : (strcmp(level, "MUST") == 0 ? "UNCOVERED" : "(none)"),
-                   strlen(names) > 200 ? " ..." : "");
+        free(ids);
     }
-    fclose(f);
     if (print)
-        printf("%d clauses, %d MUST clause(s) without a case\n", nclauses, uncovered);
+        printf("%d clauses, %d MUST clause(s) without a case\n", r->clauses->n, uncovered);
     return uncovered;
 }

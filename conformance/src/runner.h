@@ -38,6 +38,25 @@ typedef struct {
     double seconds;
 } plan_t;
 
+/* A clause of the spec: its id, level, and the levels its text uses (a
+ * MUST clause may hold a SHOULD or MAY sentence): bit 1 << level_t. */
+typedef struct {
+    char id[16];
+    level_t level;
+    unsigned says;
+} spec_clause_t;
+
+typedef struct {
+    spec_clause_t *v;
+    int n;
+} spec_t;
+
+/* Reads the clause headings "### <id> [<level>] <title>" of path: 0, or a
+ * negative errno. */
+int spec_load(const char *path, spec_t *sp);
+const spec_clause_t *spec_find(const spec_t *sp, const char *id);
+void spec_free(spec_t *sp);
+
 typedef struct {
     const acc_impl_t *impl;
     plan_t *plans;
@@ -47,16 +66,23 @@ typedef struct {
     const char *argv0;
     const char *cases_dir;      /* non-default --cases, for repro */
     const char *spec;           /* docs/spec.md, for clause coverage */
+    const spec_t *clauses;      /* its clauses; NULL if it cannot be read */
     const acc_case_t *cases;    /* every loaded case, selected or not */
     int ncases;
     int strict;                 /* SHOULD/MAY failures fail the run */
+    int jobs;                   /* runs at once */
 } report_t;
 
 const char *plan_id(const plan_t *p);
 int plan_nclauses(const plan_t *p);
 const char *plan_clause(const plan_t *p, int i, char *buf, size_t cap);
 level_t plan_level(const plan_t *p);
+/* 'L' 'D' 'T' 'P' 'M' 'E': the case file's directory, a hand-written test's
+ * id prefix. */
+char plan_area(const plan_t *p);
 const char *verdict_name(verdict_t v);
+/* A FAIL that does not fail the run: a SHOULD or MAY case, not --strict. */
+int plan_soft(const report_t *r, const plan_t *p);
 /* "<argv0> --seed S --split X --backend B 'id'" */
 void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap);
 
@@ -67,6 +93,9 @@ int report_json(const report_t *r, const char *path);
 /* Prints every spec clause with the cases that check it; returns how many
  * MUST clauses no case covers (or -1 if the spec cannot be read). */
 int report_coverage(const report_t *r, int print);
+/* The ids of the loaded cases and hand-written tests that name clause id,
+ * in the order of r->cases; *n gets their number.  Caller frees. */
+const char **clause_cases(const report_t *r, const char *id, int *n);
 
 /* A hand-written test's failure: the message into msg, returns 1. */
 int hw_fail(char *msg, size_t cap, const char *fmt, ...)
