@@ -216,6 +216,7 @@ class Run:
         sa = os.path.join(self.args.build_dir, 'fuzz', 'standalone',
                           'fuzz_' + self.h)
         return dict(kind=kind, path=self.rel(keep), why=self.replay(keep),
+                    saved=not self.args.no_save,
                     repro=['%s %s' % (self.rel(self.bin), self.rel(keep)),
                            '%s %s' % (self.rel(sa), self.rel(keep))])
 
@@ -557,8 +558,11 @@ def main():
     unrepro = [(h, c) for h, c in crashes if c['kind'].startswith('unrep')]
     crashes = [(h, c) for h, c in crashes if (h, c) not in unrepro]
     for h, c in crashes:
-        log('\n%s: %s kept as %s\n  %s\n  reproduce: %s' % (
-            h, c['kind'], c['path'], c['why'], '\n  or:        '.join(
+        where = 'kept as %s' % c['path'] if c['saved'] else \
+            'left at %s (--no-save: copy it into fuzz/regressions/%s/ to ' \
+            'keep it; the next fuzz.py run removes it)' % (c['path'], h)
+        log('\n%s: %s %s\n  %s\n  reproduce: %s' % (
+            h, c['kind'], where, c['why'], '\n  or:        '.join(
                 c['repro'])))
     for h, c in unrepro:
         log('\n%s: %s %s: %s (not kept)' % (h, c['kind'], c['path'],
