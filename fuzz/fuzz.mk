@@ -128,8 +128,9 @@ fuzz-smoke: $(BUILD)/fuzz/libfuzzer/fuzz_framing
 	    --seconds $(FUZZ_SMOKE_SECONDS) --harness framing $(FUZZ_ARGS)
 
 # Time-boxed campaigns per harness with a summary table; see
-# scripts/fuzz.py --help (e.g. FUZZ_ARGS="--afl --update-corpus").
-fuzz:
+# scripts/fuzz.py --help (e.g. FUZZ_ARGS="--afl --update-corpus").  On a
+# fresh machine fuzz-deps installs clang and AFL++ first.
+fuzz: fuzz-deps
 	python3 scripts/fuzz.py --build-dir $(BUILD) --seconds $(FUZZ_SECONDS) \
 	    --jobs $(FUZZ_JOBS) $(FUZZ_ARGS)
 
