@@ -58,6 +58,8 @@ FUZZ_LF_FLAGS = -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all \
                 -fsanitize-coverage-ignorelist=fuzz/coverage.ignore
 
+FUZZ_AFL_ENV = AFL_LLVM_DENYLIST=$(CURDIR)/fuzz/coverage.ignore
+
 FUZZ_STANDALONE := $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/standalone/fuzz_%)
 FUZZ_LIBFUZZER := $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/libfuzzer/fuzz_%)
 FUZZ_AFL := $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/afl/fuzz_%)
@@ -78,16 +80,18 @@ $$(BUILD)/fuzz/libfuzzer/fuzz_$(1): fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) \
 	    -pthread
 
 # AFL++: its libFuzzer driver gives persistent mode and shared-memory
-# input; a CmpLog twin (.cmplog) solves multi-byte terminators.
+# input; a CmpLog twin (.cmplog) solves multi-byte terminators.  AFL++
+# reads coverage.ignore as a denylist (the oracle stays out of its map).
 $$(BUILD)/fuzz/afl/fuzz_$(1): fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) \
-        $$(FUZZ_HDR) $$(FUZZ_CLANG_LIB_$(1))
+        $$(FUZZ_HDR) fuzz/coverage.ignore $$(FUZZ_CLANG_LIB_$(1))
 	@mkdir -p $$(@D)
-	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $$(FUZZ_AFL_CC) \
+	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $$(FUZZ_AFL_ENV) \
+	    $$(FUZZ_AFL_CC) $$(FUZZ_CLANG_CFLAGS) -fsanitize=fuzzer \
+	    fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(FUZZ_CLANG_LIB_$(1)) -o $$@ \
+	    -pthread
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $$(FUZZ_AFL_ENV) $$(FUZZ_AFL_CC) \
 	    $$(FUZZ_CLANG_CFLAGS) -fsanitize=fuzzer fuzz/fuzz_$(1).c \
-	    $$(FUZZ_SRC_$(1)) $$(FUZZ_CLANG_LIB_$(1)) -o $$@ -pthread
-	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $$(FUZZ_AFL_CC) $$(FUZZ_CLANG_CFLAGS) \
-	    -fsanitize=fuzzer fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) \
-	    $$(FUZZ_CLANG_LIB_$(1)) -o $$@.cmplog -pthread
+	    $$(FUZZ_SRC_$(1)) $$(FUZZ_CLANG_LIB_$(1)) -o $$@.cmplog -pthread
 endef
 $(foreach h,$(FUZZ_HARNESSES),$(eval $(call FUZZ_RULES,$(h))))
 
