@@ -68,6 +68,11 @@ help:
 	@echo "make conformance  the conformance suite against the reference"
 	@echo "make install PREFIX=/usr/local"
 	@echo "make stress       stress matrix: threads x backends x detectors (STRESS_SECONDS=5)"
+	@echo "make fuzz         fuzz campaigns of every harness + summary (FUZZ_SECONDS=60; FUZZ_ARGS=--afl adds AFL++)"
+	@echo "make fuzz-build   the fuzz harnesses: standalone, libFuzzer, AFL++ (if installed)"
+	@echo "make fuzz-replay  replay fuzz corpora and regressions, plain and under valgrind"
+	@echo "make fuzz-smoke   a short libFuzzer run of the framing harness (FUZZ_SMOKE_SECONDS=30)"
+	@echo "make fuzz-oss     fuzz/build.sh as OSS-Fuzz runs it, into build/fuzz/oss"
 
 deps:
 	@scripts/ensure-deps.sh build check

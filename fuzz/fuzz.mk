@@ -48,12 +48,17 @@ FUZZ_HDR := fuzz/fuzz_common.h fuzz/oracle_framing.h ref/include/achat.h \
 # several sources go into one command).
 FUZZ_SA_CFLAGS = $(filter-out -MMD -MP,$(CFLAGS_ALL)) $(FUZZ_INC)
 # Campaign builds: FUZZ_AVOID_KNOWN_BUGS lets a harness steer around a
-# known bug (fuzz/README.md, "Known bugs") so it cannot end every campaign.
+# known bug (fuzz/README.md, "Known bugs") so it cannot end every campaign;
+# FUZZ_CAMPAIGN lets it skip inputs too slow to be worth fuzzing (the
+# standalone replay runs everything).
 FUZZ_CLANG_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fno-omit-frame-pointer \
-                    $(WARN) $(FUZZ_INC) -DFUZZ_AVOID_KNOWN_BUGS=1
+                    $(WARN) $(FUZZ_INC) -DFUZZ_AVOID_KNOWN_BUGS=1 \
+                    -DFUZZ_CAMPAIGN=1
 FUZZ_LF_FLAGS = -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all \
                 -fsanitize-coverage-ignorelist=fuzz/coverage.ignore
+
+FUZZ_AFL_ENV = AFL_LLVM_DENYLIST=$(CURDIR)/fuzz/coverage.ignore
 
 FUZZ_STANDALONE := $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/standalone/fuzz_%)
 FUZZ_LIBFUZZER := $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/libfuzzer/fuzz_%)
@@ -75,16 +80,18 @@ $$(BUILD)/fuzz/libfuzzer/fuzz_$(1): fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) \
 	    -pthread
 
 # AFL++: its libFuzzer driver gives persistent mode and shared-memory
-# input; a CmpLog twin (.cmplog) solves multi-byte terminators.
+# input; a CmpLog twin (.cmplog) solves multi-byte terminators.  AFL++
+# reads coverage.ignore as a denylist (the oracle stays out of its map).
 $$(BUILD)/fuzz/afl/fuzz_$(1): fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) \
-        $$(FUZZ_HDR) $$(FUZZ_CLANG_LIB_$(1))
+        $$(FUZZ_HDR) fuzz/coverage.ignore $$(FUZZ_CLANG_LIB_$(1))
 	@mkdir -p $$(@D)
-	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $$(FUZZ_AFL_CC) \
+	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $$(FUZZ_AFL_ENV) \
+	    $$(FUZZ_AFL_CC) $$(FUZZ_CLANG_CFLAGS) -fsanitize=fuzzer \
+	    fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(FUZZ_CLANG_LIB_$(1)) -o $$@ \
+	    -pthread
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $$(FUZZ_AFL_ENV) $$(FUZZ_AFL_CC) \
 	    $$(FUZZ_CLANG_CFLAGS) -fsanitize=fuzzer fuzz/fuzz_$(1).c \
-	    $$(FUZZ_SRC_$(1)) $$(FUZZ_CLANG_LIB_$(1)) -o $$@ -pthread
-	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $$(FUZZ_AFL_CC) $$(FUZZ_CLANG_CFLAGS) \
-	    -fsanitize=fuzzer fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) \
-	    $$(FUZZ_CLANG_LIB_$(1)) -o $$@.cmplog -pthread
+	    $$(FUZZ_SRC_$(1)) $$(FUZZ_CLANG_LIB_$(1)) -o $$@.cmplog -pthread
 endef
 $(foreach h,$(FUZZ_HARNESSES),$(eval $(call FUZZ_RULES,$(h))))
 
@@ -117,14 +124,17 @@ fuzz-replay: $(FUZZ_STANDALONE)
 	        -known=fuzz/known-failures.txt \
 	        fuzz/corpus/$$h $$(ls -d fuzz/regressions/$$h 2>/dev/null); done
 
-# A short libFuzzer campaign of the framing harness (make check).
+# A short libFuzzer campaign of the framing harness (make check).  A find
+# is printed with its reproduction and fails the target, but is not
+# written into fuzz/regressions/: make check leaves the source tree alone.
 fuzz-smoke: $(BUILD)/fuzz/libfuzzer/fuzz_framing
-	python3 scripts/fuzz.py --no-build --build-dir $(BUILD) \
+	python3 scripts/fuzz.py --no-build --build-dir $(BUILD) --no-save \
 	    --seconds $(FUZZ_SMOKE_SECONDS) --harness framing $(FUZZ_ARGS)
 
 # Time-boxed campaigns per harness with a summary table; see
-# scripts/fuzz.py --help (e.g. FUZZ_ARGS="--afl --update-corpus").
-fuzz:
+# scripts/fuzz.py --help (e.g. FUZZ_ARGS="--afl --update-corpus").  On a
+# fresh machine fuzz-deps installs clang and AFL++ first.
+fuzz: fuzz-deps
 	python3 scripts/fuzz.py --build-dir $(BUILD) --seconds $(FUZZ_SECONDS) \
 	    --jobs $(FUZZ_JOBS) $(FUZZ_ARGS)
 

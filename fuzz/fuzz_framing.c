@@ -28,6 +28,27 @@
 #include "fuzz_common.h"
 #include "oracle_framing.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUZZ_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(FUZZ_ASAN)
+#include <sanitizer/asan_interface.h>
+#define FUZZ_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define FUZZ_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#elif defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define FUZZ_POISON(p, n) VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#define FUZZ_UNPOISON(p, n) VALGRIND_MAKE_MEM_UNDEFINED(p, n)
+#endif
+#endif
+#ifndef FUZZ_POISON
+#define FUZZ_POISON(p, n) ((void)(p), (void)(n))
+#define FUZZ_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* The framer's outcome, recorded in the oracle's terms. */
 typedef struct {
     ac_framer_t *f;
@@ -380,15 +401,25 @@ static void check_overflow(run_t *r, oracle_t *o, unsigned feed,
 /* ---------------------------------------------------------- drivers -- */
 
 /* Run A: the fuzzer's read boundaries, in lockstep with the oracle.  Each
- * read is copied to the end of its own heap block, so reading past the
- * read (not only past the input) is an ASan report. */
+ * read is copied to the end of a heap block, so reading past the read (not
+ * only past the input) is an ASan report, and the block's bytes before the
+ * read are made inaccessible while the framer has it (ASan, to whole 8-byte
+ * granules; valgrind), so reading before it is one too.  The block lives
+ * from one input to the next, as the framer does: a fresh one per input
+ * cost a malloc, a free and, through ASan's quarantine, new pages. */
 static void run_chunked(run_t *r, oracle_t *o, const uint8_t *sizes,
                         size_t nsizes, const uint8_t *d, size_t n)
 {
-    uint8_t *block = malloc(n + 1);
+    static uint8_t *block;
+    static size_t cap;
     size_t off = 0, checked = 0, recs = 0, cycle_start = 0;
     unsigned i = 0;
-    FUZZ_CHECK(block != NULL, "out of memory");
+    if (cap < n + 1) {
+        free(block);
+        cap = n + 1;
+        block = malloc(cap);
+        FUZZ_CHECK(block != NULL, "out of memory");
+    }
     do {
         size_t k = n - off;
         if (nsizes > 0 && sizes[i % nsizes] < k)
@@ -400,9 +431,12 @@ static void run_chunked(run_t *r, oracle_t *o, const uint8_t *sizes,
         }
         if (i >= n + 32)
             k = n - off; /* bound the work: a few empty reads are enough */
-        uint8_t *p = block + (n + 1 - k);
+        uint8_t *p = block + (cap - k);
+        size_t guard = (cap - k) & ~(size_t)7;
         memcpy(p, d + off, k);
+        FUZZ_POISON(block, guard);
         int rc = run_feed(r, p, k);
+        FUZZ_UNPOISON(block, guard);
         int orc = oracle_feed(o, k);
         off += k;
         if (rc == AC_ETOOBIG) {
@@ -423,7 +457,6 @@ static void run_chunked(run_t *r, oracle_t *o, const uint8_t *sizes,
         i++;
     } while (off < n);
     compare_logs(r, o, i - 1, &checked, &recs);
-    free(block);
 }
 
 /* Run B (self-differential, T6): the same data in one read, or one byte

@@ -12,7 +12,13 @@
  *   6 peer closes                   7 peer reads what it can
  *   8 push (byte & 63) bytes        9 close_when_done
  *  10 discard_buffers              11 a pass (flag: select, else poll)
- *  12 close_all                    13 exit request (flag: a nested loop)
+ *  12 close_all                    13 exit request (flag: a nested loop,
+ *                                     on select)
+ *     A pass (11, or 13 with its flag) has no slot: slot 3 there picks
+ *     epoll instead (Linux), the backend whose kernel-side registrations
+ *     outlive a close and can report a stale event on a reused number.
+ *     Slot 3 is the one value the corpus of the two-backend harness used
+ *     least, so its inputs keep their backends.
  *  14 close SLOT (flag: free it) and at once open a chat in a free slot,
  *     config byte: the new channel usually gets the old descriptor number
  *  15 arm: the next op runs inside the next callback instead of now
@@ -484,9 +490,20 @@ static void op_cwd(rec_t *r)
         r->cwd_at = r->nout;
 }
 
+#define EPOLL_SLOT 3
+
+static const ac_backend_t *pass_backend(const op_t *op)
+{
+#ifdef __linux__
+    if (op->slot == EPOLL_SLOT)
+        return &ac_backend_epoll;
+#endif
+    return op->flag ? &ac_backend_select : &ac_backend_poll;
+}
+
 static void op_pass(const op_t *op, int inside)
 {
-    const ac_backend_t *b = op->flag ? &ac_backend_select : &ac_backend_poll;
+    const ac_backend_t *b = pass_backend(op);
     if (inside) { /* L14: no nested pass on the same map */
         int rc = op->code == OP_EXIT ? ac_loop(g.map, 0, b, 2)
                                      : ac_poll(g.map, 0, b);

@@ -359,7 +359,12 @@ def op(code, slot=0, flag=0, arg=None, data=None):
     return out
 
 
-def passes(n, select=False):
+EPOLL = 3  # the slot bits of a pass that pick epoll
+
+
+def passes(n, select=False, epoll=False):
+    if epoll:
+        return op(L_PASS, EPOLL) * n
     return b''.join(op(L_PASS, flag=int(select and i % 2 == 0))
                     for i in range(n))
 
@@ -398,6 +403,24 @@ LOOP_SEEDS = [
     op(L_CLOSE, 0),
     op(L_CHAT, 0, arg=LF) + op(L_PUSH, 0, data=b'x') + op(L_DISCARD, 0) +
     op(L_CLOSE, 0) + op(L_PUSH, 0, data=b'y') + op(L_CWD, 0) + passes(1),
+    # epoll keeps registrations from pass to pass: a descriptor closed or
+    # reused between two epoll passes, or from inside a callback of one.
+    op(L_CHAT, 0, arg=LF) + op(L_CHAT, 1, arg=LF) + passes(1, epoll=True) +
+    op(L_SEND, 1, data=b'y\n') + op(L_REUSE, 1, arg=LF) +
+    op(L_SEND, 0, data=b'x\n') + passes(3, epoll=True),
+    op(L_CHAT, 0, arg=CRLF) + op(L_CHAT, 1, arg=CRLF) + op(L_ARM) +
+    op(L_REUSE, 1, flag=1, arg=CRLF) + op(L_SEND, 0, data=b'a\r\n') +
+    op(L_SEND, 1, data=b'b\r\n') + passes(3, epoll=True),
+    op(L_DISP, 0, arg=1) + op(L_DISP, 1, arg=0) + passes(1, epoll=True) +
+    op(L_ARM) + op(L_CLOSE, 1) + op(L_SEND, 1, data=b'z') +
+    passes(2, epoll=True) + passes(1),
+    op(L_CHAT, 0, arg=LF) + passes(1, epoll=True) + op(L_SEND, 0,
+                                                      data=b'a\n') +
+    op(L_ARM) + op(L_EXIT, EPOLL, flag=1) + passes(2, epoll=True) +
+    op(L_CLOSE_ALL) + op(L_CHAT, 2, arg=LF) + passes(1, epoll=True),
+    op(L_CHAT, 0, arg=LF | BIG) + op(L_SEND, 0, data=b'one\ntwo') +
+    op(L_SHUT, 0) + passes(2, epoll=True) + passes(1, select=True) +
+    passes(2, epoll=True),
 ]
 
 
