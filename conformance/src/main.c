@@ -111,6 +111,19 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out)
     return 0;
 }
 
+/* A count option: a decimal integer in [lo, hi]. */
+static int parse_count(const char *opt, const char *s, long lo, long hi,
+                       const char *want, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi)
+        return bad_value(opt, s, want);
+    *out = (int)v;
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     static const struct option lo[] = {
@@ -164,15 +177,11 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'T': o->tap = optarg; break;
         case 'J': o->junit = optarg; break;
         case 'O': o->json = optarg; break;
-        case 'j': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || v < 1 || v > 1024)
-                return bad_value("--jobs", optarg, "want a count from 1 to 1024");
-            o->jobs = (int)v;
+        case 'j':
+            if (parse_count("--jobs", optarg, 1, 1024, "want a count from 1 to 1024",
+                            &o->jobs) < 0)
+                return -1;
             break;
-        }
         case 'p': o->spec = optarg; break;
         case 'V': o->coverage = 1; break;
         case 'x': o->strict = 1; break;
@@ -186,15 +195,11 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             break;
         }
         case 'n': o->nofork = 1; break;
-        case 'm': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || v < 1 || v > 1000000000)
-                return bad_value("--max-failures", optarg, "want a count from 1");
-            o->max_failures = (int)v;
+        case 'm':
+            if (parse_count("--max-failures", optarg, 1, 1000000000, "want a count from 1",
+                            &o->max_failures) < 0)
+                return -1;
             break;
-        }
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
