@@ -30,7 +30,10 @@ enum {
     /* Its malloc, calloc and realloc calls are linked to the suite's
      * acc_fa_malloc, acc_fa_calloc and acc_fa_realloc (same prototypes),
      * which fail one allocation on demand (E3 ENOMEM, E6). */
-    ACC_CAP_ALLOC_FAIL = 1 << 10
+    ACC_CAP_ALLOC_FAIL = 1 << 10,
+    /* Forked runs may overlap (the runner's --jobs): nothing the adapter
+     * holds is shared between them.  Without it, runs go one at a time. */
+    ACC_CAP_PARALLEL_RUNS = 1 << 11
 };
 
 /* Callbacks from the implementation into the suite.  ctx is the suite's

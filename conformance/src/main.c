@@ -688,16 +688,14 @@ static int run_all(const opts_t *o, int jobs)
 
 /* How many runs at once.  Each run is a process of its own, so runs do not
  * share descriptors or threads; but -v output would interleave, --no-fork
- * has one process, and the agent client (docs/agent-protocol.md) forks
- * every run's agent from one handshake agent over one connection, which
- * expects one request at a time (ACC_AGENT_MODE=spawn starts each anew). */
-static int pick_jobs(const opts_t *o)
+ * has one process, and only the adapter knows whether its forked runs share
+ * something (ACC_CAP_PARALLEL_RUNS). */
+static int pick_jobs(const opts_t *o, const acc_impl_t *im)
 {
     long n = o->jobs ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
-    const char *agent = getenv("ACC_AGENT"), *mode = getenv("ACC_AGENT_MODE");
     const char *why = o->nofork ? "--no-fork" : o->verbose ? "-v" :
-                      agent && *agent && !(mode && strcmp(mode, "spawn") == 0) ?
-                      "the agent's runs fork from one shared agent" : NULL;
+                      !(im->caps & ACC_CAP_PARALLEL_RUNS) ?
+                      "the implementation does not declare parallel-runs" : NULL;
     if (why && n > 1) {
         if (o->jobs > 1)
             fprintf(stderr, "acc-run: --jobs %d: one job only (%s)\n", o->jobs, why);
@@ -769,7 +767,7 @@ int main(int argc, char **argv)
     }
     base_opts = (exec_opts_t){.impl = im, .seed = o.seed, .verbose = o.verbose};
     in_process = o.nofork;
-    int jobs = pick_jobs(&o);
+    int jobs = pick_jobs(&o, im);
     printf("acc-run: %s %s, %d cases + %d hand-written, %d runs, seed %llu, %d job%s\n",
            im->name, im->version, ncases, nhandwritten, nplans,
            (unsigned long long)o.seed, jobs, jobs == 1 ? "" : "s");

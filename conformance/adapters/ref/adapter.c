@@ -326,7 +326,7 @@ static const acc_impl_t impl = {
             ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS | ACC_CAP_BUFSIZE |
             /* true in the conformance runner, whose link impl.mk arranges;
              * other drivers never arm the failing allocator */
-            ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL,
+            ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,

@@ -1105,7 +1105,9 @@ const acc_impl_t *acc_get_impl(void)
         close(fd);
         reap(pid, 0);
     }
-    impl.caps = agent_caps;
+    /* Runs forked from the one handshake agent share its connection, which
+     * takes one request at a time; spawned agents share nothing. */
+    impl.caps = agent_caps | (A.zygote < 0 ? ACC_CAP_PARALLEL_RUNS : 0);
     struct rlimit rl;
     A.nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 0; /* the zygote's */
     atexit(at_exit);
