@@ -232,4 +232,17 @@ static inline void prod_release(void *ud)
 
 static const ac_producer_t producer = {prod_more, prod_release};
 
+/* Runs one test binary's suite; the exit status says whether all passed.
+ * Fork mode is set explicitly: CK_FORK=no in the environment must not turn
+ * isolation off. */
+static inline int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 #endif /* ACHAT_CHECK_UTIL_H */

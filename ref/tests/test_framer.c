@@ -1205,11 +1205,5 @@ static Suite *framer_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(framer_suite());
-    /* explicit: CK_FORK=no in the environment must not turn isolation off */
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(framer_suite());
 }

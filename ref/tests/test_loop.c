@@ -916,11 +916,5 @@ static Suite *loop_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(loop_suite());
-    /* explicit: CK_FORK=no in the environment must not turn isolation off */
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(loop_suite());
 }
