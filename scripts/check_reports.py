@@ -398,24 +398,36 @@ def self_test(tap, junit, js, runner):
 
 def same_whatever_jobs(runner, tmp):
     """The same runs with 1 and with 3 jobs: identical reports but for the
-    durations (times in JUnit and TAP, duration_ms, seconds, jobs)."""
-    texts = []
-    for jobs in (1, 3):
-        out = {k: os.path.join(tmp, f"j{jobs}.{k}") for k in ("tap", "xml", "json")}
-        rc, so, se, _ = run_bounded([runner, "--jobs", str(jobs), "--tap", out["tap"],
-                                     "--junit", out["xml"], "--json", out["json"],
-                                     "l.*", "m.fd-reuse.*", "m.threads.*"], timeout=300)
-        if rc != 0:
-            return [f"self-test: the runner with --jobs {jobs} exited {rc}: {(so + se)[-300:]}"]
-        t = {}
-        for k, p in out.items():
-            with open(p, encoding="utf-8") as f:
-                t[k] = re.sub(r'(time="|duration_ms": |duration_ms: |seconds": |jobs": )[0-9.]+',
-                              r"\1", f.read())
-        texts.append(t)
-    diff = [k for k in ("tap", "xml", "json") if texts[0][k] != texts[1][k]]
-    print(f"  {'DIFFER  ' if diff else 'same    '} reports of the same runs with 1 and 3 jobs")
-    return [f"self-test: the {k} report with 3 jobs differs from the one with 1" for k in diff]
+    durations (times in JUnit and TAP, duration_ms, seconds, jobs).  The
+    scratch suite (control_bytes, run first) mixes PASS, soft FAIL, XFAIL and
+    SKIP, so results landing in another run's slot would show."""
+    scratch = ["--cases", os.path.join(tmp, "cases"), "--expectations",
+               os.path.join(tmp, "expect.txt"), "t.scratch.*"]
+    faults = []
+    for name, sel in (("suite", ["l.*", "m.fd-reuse.*", "m.threads.*"]), ("scratch", scratch)):
+        texts = []
+        for jobs in (1, 3):
+            out = {k: os.path.join(tmp, f"j{jobs}-{name}.{k}") for k in ("tap", "xml", "json")}
+            rc, so, se, _ = run_bounded([runner, "--jobs", str(jobs), "--tap", out["tap"],
+                                         "--junit", out["xml"], "--json", out["json"]] + sel,
+                                        timeout=300)
+            if rc != 0:
+                return [f"self-test: the runner with --jobs {jobs} exited {rc}: {(so + se)[-300:]}"]
+            with open(out["json"], encoding="utf-8") as f:
+                used = json.load(f).get("run_info", {}).get("jobs")
+            if used != jobs:
+                faults.append(f"self-test: --jobs {jobs} ran with {used} job(s)")
+            t = {}
+            for k, p in out.items():
+                with open(p, encoding="utf-8") as f:
+                    t[k] = re.sub(r'(time="|duration_ms": |duration_ms: |seconds": |jobs": )[0-9.]+',
+                                  r"\1", f.read())
+            texts.append(t)
+        diff = [k for k in ("tap", "xml", "json") if texts[0][k] != texts[1][k]]
+        print(f"  {'DIFFER  ' if diff else 'same    '} reports of the same {name} runs with 1 and 3 jobs")
+        faults += [f"self-test: the {k} report of the {name} runs with 3 jobs differs from the one "
+                   f"with 1" for k in diff]
+    return faults
 
 
 SCRATCH_CASES = {
