@@ -105,7 +105,10 @@ static int parse_u64(const char *opt, const char *s, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 0);
-    if (s[strspn(s, " ")] == '-' || end == s || *end || errno)
+    const char *sign = s;
+    while (isspace((unsigned char)*sign))
+        sign++;
+    if (*sign == '-' || end == s || *end || errno)
         return bad_value(opt, s, "want a whole number from 0 to 2^64-1");
     *out = v;
     return 0;
@@ -587,9 +590,13 @@ static void run_one(const opts_t *o, int i)
     srunner_free(sr);
 }
 
-static int went_wrong(const plan_t *p, int rtype)
+/* Counts toward --max-failures: what fails the run (a SHOULD or MAY
+ * failure does not, unless --strict; see plan_soft). */
+static int went_wrong(const opts_t *o, const plan_t *p, int rtype)
 {
-    return p->expected == V_XFAIL ? rtype == CK_PASS : rtype != CK_PASS;
+    if (p->expected == V_XFAIL)
+        return rtype == CK_PASS;
+    return rtype != CK_PASS && (plan_level(p) == LEVEL_MUST || o->strict);
 }
 
 /* Takes plans from the shared counter until none is left. */
@@ -607,7 +614,7 @@ static void work(const opts_t *o)
             continue;
         }
         run_one(o, i);
-        if (went_wrong(&plans[i], shared->slot[i].rtype))
+        if (went_wrong(o, &plans[i], shared->slot[i].rtype))
             __atomic_fetch_add(&shared->failures, 1, __ATOMIC_SEQ_CST);
     }
 }
@@ -628,8 +635,11 @@ static int run_all(const opts_t *o, int jobs)
         work(o);
     } else {
         pid_t *pids = calloc((size_t)jobs, sizeof(*pids));
-        if (pids == NULL)
+        if (pids == NULL) {
+            munmap(shared, size);
+            shared = NULL;
             return -1;
+        }
         fflush(NULL);
         for (int w = 0; w < jobs; w++) {
             pids[w] = fork();
@@ -642,14 +652,16 @@ static int run_all(const opts_t *o, int jobs)
                 perror("acc-run: fork of a worker");
         }
         for (int w = 0; w < jobs; w++) {
-            int st;
-            while (pids[w] > 0 && waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
+            int st = 0;
+            pid_t got;
+            while (pids[w] > 0 && (got = waitpid(pids[w], &st, 0)) < 0 && errno == EINTR)
                 ;
-            if (pids[w] > 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+            if (pids[w] > 0 && (got < 0 || !(WIFEXITED(st) && WEXITSTATUS(st) == 0)))
                 fprintf(stderr, "acc-run: worker %d ended with status 0x%x\n", w, st);
         }
         free(pids);
-        /* No worker came up: run here rather than not at all. */
+        /* Whatever the workers left (none came up, or one died before its
+         * share was taken) runs here rather than not at all. */
         work(o);
     }
     int torun = 0;
