@@ -87,7 +87,12 @@ def serve(exe, timeout):
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)  # the example has no handler
-        proc.wait()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # ours, by its id; reported below as a failure
+            proc.wait()
+            raise Failed("still running 10 s after SIGTERM")
     return port
 
 
@@ -128,7 +133,12 @@ def main():
         cmd = shlex.split(args.cc) + ["-std=c11", "-Wall", "-Wextra",
                                       "-Werror", "-I", args.include, src,
                                       "-o", exe, args.lib, "-pthread"]
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            log(f"FAIL block {i}: the compiler ran over 300 s:\n  {shlex.join(cmd)}")
+            failed += 1
+            continue
         if p.returncode != 0:
             log(f"FAIL block {i}: does not compile:\n  {shlex.join(cmd)}\n"
                 f"{p.stdout}{p.stderr}")
