@@ -533,7 +533,9 @@ class Campaign:
         baseline's runs took, plus --timeout-extra (the runner's start and
         its forks), capped by the mutant's absolute deadline.  As mutation
         tools do (Stryker's timeoutFactor): a stage that slow is a hang."""
-        est = sum(self.base_ms.get(r, 0.0) for r in runs) / 1000.0
+        # Each run also costs the runner a fork and a wait that its own
+        # duration does not show: 5 ms is generous on a loaded machine.
+        est = sum(self.base_ms.get(r, 0.0) for r in runs) / 1000.0 + 0.005 * len(runs)
         return min(max(1.0, deadline - time.time()),
                    self.args.timeout_factor * est + self.args.timeout_extra)
 
