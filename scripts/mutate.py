@@ -569,10 +569,9 @@ class Campaign:
             self.base_objs[fname] = obj
             self.base_digest[fname] = digest(obj)
 
-    def tce(self, m):
-        """Trivial compiler equivalence: compiles the mutant's file alone.
-        Returns None (a live mutant), 'equivalent', 'duplicate of Mxxxx' or
-        'stillborn: <first error>'."""
+    def tce_digest(self, m):
+        """Compiles the mutant's file alone (or finds it in the cache);
+        returns the object's digest or 'stillborn: <first error>'."""
         text = apply(self.sources[m["file"]], m["edits"])
         h = self.cache.get(text)
         if h is None:
@@ -581,54 +580,25 @@ class Campaign:
             h = digest(obj) if obj else "stillborn: " + (log.strip().splitlines() or [""])[0]
             shutil.rmtree(d, ignore_errors=True)
             self.cache.put(text, h)
-        if h.startswith("stillborn"):
-            return h
-        if h == self.base_digest[m["file"]]:
-            return "equivalent"
-        with self.lock:
-            first = self.seen.setdefault(h, m["id"])
-        return None if first == m["id"] else f"duplicate of {first}"
+        return h
 
-    def examine(self, order, want):
-        """Stage 0 over the mutants in order: sets the status of those that
-        do not count; returns the live ones (the first `want` of them)."""
-        live, done, t0 = [], 0, time.time()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as ex:
-            it = iter(order)
-            running = {}
-            while True:
-                while len(running) < 2 * self.args.jobs and len(live) + len(running) < want:
-                    m = next(it, None)
-                    if m is None:
-                        break
-                    running[ex.submit(self.tce, m)] = m
-                if not running:
-                    break
-                fin, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
-                # Duplicates are decided in completion order; the first of a
-                # set is the one that counts, whichever it is.
-                for fut in fin:
-                    m = running.pop(fut)
-                    done += 1
-                    st = fut.result()
-                    if st is None:
-                        if len(live) < want:
-                            live.append(m)
-                    elif st.startswith("stillborn"):
-                        m["status"], m["detail"] = "Stillborn", st[len("stillborn: "):]
-                    elif st == "equivalent":
-                        m["status"], m["detail"] = "Equivalent", "object code identical to " \
-                                                                 "the reference's"
-                    else:
-                        m["status"], m["detail"] = "Duplicate", st
-                    if time.time() - t0 > 15:
-                        progress(PROG, f"compiled {done} mutant(s) alone: {len(live)} live")
-                        t0 = time.time()
-        self.cache.save()
-        progress(PROG, f"compiled {done} mutant(s) alone: {len(live)} live, "
-                       f"{done - len(live)} equivalent, duplicate or stillborn")
-        live.sort(key=lambda m: m["id"])
-        return live
+    def classify(self, m):
+        """Trivial compiler equivalence: sets m's status to Stillborn,
+        Equivalent or Duplicate (of the lowest-numbered mutant with the same
+        object code) when it is one; returns True then."""
+        h = self.tce_digest(m)
+        if h.startswith("stillborn"):
+            m["status"], m["detail"] = "Stillborn", h[len("stillborn: "):]
+        elif h == self.base_digest[m["file"]]:
+            m["status"], m["detail"] = "Equivalent", "object code identical to the reference's"
+        else:
+            with self.lock:
+                first = self.seen.setdefault(h, m["id"])
+            if first == m["id"]:
+                return False
+            m["status"], m["detail"] = "Duplicate", f"duplicate of {first}"
+        m["killers"] = []
+        return True
 
     # ---------------------------------------------------------- schemata --
 
@@ -1061,8 +1031,8 @@ def pick(args, muts):
         rng = random.Random(args.seed)
         order = muts[:]
         rng.shuffle(order)
-        return order
-    return muts
+        return order[:args.sample]
+    return list(muts)
 
 
 def main():
@@ -1071,8 +1041,9 @@ def main():
         epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--sample", type=int, default=0, metavar="N",
-                    help="examine a seeded sample: mutants of a seeded permutation until N "
-                         "non-equivalent, compilable ones have run")
+                    help="examine a seeded sample: the first N mutants of a seeded "
+                         "permutation (equivalent and stillborn ones among them do not "
+                         "count)")
     ap.add_argument("--seed", type=int, default=1,
                     help="seed of the sample and of the suite's random split (default 1)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants at once (default 2)")
@@ -1144,18 +1115,19 @@ def main():
 
     t0 = time.time()
     camp = Campaign(args, sources)
-    order = pick(args, muts)
-    want = args.sample or len(order)
+    live = pick(args, muts)
     try:
         camp.prepare()
-        live = camp.examine(order, want)
         left = camp.build_schemata(live, max(schemata.number(m["id"]) for m in muts))
+        # A mutant the schemata could not hold: stillborn, or built alone.
         for m in live:
-            if m["id"] in left:
+            if m["id"] in left and not camp.classify(m):
                 m["alone"] = left[m["id"]]
-        if left:
-            progress(PROG, f"schemata: {len(left)} mutant(s) built alone: "
-                           f"{', '.join(sorted(left)[:10])}{' ...' if len(left) > 10 else ''}")
+        alone = [m for m in live if "alone" in m]
+        if alone:
+            progress(PROG, f"schemata: {len(alone)} mutant(s) built alone: "
+                           f"{', '.join(m['id'] for m in alone[:10])}"
+                           f"{' ...' if len(alone) > 10 else ''}")
         camp.baseline()
         if args.no_coverage:
             every = {r for rs in camp.variants.values() for r in rs}
@@ -1163,14 +1135,17 @@ def main():
     except RuntimeError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 99
-
-    done = [m for m in order if "status" in m]
+    done = [m for m in live if "status" in m]
+    live = [m for m in live if "status" not in m]
     open(os.path.join(args.build, "progress.jsonl"), "w").close()
     progress(PROG, f"{len(live)} live mutant(s) of {len(files)} file(s) to run, "
                    f"{args.jobs} at once, {args.timeout:g} s bound each "
                    f"(setup took {time.time() - t0:.0f} s)")
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-        futs = [ex.submit(camp.run_mutant, m) for m in live]
+        # In a seeded random order: a campaign cut short is a seeded sample.
+        order = sorted(live, key=lambda m: m["id"])
+        random.Random(args.seed).shuffle(order)
+        futs = [ex.submit(camp.run_mutant, m) for m in order]
         for i, fut in enumerate(concurrent.futures.as_completed(futs), 1):
             try:
                 m = fut.result()
@@ -1190,6 +1165,18 @@ def main():
                            f"{m['seconds']}s | score {k}/{lv} = {sc:.1f}% "
                            f"| {time.time() - t0:.0f}s")
 
+    # Trivial compiler equivalence, for the mutants that no run told apart:
+    # a killed mutant cannot be equivalent, so only these are compiled
+    # alone (the same object code as the reference's: Equivalent; as an
+    # earlier survivor's: Duplicate; neither counts).
+    surv = sorted((m for m in done if m["status"] in ("Survived", "NoCoverage")),
+                  key=lambda m: m["id"])
+    progress(PROG, f"equivalence: compiling {len(surv)} surviving mutant(s) alone")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        list(ex.map(camp.tce_digest, surv))
+    for m in surv:
+        camp.classify(m)
+    camp.cache.save()
     if args.unit:
         surv = [m for m in done if m["status"] in ("Survived", "NoCoverage")]
         progress(PROG, f"unit: running the reference's unit tests on {len(surv)} survivor(s)")
