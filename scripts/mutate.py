@@ -440,7 +440,9 @@ class Campaign:
         self.base_ms = {}       # run name -> the baseline's duration in ms
         self.variants = {}      # case id -> its runs that may count
         self.reach = {}         # mutant number -> runs that reach its point
-        self.runner = self.san_runner = None
+        self.runner = self.san_runner = self.san_error = None
+        self.san_lock = threading.Lock()
+        self.san_held = set()
         self.held = set()       # mutant ids in the schemata build
 
     def compile_suite(self, extra=(), sub="suite"):
@@ -658,19 +660,33 @@ class Campaign:
                                                 objs)
         if not ok:
             raise RuntimeError(f"the schemata runner does not build:\n{log}")
-        if self.args.memcheck:
-            progress(PROG, "schemata: the same under AddressSanitizer")
-            self.san_suite_objs = self.compile_suite(SAN_FLAGS, "suite-san")
-            objs, held = build(SAN_FLAGS, "san")
-            self.held &= held
-            ok, self.san_runner, log = self.make_runner(
-                os.path.join(self.build, "impl", "schemata-san"), objs, san=True)
-            if not ok:
-                raise RuntimeError(f"the ASan schemata runner does not build:\n{log}")
+        self._build_san = lambda: build(SAN_FLAGS, "san")
         return left
 
+    def ensure_san(self):
+        """The memcheck stage's runner, built when a first mutant survives
+        the runs: the schemata build again under AddressSanitizer.  Returns
+        it, or None when it does not build (the stage is then skipped and
+        the report says so)."""
+        with self.san_lock:
+            if self.san_runner is None and self.san_error is None:
+                progress(PROG, "schemata: the same under AddressSanitizer, for the memcheck "
+                               "stage")
+                try:
+                    self.san_suite_objs = self.compile_suite(SAN_FLAGS, "suite-san")
+                    objs, self.san_held = self._build_san()
+                    ok, runner, log = self.make_runner(
+                        os.path.join(self.build, "impl", "schemata-san"), objs, san=True)
+                    if not ok:
+                        raise RuntimeError(log)
+                    self.san_runner = runner
+                except RuntimeError as e:
+                    self.san_error = str(e)[-300:]
+                    progress(PROG, f"memcheck stage off: the ASan build failed: {e}")
+            return self.san_runner
+
     def baseline(self):
-        """The whole suite twice on the schemata build with no mutant
+        """The whole suite (twice by default) on the schemata build with no mutant
         chosen: the first run records, per run, the mutation points it
         reaches; a run that fails in either, or whose status differs between
         the two, never counts as a kill (nor runs for a mutant)."""
@@ -678,8 +694,9 @@ class Campaign:
         shutil.rmtree(cov, ignore_errors=True)
         os.makedirs(cov)
         runs = []
-        for rep in range(2):
-            progress(PROG, f"baseline: the whole suite, run {rep + 1} of 2"
+        for rep in range(self.args.baseline_runs):
+            progress(PROG, f"baseline: the whole suite, run {rep + 1} of "
+                           f"{self.args.baseline_runs}"
                            f"{' (recording which runs reach which mutation points)' if not rep else ''}")
             rc, results, tail, secs = self.run_stage(
                 self.runner, f"baseline-{rep}", os.path.join(self.build, "base"),
@@ -690,6 +707,7 @@ class Campaign:
             runs.append(results)
         names = [{"@".join([r["id"], f"{r['split']}/{r['backend']}"]): r for r in rs}
                  for rs in runs]
+        names.append(names[-1])     # one run: nothing to compare
         for name, r in names[0].items():
             r2 = names[1].get(name)
             self.base_ms[name] = max(r.get("duration_ms", 0), (r2 or {}).get("duration_ms", 0))
@@ -710,15 +728,6 @@ class Campaign:
                     self.reach.setdefault(int(n), set()).add(lines[0])
         progress(PROG, f"coverage: {len(glob.glob(os.path.join(cov, '*.hits')))} process(es) "
                        f"recorded; {len(self.reach)} mutation point(s) reached")
-        if self.args.memcheck:
-            progress(PROG, "baseline: the as-written split under AddressSanitizer")
-            rc, results, tail, _ = self.run_stage(
-                self.san_runner, "baseline-san", os.path.join(self.build, "base"),
-                self.args.timeout * 6, split=("as-written",), san=True)
-            if rc != RUN_OK or results is None:
-                raise RuntimeError(f"the unmutated reference fails under AddressSanitizer "
-                                   f"(exit {rc}):\n{tail}")
-
     def kills(self, results):
         return sorted({variant(r) for r in results if r["status"] in BAD
                        and "@".join([r["id"], f"{r['split']}/{r['backend']}"])
@@ -783,23 +792,31 @@ class Campaign:
             what = f"{len(sel)} run(s) reaching it, {name}"
             if self._judge(m, name, rc, results, bound, what):
                 return m
-        if self.args.memcheck and self.san_runner:
+        if self.args.memcheck and self.ensure_san() and m["id"] in self.san_held:
             sel = first or rest
+            what = f"{len(sel)} run(s) reaching it, under AddressSanitizer"
             bound = max(1.0, deadline - time.time())
             rc, results, tail, _ = self.run_stage(self.san_runner, "memcheck", mdir, bound,
                                                   self.globs(sel), san=True, mutant=n)
-            what = f"{len(sel)} run(s) reaching it, under AddressSanitizer"
             if rc is None:
                 m["status"], m["detail"] = "Timeout", f"{what}: over {bound:.0f} s"
                 return m
             k = self.kills(results) if results is not None else []
             if rc == SAN_EXIT or results is None or k:
-                report = re.search(r"(ERROR: \w+Sanitizer: [^\n]*|SUMMARY: [^\n]*)", tail)
-                m["status"] = "Killed"
-                m["detail"] = f"{what}: " + (f"{len(k)} run(s)" if k else
-                                             report.group(1) if report
-                                             else f"the runner exited {rc}")
-                m["killers"] = sorted({v[0] for v in k}) or ["(memcheck)"]
+                # The same runs on the unmutated build: a report there is the
+                # suite's or the reference's, not the mutant's.
+                rc0, res0, _, _ = self.run_stage(self.san_runner, "memcheck-ref", mdir,
+                                                 self.args.timeout, self.globs(sel), san=True)
+                if rc0 == RUN_OK and res0 is not None and not self.kills(res0):
+                    report = re.search(r"(ERROR: \w+Sanitizer: [^\n]*|SUMMARY: [^\n]*)", tail)
+                    m["status"] = "Killed"
+                    m["detail"] = f"{what}: " + (f"{len(k)} run(s)" if k else
+                                                 report.group(1) if report
+                                                 else f"the runner exited {rc}")
+                    m["killers"] = sorted({v[0] for v in k}) or ["(memcheck)"]
+                    return m
+                m["status"], m["detail"] = "Survived", f"every run reaching it as on the " \
+                    f"reference; {what}: the unmutated build fails the same (exit {rc0})"
                 return m
         m["status"], m["detail"] = "Survived", "every run reaching it as on the reference"
         return m
@@ -1065,6 +1082,10 @@ def main():
     ap.add_argument("--no-coverage", action="store_true",
                     help="run every mutant on every run, not only on the runs that reach "
                          "its mutation point (no NoCoverage)")
+    ap.add_argument("--baseline-runs", type=int, choices=(1, 2), default=2,
+                    help="whole-suite runs of the unmutated build: with 2 (default), a "
+                         "run whose status differs between them is unstable and never "
+                         "counts as a kill")
     ap.add_argument("--no-memcheck", dest="memcheck", action="store_false",
                     help="skip the last stage, which runs a survivor's covering cases "
                          "under AddressSanitizer (leaks, use after free)")
