@@ -11,23 +11,37 @@ Makes mutants of ref/src/*.c, one small change each:
                               are left alone)
   CFL  flipped conditions     if (c) / while (c) -> if (!(c)) / while (!(c))
 Comments, strings, character literals and preprocessor lines are never
-touched.  Each mutant's file is compiled to an object with -O2; a mutant whose
-object is byte-identical to the original's is equivalent (trivial compiler
-equivalence), one identical to an earlier mutant's is a duplicate, one that
-does not compile is stillborn: none of them counts.  Lines the suite never
-executes (gcov) are NoCoverage: survivors without a run.  Every other mutant
-gets its own conformance runner, built through the top-level Makefile with
-IMPL=<dir> like scripts/selftest.py's planted bugs, and is run with a time
-bound, cheapest first: the as-written split, then the other splits, of the
-cases (and the backend, when only one reaches it) that execute the mutated
-line (per-case gcov coverage; every case when the line has no count; the
-whole suite again for a survivor with --confirm), and last the covering
-cases as written under AddressSanitizer, in one process (a leak or a use
-after free shows nowhere else; the spec forbids both, E2 and E7).  A mutant
-is killed when a run FAILs, ERRORs or XPASSes that passed on the unmutated
-reference built the same way, when the runner dies or the sanitizer reports,
-or when a stage exceeds its time bound (a multiple of the baseline's time for
-the same runs).
+touched.
+
+Every mutant is compiled into one binary (mutant schemata, scripts/
+schemata.py): each function body holding mutants becomes a switch over
+copies of it, one per mutant, and the runner's process chooses the copy from
+AC_MUTANT, read once at start.  The original copy carries a marker at every
+mutation point; one whole-suite run of the unmutated build with
+AC_MUT_COVERAGE set records which conformance runs (case x split x backend,
+named by the runner's ACC_RUN_ID) reach which points.  A mutant then runs
+only on the runs that reach its point, cheapest first, each stage stopped at
+its first failing run (acc-run --max-failures 1 --strict): the as-written
+split, then the other read-chunking splits, then, for a survivor, the
+as-written runs under AddressSanitizer in one process (a leak or a use
+after free shows nowhere else; the spec forbids both, E2 and E7), on an ASan
+twin of the schemata build made when the first survivor needs it.  A
+mutant no run reaches is NoCoverage: a survivor without a run.  A mutant is
+killed when a run FAILs, ERRORs or XPASSes that passed on the unmutated build
+(twice, by default: a run whose status differs between the two never
+counts), when the runner dies or the sanitizer reports (and does not on the
+unmutated build for the same runs), or when a stage exceeds its time bound (a
+multiple of the baseline's time for the same runs).  The runs go in a seeded
+random order of the mutants, so a campaign cut short is a seeded sample
+(--report-only reports it).
+
+Trivial compiler equivalence is decided after the runs, for the mutants no
+run told apart only (a killed mutant cannot be equivalent): each is compiled
+alone with -O2; one whose object is byte-identical to the reference's is
+equivalent, one identical to a lower-numbered survivor's a duplicate; a copy
+that does not compile is stillborn: none of them counts.  A mutant the
+schemata cannot hold (outside a function body, or in one with goto labels)
+is built alone and runs on every run.
 
 Only the conformance suite counts for the score; --unit also runs the
 reference's unit tests against the survivors, as information.  The report
@@ -1036,6 +1050,22 @@ def report_only(args, muts):
         if m["id"] in done:
             m.update({k: v for k, v in done[m["id"]].items() if k != "edits"})
             muts.append(m)
+    # A campaign cut short never reached its equivalence step: done here.
+    surv = [m for m in muts if m["status"] in ("Survived", "NoCoverage")]
+    if surv and not os.path.exists(os.path.join(args.build, "mutants.json")):
+        camp = Campaign(args, sources)
+        for fname, text in sources.items():
+            obj, log = compile_obj(text, fname, os.path.join(args.build, "tce", "base"))
+            if obj is None:
+                print(f"{PROG}: {fname} does not compile:\n{log}", file=sys.stderr)
+                return 99
+            camp.base_digest[fname] = digest(obj)
+        progress(PROG, f"equivalence: compiling {len(surv)} surviving mutant(s) alone")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+            list(ex.map(camp.tce_digest, surv))
+        for m in sorted(surv, key=lambda m: m["id"]):
+            camp.classify(m)
+        camp.cache.save()
     text, score = write_reports(args, sources, muts, 0)
     print(text)
     return 0
