@@ -307,6 +307,7 @@ static int push_producer(void *p, const acc_producer_t *src)
     return ac_chat_push_producer(chat(p), &ops, pr);
 }
 
+static long pending(void *p) { return (long)ac_chat_pending(chat(p)); }
 static int cwd(void *p) { return ac_chat_close_when_done(chat(p)); }
 static int discard(void *p) { return ac_chat_discard_buffers(chat(p)); }
 
@@ -326,7 +327,8 @@ static const acc_impl_t impl = {
             ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS | ACC_CAP_BUFSIZE |
             /* true in the conformance runner, whose link impl.mk arranges;
              * other drivers never arm the failing allocator */
-            ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS,
+            ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS |
+            ACC_CAP_PENDING,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,
@@ -353,6 +355,7 @@ static const acc_impl_t impl = {
     .push_producer = push_producer,
     .close_when_done = cwd,
     .discard_buffers = discard,
+    .pending = pending,
 };
 
 const acc_impl_t *acc_get_impl(void)
