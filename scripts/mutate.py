@@ -970,7 +970,7 @@ def write_reports(args, sources, muts, elapsed):
                  f"mutants (killed + timeout over killed + timeout + survived + no coverage)")
     covered_live = live - n.get("NoCoverage", 0)
     if covered_live:
-        lines.append(f"kill rate, covered lines {killed}/{covered_live} = "
+        lines.append(f"kill rate, reached points {killed}/{covered_live} = "
                      f"{100.0 * killed / covered_live:.1f}%")
     reach = reachable(sources, ADAPTER)
     out = [m for m in muts if m["status"] in LIVE and m["function"] not in reach]
