@@ -767,7 +767,7 @@ class Campaign:
                 shutil.rmtree(os.path.join(self.build, "b", "conformance", m["id"]),
                               ignore_errors=True)
 
-    def _judge(self, m, name, rc, results, bound, what):
+    def _judge(self, m, rc, results, bound, what):
         """Sets m's status from one stage; True when the stage decided."""
         if rc is None:
             m["status"], m["detail"] = "Timeout", f"{what}: over {bound:.0f} s"
@@ -804,7 +804,7 @@ class Campaign:
             rc, results, tail, secs = self.run_stage(self.runner, name, mdir, bound,
                                                      self.globs(sel), mutant=n)
             what = f"{len(sel)} run(s) reaching it, {name}"
-            if self._judge(m, name, rc, results, bound, what):
+            if self._judge(m, rc, results, bound, what):
                 return m
         if self.args.memcheck and self.ensure_san() and m["id"] in self.san_held:
             sel = first or rest
@@ -856,7 +856,7 @@ class Campaign:
             bound = self.bound(sel, deadline)
             rc, results, tail, _ = self.run_stage(runner, name, mdir, bound,
                                                   self.globs(sel))
-            if self._judge(m, name, rc, results, bound,
+            if self._judge(m, rc, results, bound,
                            f"built alone ({m.get('alone', '')}), {len(sel)} run(s), {name}"):
                 return m
         m["status"], m["detail"] = "Survived", f"built alone ({m.get('alone', '')}): " \

@@ -228,7 +228,7 @@ class Body:
         return best
 
 
-def _marker_edits(text, code, body, marks):
+def _marker_edits(code, body, marks):
     """Insertions (offset, '', text) planting AC__HIT(n) for every
     (token index, n) of marks in the original body.  Returns (edits, the
     numbers no site holds)."""
@@ -323,7 +323,7 @@ def build_file(text, toks, muts, coarse=()):
         if name in coarse:
             edits = [(b0, "", " " + " ".join(f"AC__HIT({n});" for _, n in marks) + " ")]
         else:
-            edits, lost = _marker_edits(text, code, body, marks)
+            edits, lost = _marker_edits(code, body, marks)
             if lost:     # no site: mark at the body's start (over-approximation)
                 edits.append((b0, "", " " + " ".join(f"AC__HIT({n});" for n in lost) + " "))
         orig = _apply(text, edits)[b0:b1 + sum(len(e[2]) for e in edits)]
