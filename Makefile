@@ -158,7 +158,7 @@ selftest: deps
 # the end, so a CI log shows where the minutes go.
 CHECK_STEPS := all unit clang-build memcheck sanitize examples-check \
     readme-check install-check conformance reports-check case-errors-check selftest \
-    mutation-sample stress-check agents-check fuzz-replay fuzz-smoke \
+    mutation-sample stress-check agents-check lifetime-check fuzz-replay fuzz-smoke \
     matrix-page-check
 
 check: deps
