@@ -572,6 +572,16 @@ START_TEST(t_plan)
 }
 END_TEST
 
+/* The timeout libcheck applies: --timeout times its CK_TIMEOUT_MULTIPLIER
+ * (when that is a positive number), so that a message names the real one. */
+static double ck_timeout(const opts_t *o)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    char *end;
+    double k = m && *m ? strtod(m, &end) : 1;
+    return m && *m && *end == '\0' && k > 0 ? o->timeout * k : o->timeout;
+}
+
 /* Runs one plan as its own libcheck test in fork mode: a crash or a hang
  * (timeout) fails that run alone.  Fills the plan's slot. */
 static void run_one(const opts_t *o, int i)
@@ -593,7 +603,7 @@ static void run_one(const opts_t *o, int i)
     if (srunner_ntests_run(sr) == 1) {
         sl->rtype = tr_rtype(res[0]);
         if (sl->rtype == CK_ERROR)
-            error_message(&plans[i], tr_msg(res[0]), &sl->where, o->timeout, sl->msg,
+            error_message(&plans[i], tr_msg(res[0]), &sl->where, ck_timeout(o), sl->msg,
                           sizeof(sl->msg));
         else if (sl->rtype != CK_PASS)
             snprintf(sl->msg, sizeof(sl->msg), "%s", tr_msg(res[0]));
