@@ -450,6 +450,7 @@ static const opdef_t ops[] = {
     {"expect-elapsed", OP_EXPECT_ELAPSED, A_SPECIAL},
     {"expect-peer-sent", OP_EXPECT_PEER_SENT, A_CH},
     {"expect-blocked", OP_EXPECT_BLOCKED, A_CH},
+    {"expect-either", OP_EXPECT_EITHER, A_SPECIAL},
     {"exit", OP_EXIT, A_MAPOPT},       {"pass", OP_PASS, A_MAPOPT},
     {"run", OP_RUN, A_MAPOPT},         {"loop", OP_LOOP, A_MAPOPT},
     {"expect-peer-eof", OP_EXPECT_PEER_EOF, A_CH},
@@ -482,6 +483,10 @@ static int parse_special(parser_t *p, int *i, step_t *st)
 {
     switch (st->op) {
     case OP_EXPECT: case OP_EXPECT_NOW:
+        return parse_expect(p, i, st);
+    case OP_EXPECT_EITHER: /* expect-either CH1 CH2 EVENT [ARG] */
+        if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0)
+            return -1;
         return parse_expect(p, i, st);
     case OP_EXPECT_PREDICATES:
         return parse_predicates(p, i, st);

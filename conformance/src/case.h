@@ -29,7 +29,7 @@ typedef enum {
     OP_EXPECT_CLOSED, OP_EXPECT_OPEN, OP_EXPECT_QUIET,
     /* expectations that run no pass (OP_EXPECT_NOW and after) */
     OP_EXPECT_NOW, OP_EXPECT_QUIET_NOW, OP_EXPECT_PREDICATES,
-    OP_EXPECT_ELAPSED, OP_EXPECT_PEER_SENT, OP_EXPECT_BLOCKED
+    OP_EXPECT_ELAPSED, OP_EXPECT_PEER_SENT, OP_EXPECT_BLOCKED, OP_EXPECT_EITHER
 } op_t;
 
 /* Event kinds, as recorded from callbacks and named in expectations. */

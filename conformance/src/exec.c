@@ -958,6 +958,28 @@ static int expect_now(run_t *r, const step_t *st)
                  name(r, ch->idx), rest);
 }
 
+/* expect-either A B EVENT: the event is next on exactly one of A and B,
+ * whichever the implementation's dispatch order chose (the loop settles
+ * first). */
+static int expect_either(run_t *r, const step_t *st)
+{
+    if (settle(r) < 0)
+        return -1;
+    chan_t *a = &r->ch[st->ch2], *b = &r->ch[st->ch];
+    int on_a = a->head < a->nev && a->evs[a->head].kind == st->ev;
+    int on_b = b->head < b->nev && b->evs[b->head].kind == st->ev;
+    if (on_a && on_b)
+        return failf(r, "both %s and %s got %s: one of them should have been "
+                     "served before the other was freed or closed", name(r, a->idx),
+                     name(r, b->idx), ev_name(st->ev));
+    step_t one = *st;
+    one.ch = on_a ? a->idx : b->idx;
+    r->nowait = 1;
+    int rc = expect_event(r, &one);
+    r->nowait = 0;
+    return rc;
+}
+
 static int expect_elapsed(run_t *r, const step_t *st)
 {
     if (r->last_ms < 0)
@@ -1144,6 +1166,7 @@ static int step_body(run_t *r, const step_t *st)
     case OP_EXPECT_ELAPSED: return expect_elapsed(r, st);
     case OP_EXPECT_PEER_SENT: return expect_peer_sent(r, ch, st);
     case OP_EXPECT_BLOCKED: return expect_blocked(r, ch);
+    case OP_EXPECT_EITHER: return expect_either(r, st);
     case OP_EXPECT:
         return settle(r) < 0 ? -1 : expect_event(r, st);
     case OP_EXPECT_PEER: return expect_peer(r, st);
