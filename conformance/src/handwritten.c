@@ -139,7 +139,11 @@ static void *thread_main(void *arg)
     size_t nwant, len = thread_stream(t->id, stream, want, &nwant), off = 0;
     if (wait_start(t->start))
         goto out;
-    for (int p = 0; p < 20000 && r->found < TLINES; p++) {
+    /* Bounded: once everything is written, 50 passes (10 ms each) with no
+     * new record end the loop, so lost records fail fast, not by timeout. */
+    for (int p = 0, idle = 0, seen = 0; p < 20000 && r->found < TLINES && idle < 50; p++) {
+        idle = off == len && r->found == seen ? idle + 1 : 0;
+        seen = r->found;
         if (off < len) {
             ssize_t k = send(sv[1], stream + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (k > 0)
