@@ -130,6 +130,16 @@ static void esc(char *out, size_t cap, const unsigned char *p, size_t n)
     escape(out, cap, p, n);
 }
 
+/* Tells a parent that outlives this run where it is (exec_where_t). */
+static void at(run_t *r, exec_phase_t phase, const step_t *st)
+{
+    exec_where_t *w = r->o->where;
+    if (w == NULL)
+        return;
+    w->line = st ? st->line : 0;
+    w->phase = phase;
+}
+
 /* ------------------------------------------------------------ events -- */
 
 static int exec_step(run_t *r, const step_t *st);
@@ -143,9 +153,15 @@ static void fire_reactions(run_t *r, chan_t *ch, ev_kind_t kind)
         if (re->ch == ch->idx && re->ev == kind &&
             (re->nth == 0 || re->nth == nth)) {
             const step_t *saved = r->cur;
+            exec_where_t was = r->o->where ? *r->o->where : (exec_where_t){0};
             r->cur = &re->action;
+            at(r, EXEC_AT_STEP, &re->action);
             exec_step(r, &re->action);
             r->cur = saved;
+            if (r->o->where) { /* back to the step (or phase) that ran the loop */
+                r->o->where->line = was.line;
+                r->o->where->phase = was.phase;
+            }
         }
     }
 }
@@ -1316,17 +1332,21 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
         r->rng = 1;
     msg[0] = '\0';
     int fds_before = exec_count_fds();
+    at(r, EXEC_AT_START, NULL);
     if (setup(r) == 0) {
         for (int i = 0; i < c->nsteps && !r->failed; i++) {
             r->cur = &c->steps[i];
+            at(r, EXEC_AT_STEP, r->cur);
             exec_step(r, &c->steps[i]);
         }
         r->cur = NULL;
+        at(r, EXEC_AT_END, NULL);
         if (!r->failed)
             flush_pending(r);
         if (!r->failed)
             check_leftovers(r);
     }
+    at(r, EXEC_AT_TEARDOWN, NULL);
     teardown(r);
     int leaked = exec_count_fds() - fds_before;
     if (r->failed != 1 && leaked != 0) {

@@ -496,6 +496,7 @@ typedef struct {
     int rtype;                  /* libcheck's CK_PASS, CK_FAILURE, CK_ERROR */
     int skipped;                /* the case did not apply (exec_case: 2) */
     double seconds;
+    exec_where_t where;         /* the run's step or phase, for an ERROR's message */
     char reason[1024];
     char msg[4200];
 } slot_t;
@@ -515,11 +516,13 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int run_plan(const plan_t *p, char *msg, size_t cap)
+static int run_plan(const plan_t *p, exec_where_t *where, char *msg, size_t cap)
 {
     exec_opts_t o = base_opts;
     o.backend = p->backend;
     o.split = p->split;
+    o.where = where;
+    where->phase = p->hw ? EXEC_AT_HANDWRITTEN : EXEC_AT_START;
     if (p->hw)
         return p->hw->fn(&o, msg, cap);
     return exec_case(p->c, &o, msg, cap);
@@ -528,10 +531,10 @@ static int run_plan(const plan_t *p, char *msg, size_t cap)
 START_TEST(t_plan)
 {
     plan_t *p = &plans[_i];
+    slot_t *sl = &shared->slot[_i];
     char msg[4096];
     double t0 = now_s();
-    int failed = run_plan(p, msg, sizeof(msg));
-    slot_t *sl = &shared->slot[_i];
+    int failed = run_plan(p, &sl->where, msg, sizeof(msg));
     sl->seconds = now_s() - t0;
     sl->skipped = failed == 2;
     if (failed == 2)
@@ -547,16 +550,6 @@ START_TEST(t_plan)
 #endif
 }
 END_TEST
-
-static verdict_t settle_verdict(const plan_t *p, int rtype)
-{
-    int ok = rtype == CK_PASS;
-    if (p->expected == V_XFAIL)
-        return ok ? V_XPASS : V_XFAIL;
-    if (ok)
-        return V_PASS;
-    return rtype == CK_ERROR ? V_ERROR : V_FAIL;
-}
 
 /* Runs one plan as its own libcheck test in fork mode: a crash or a hang
  * (timeout) fails that run alone.  Fills the plan's slot. */
@@ -577,7 +570,10 @@ static void run_one(const opts_t *o, int i)
     TestResult **res = srunner_results(sr);
     if (srunner_ntests_run(sr) == 1) {
         sl->rtype = tr_rtype(res[0]);
-        if (sl->rtype != CK_PASS)
+        if (sl->rtype == CK_ERROR)
+            error_message(&plans[i], tr_msg(res[0]), &sl->where, o->timeout, sl->msg,
+                          sizeof(sl->msg));
+        else if (sl->rtype != CK_PASS)
             snprintf(sl->msg, sizeof(sl->msg), "%s", tr_msg(res[0]));
     } else {
         sl->rtype = CK_ERROR;
@@ -594,6 +590,8 @@ static void run_one(const opts_t *o, int i)
  * failure does not, unless --strict; see plan_soft). */
 static int went_wrong(const opts_t *o, const plan_t *p, int rtype)
 {
+    if (rtype == CK_ERROR)
+        return 1;
     if (p->expected == V_XFAIL)
         return rtype == CK_PASS;
     return rtype != CK_PASS && (plan_level(p) == LEVEL_MUST || o->strict);
