@@ -31,11 +31,17 @@ CC = os.environ.get("CC", "cc")
 # where the reference builds.  No -g: nothing here is debugged.
 REF_FLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Wstrict-prototypes",
              "-Wwrite-strings", "-Wno-missing-field-initializers", "-Werror"]
-# As conformance/adapters/ref/impl.mk does to the library: its allocations go
-# through the suite's failing allocator (capability alloc-fail).
-ALLOC_RENAMES = [a for f in ("malloc", "calloc", "realloc")
-                 for a in ("--redefine-sym", f"{f}=acc_fa_{f}")]
-KEYS = ("area", "models", "catch", "survivor")
+# As conformance/adapters/ref/impl.mk does to the library: its allocations
+# and syscalls go through the suite's failing allocator and interposer
+# (capabilities alloc-fail, sys-fail), by the rename lists the suite ships.
+RENAMES = [f"--redefine-syms={p}" for p in
+           sorted(glob.glob(os.path.join(ROOT, "conformance", "src", "*.syms")))]
+KEYS = ("area", "models", "catch", "survivor", "san")
+# "san: address": a bug whose only symptom is a use after free or an
+# overflow is built and run under AddressSanitizer (suite and reference
+# alike); a report aborts the run, which the runner counts as an ERROR.
+SAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"]
+SAN_ENV = dict(os.environ, ASAN_OPTIONS="abort_on_error=1:detect_leaks=1")
 AREAS = "LDTPME"
 
 
@@ -88,6 +94,8 @@ def parse(path):
                 raise ValueError(f"{where}: a known survivor names no catching case")
         elif not e["catch"]:
             raise ValueError(f"{where}: no 'catch:' case id (or 'survivor:' reason)")
+        if e["san"] not in ("", "address"):
+            raise ValueError(f"{where}: 'san:' takes only 'address'")
         if any(any(ch in c for ch in "*?[") for c in e["catch"]):
             raise ValueError(f"{where}: 'catch:' takes case ids, not globs")
     return entries
@@ -100,22 +108,23 @@ def run(cmd, cwd=None):
     return p.returncode, (p.stdout + p.stderr)[-2000:]
 
 
-def compile_ref(src_path, obj):
-    """One reference source to an object whose allocations fail on demand."""
-    rc, log = run([CC, *REF_FLAGS, "-I" + os.path.join(ROOT, "ref", "include"),
+def compile_ref(src_path, obj, extra=()):
+    """One reference source to an object whose allocations and syscalls fail
+    on demand."""
+    rc, log = run([CC, *REF_FLAGS, *extra, "-I" + os.path.join(ROOT, "ref", "include"),
                    "-I" + os.path.join(ROOT, "ref", "src"), "-c", src_path, "-o", obj])
     if rc != 0:
         return log
-    rc, log = run(["objcopy", *ALLOC_RENAMES, obj])
+    rc, log = run(["objcopy", *RENAMES, obj])
     return log if rc != 0 else ""
 
 
-def compile_suite(build):
+def compile_suite(build, extra=(), sub="suite"):
     """The runner's objects and the reference's adapter, and the unpatched
     reference's objects: compiled once, shared by every entry."""
     check = subprocess.run(["pkg-config", "--cflags", "check"], capture_output=True,
                            text=True).stdout.split()
-    d = os.path.join(build, "suite")
+    d = os.path.join(build, sub)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     srcs = sorted(glob.glob(os.path.join(ROOT, "conformance", "src", "*.c")))
@@ -123,7 +132,7 @@ def compile_suite(build):
 
     def suite_obj(src):
         obj = os.path.join(d, os.path.basename(src)[:-2] + ".o")
-        rc, log = run([CC, "-std=c11", "-D_GNU_SOURCE", "-O2", "-w",
+        rc, log = run([CC, "-std=c11", "-D_GNU_SOURCE", "-O2", "-w", *extra,
                        "-I" + os.path.join(ROOT, "ref", "include"),
                        "-I" + os.path.join(ROOT, "conformance", "include"),
                        "-I" + os.path.join(ROOT, "conformance", "src"), *check,
@@ -132,7 +141,7 @@ def compile_suite(build):
 
     def ref_obj(src):
         obj = os.path.join(d, "ref_" + os.path.basename(src)[:-2] + ".o")
-        return obj, compile_ref(src, obj)
+        return obj, compile_ref(src, obj, extra)
 
     refs = sorted(glob.glob(os.path.join(ROOT, "ref", "src", "*.c")))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
@@ -144,10 +153,10 @@ def compile_suite(build):
     return [o for o, _ in suite], {k: o for k, (o, _) in ref.items()}
 
 
-def link(suite, ref, out):
+def link(suite, ref, out, extra=()):
     libs = subprocess.run(["pkg-config", "--libs", "check"], capture_output=True,
                           text=True).stdout.split()
-    return run([CC, *suite, *ref, "-o", out, *libs, "-pthread"])
+    return run([CC, *extra, *suite, *ref, "-o", out, *libs, "-pthread"])
 
 
 def patched(entry):
@@ -167,7 +176,9 @@ def patched(entry):
 
 
 def build_entry(entry, build, suite, ref):
-    """Returns (runner path, "") or (None, why)."""
+    """Returns (runner path, "") or (None, why).  suite and ref are the
+    objects of the entry's build (plain, or ASan for "san: address")."""
+    extra = SAN_FLAGS if entry["san"] else []
     d = os.path.join(build, "bugs", entry["name"])
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -181,30 +192,31 @@ def build_entry(entry, build, suite, ref):
         with open(src, "w", encoding="utf-8") as f:
             f.write(text)
         obj = src[:-2] + ".o"
-        log = compile_ref(src, obj)
+        log = compile_ref(src, obj, extra)
         if log:
             return None, f"does not compile:\n{log}"
         objs[base] = obj
     runner = os.path.join(d, "acc-run")
-    rc, log = link(suite, list(objs.values()), runner)
+    rc, log = link(suite, list(objs.values()), runner, extra)
     return (runner, "") if rc == 0 else (None, f"does not link:\n{log}")
 
 
 # -------------------------------------------------------------- running --
 
-def run_cases(runner, ids, out, args, full=False):
+def run_cases(runner, ids, out, args, full=False, jobs=1, san=False):
     """Runs the given case ids (all of the suite when full) and returns
     (results or None, why).  --max-failures 1: one failed run rejects."""
     report = out + ".json"
     if os.path.exists(report):
         os.unlink(report)
     cmd = [runner, "--json", report, "--timeout", str(args.timeout), "--seed", "1",
-           "--expectations", os.devnull, "--jobs", "1"]
+           "--expectations", os.devnull, "--jobs", str(jobs)]
     if not full:
         cmd += ["--max-failures", "1", *ids]
     else:
         cmd += ["--max-failures", str(args.full_max_failures)]
-    rc, stdout, stderr, _ = run_bounded(cmd, timeout=args.entry_timeout, cwd=ROOT)
+    rc, stdout, stderr, _ = run_bounded(cmd, timeout=args.entry_timeout, cwd=ROOT,
+                                        env=SAN_ENV if san else None)
     if rc is None:
         return None, f"the runner took over {args.entry_timeout:g} s"
     if rc not in (0, 1) or not os.path.exists(report):
@@ -217,17 +229,19 @@ def bad_ids(results):
     return sorted({r["id"] for r in results if r["status"] in BAD})
 
 
-def check_entry(entry, build, suite, ref, args):
+def check_entry(entry, build, builds, args):
     """Returns (status, caught-by list, detail).  Statuses: caught,
-    not-caught, survivor (known; with --full also survivor-caught when a
-    case rejects it after all), harness."""
-    runner, why = build_entry(entry, build, suite, ref)
+    not-caught, caught-elsewhere (with --full: rejected, but not by a named
+    case), survivor (known; with --full also survivor-caught when a case
+    rejects it after all), harness."""
+    san = bool(entry["san"])
+    runner, why = build_entry(entry, build, *builds[san])
     if runner is None:
         return "harness", [], why
     out = os.path.join(build, "bugs", entry["name"], "report")
     if entry["survivor"] and not args.full:
         return "survivor", [], ""
-    results, why = run_cases(runner, entry["catch"], out, args, full=args.full)
+    results, why = run_cases(runner, entry["catch"], out, args, full=args.full, san=san)
     if results is None:
         return "harness", [], why
     caught = bad_ids(results)
@@ -235,15 +249,15 @@ def check_entry(entry, build, suite, ref, args):
         return ("survivor-caught" if caught else "survivor"), caught, ""
     named = [c for c in caught if c in entry["catch"]]
     if not named:
-        return "not-caught", caught, ""
+        return ("caught-elsewhere" if caught else "not-caught"), caught, ""
     return "caught", caught if args.full else named, ""
 
 
-def baseline(ids, build, suite, ref, args):
+def baseline(ids, build, suite, ref, args, san=False):
     """The catching cases must pass on the unpatched reference built the same
     way: returns an error text or ""."""
-    runner = os.path.join(build, "suite", "acc-run")
-    rc, log = link(suite, list(ref.values()), runner)
+    runner = os.path.join(build, "suite-asan" if san else "suite", "acc-run")
+    rc, log = link(suite, list(ref.values()), runner, SAN_FLAGS if san else ())
     if rc != 0:
         return f"the unpatched reference does not link:\n{log}"
     known = subprocess.run([runner, "--list"], capture_output=True, text=True, cwd=ROOT)
@@ -251,7 +265,10 @@ def baseline(ids, build, suite, ref, args):
     unknown = sorted(set(ids) - listed)
     if unknown:
         return "catch: names cases the suite does not have: " + " ".join(unknown)
-    results, why = run_cases(runner, sorted(ids), os.path.join(build, "baseline"), args)
+    # Nothing else runs yet: the baseline may use every job.
+    results, why = run_cases(runner, sorted(ids),
+                             os.path.join(build, "baseline-asan" if san else "baseline"), args,
+                             jobs=args.jobs, san=san)
     if results is None:
         return why
     bad = bad_ids(results)
@@ -356,23 +373,29 @@ def main():
     os.makedirs(args.build, exist_ok=True)
     t0 = time.time()
     print(f"selftest: compiling the suite and the reference once", file=sys.stderr, flush=True)
+    builds = {}
     try:
-        suite, ref = compile_suite(args.build)
+        builds[False] = compile_suite(args.build)
+        if any(e["san"] for e in entries):
+            builds[True] = compile_suite(args.build, SAN_FLAGS, "suite-asan")
     except RuntimeError as e:
         print(f"selftest: {e}", file=sys.stderr)
         return 99
-    ids = {c for e in entries for c in e["catch"]}
-    why = baseline(ids, args.build, suite, ref, args) if ids else ""
-    if why:
-        print(f"selftest: baseline: {why}", file=sys.stderr)
-        return 99
-    print(f"selftest: {len(ids)} catching cases pass on the reference "
+    nids = 0
+    for san in builds:
+        ids = {c for e in entries if bool(e["san"]) == san for c in e["catch"]}
+        why = baseline(ids, args.build, *builds[san], args, san=san) if ids else ""
+        if why:
+            print(f"selftest: baseline{' (ASan)' if san else ''}: {why}", file=sys.stderr)
+            return 99
+        nids += len(ids)
+    print(f"selftest: {nids} catching cases pass on the reference "
           f"({time.time() - t0:.1f} s); {len(entries)} entries", file=sys.stderr, flush=True)
     rows = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
         def timed(e):
             t = time.time()
-            return (*check_entry(e, args.build, suite, ref, args), time.time() - t)
+            return (*check_entry(e, args.build, builds, args), time.time() - t)
 
         futs = {ex.submit(timed, e): e for e in entries}
         for k, fut in enumerate(concurrent.futures.as_completed(futs), 1):
@@ -389,13 +412,14 @@ def main():
         shown = " ".join(caught[:4]) + (f" (+{len(caught) - 4} more)" if len(caught) > 4 else "")
         if status == "survivor" and not caught:
             shown = "NOTHING (known survivor: " + e["survivor"] + ")"
-        elif status == "not-caught":
+        elif status in ("not-caught", "caught-elsewhere"):
             shown = f"not {' '.join(e['catch'])}" + (f"; only {shown}" if caught else "")
         print(f"{area:4} {name:44} {status:16} {shown}")
         if detail:
             print("     " + detail.strip().replace("\n", "\n     "))
     n = {s: sum(1 for r in rows if r[2] == s) for s in
-         ("caught", "not-caught", "survivor", "survivor-caught", "harness")}
+         ("caught", "not-caught", "caught-elsewhere", "survivor", "survivor-caught", "harness")}
+    n["not-caught"] += n["caught-elsewhere"]
     print(f"\nselftest: {n['caught']} of {len(rows) - n['survivor'] - n['survivor-caught']} "
           f"bugs rejected by their named cases; {n['not-caught']} not rejected; "
           f"{n['survivor'] + n['survivor-caught']} known survivors NOT caught by any named "
