@@ -40,7 +40,7 @@ KEYS = ("area", "models", "catch", "survivor", "san")
 # "san: address": a bug whose only symptom is a use after free or an
 # overflow is built and run under AddressSanitizer (suite and reference
 # alike); a report aborts the run, which the runner counts as an ERROR.
-SAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"]
+SAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1"]
 SAN_ENV = dict(os.environ, ASAN_OPTIONS="abort_on_error=1:detect_leaks=1")
 AREAS = "LDTPME"
 
@@ -153,10 +153,14 @@ def compile_suite(build, extra=(), sub="suite"):
     return [o for o, _ in suite], {k: o for k, (o, _) in ref.items()}
 
 
+CHECK_LIBS = []
+
+
 def link(suite, ref, out, extra=()):
-    libs = subprocess.run(["pkg-config", "--libs", "check"], capture_output=True,
-                          text=True).stdout.split()
-    return run([CC, *extra, *suite, *ref, "-o", out, *libs, "-pthread"])
+    if not CHECK_LIBS:
+        CHECK_LIBS.extend(subprocess.run(["pkg-config", "--libs", "check"],
+                                         capture_output=True, text=True).stdout.split())
+    return run([CC, *extra, *suite, *ref, "-o", out, *CHECK_LIBS, "-pthread"])
 
 
 def patched(entry):
@@ -378,6 +382,7 @@ def main():
         builds[False] = compile_suite(args.build)
         if any(e["san"] for e in entries):
             builds[True] = compile_suite(args.build, SAN_FLAGS, "suite-asan")
+        print(f"selftest: compiled in {time.time() - t0:.1f} s", file=sys.stderr, flush=True)
     except RuntimeError as e:
         print(f"selftest: {e}", file=sys.stderr)
         return 99
