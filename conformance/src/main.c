@@ -10,10 +10,14 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,6 +67,7 @@ static plan_t *plans;
 static int nplans;
 static exec_opts_t base_opts;
 static int in_process;            /* --no-fork: every run in this process */
+static pid_t run_parent;          /* the process that forks the runs */
 
 static void usage(FILE *f)
 {
@@ -516,6 +521,20 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A forked worker or run ends when the process it was forked from ends: a
+ * runner killed with SIGKILL cannot end them itself, and they would run on
+ * (libcheck puts each run in a process group of its own, out of reach of a
+ * signal to the runner's group).  parent: the pid that forked us; if it is
+ * already gone, the death signal will never come. */
+static void die_with(pid_t parent)
+{
+#ifdef __linux__
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent)
+        _exit(EXIT_HARNESS);
+}
+
 static int run_plan(const plan_t *p, exec_where_t *where, char *msg, size_t cap)
 {
     exec_opts_t o = base_opts;
@@ -532,6 +551,8 @@ START_TEST(t_plan)
 {
     plan_t *p = &plans[_i];
     slot_t *sl = &shared->slot[_i];
+    if (!in_process)
+        die_with(run_parent);
     char msg[4096];
     double t0 = now_s();
     int failed = run_plan(p, &sl->where, msg, sizeof(msg));
@@ -551,6 +572,16 @@ START_TEST(t_plan)
 }
 END_TEST
 
+/* The timeout libcheck applies: --timeout times its CK_TIMEOUT_MULTIPLIER
+ * (when that is a positive number), so that a message names the real one. */
+static double ck_timeout(const opts_t *o)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    char *end;
+    double k = m && *m ? strtod(m, &end) : 1;
+    return m && *m && *end == '\0' && k > 0 ? o->timeout * k : o->timeout;
+}
+
 /* Runs one plan as its own libcheck test in fork mode: a crash or a hang
  * (timeout) fails that run alone.  Fills the plan's slot. */
 static void run_one(const opts_t *o, int i)
@@ -566,12 +597,13 @@ static void run_one(const opts_t *o, int i)
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
     double t0 = now_s();
+    run_parent = getpid();
     srunner_run_all(sr, CK_SILENT);
     TestResult **res = srunner_results(sr);
     if (srunner_ntests_run(sr) == 1) {
         sl->rtype = tr_rtype(res[0]);
         if (sl->rtype == CK_ERROR)
-            error_message(&plans[i], tr_msg(res[0]), &sl->where, o->timeout, sl->msg,
+            error_message(&plans[i], tr_msg(res[0]), &sl->where, ck_timeout(o), sl->msg,
                           sizeof(sl->msg));
         else if (sl->rtype != CK_PASS)
             snprintf(sl->msg, sizeof(sl->msg), "%s", tr_msg(res[0]));
@@ -639,9 +671,11 @@ static int run_all(const opts_t *o, int jobs)
             return -1;
         }
         fflush(NULL);
+        pid_t runner = getpid();
         for (int w = 0; w < jobs; w++) {
             pids[w] = fork();
             if (pids[w] == 0) {
+                die_with(runner);
                 work(o);
                 fflush(NULL);
                 _exit(0); /* not exit: the parent's atexit handlers are its own */
