@@ -689,7 +689,7 @@ static const struct {
     {"listen", ACC_CAP_LISTEN}, {"connect", ACC_CAP_CONNECT},
     {"default-map", ACC_CAP_DEFAULT_MAP}, {"threads", ACC_CAP_THREADS},
     {"bufsize", ACC_CAP_BUFSIZE}, {"exit", ACC_CAP_EXIT},
-    {"alloc-fail", ACC_CAP_ALLOC_FAIL},
+    {"alloc-fail", ACC_CAP_ALLOC_FAIL}, {"sys-fail", ACC_CAP_SYSCALL_FAULTS},
 };
 
 static int header_list(parser_t *p, char *v, int (*each)(parser_t *, const char *))

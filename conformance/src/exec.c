@@ -645,6 +645,10 @@ static int new_peer_chan(run_t *r, const step_t *st, int impl_side, int peer)
     }
     if (rc < 0) {
         ch->h = NULL;
+        /* E6: the descriptor of a refused adopt stays the caller's. */
+        if (fcntl(impl_side, F_GETFD) < 0)
+            return failf(r, "creating %s failed with %s and closed the descriptor it was "
+                         "given (E6: it stays the caller's)", name(r, st->ch), errno_name(-rc));
         close(impl_side);
     }
     return check_rc(r, st, rc, "creating");
