@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* 2: the table grew `pending` (ACC_CAP_PENDING).  The runner still accepts
+/* 2: the table grew `pending`, `disp_connect`, `readopt` and `state`, and
+ * acc_producer_t grew fail_err/fail_at (ACC_CAP_PENDING, ACC_CAP_DISP_CONNECT,
+ * ACC_CAP_READOPT, ACC_CAP_STATE, ACC_CAP_PRODUCER_FAIL).  The runner still accepts
  * a version-1 table, and never reads past its end (acc_impl_adopt below). */
 #define ACC_ABI_VERSION 2
 
@@ -52,7 +54,26 @@ enum {
     ACC_CAP_DEFAULT_MAP_ONCE = 1 << 13,
     /* pending: a chat's count of output bytes queued and not yet sent
      * (spec P15).  ABI 2.  (1 << 12 is syscall fault injection's.) */
-    ACC_CAP_PENDING = 1 << 14
+    ACC_CAP_PENDING = 1 << 14,
+    /* disp_connect: a plain dispatcher that starts a non-blocking connect
+     * (D13, D15, D16).  ABI 2. */
+    ACC_CAP_DISP_CONNECT = 1 << 15,
+    /* readopt: offer an existing handle another socket (D1).  ABI 2. */
+    ACC_CAP_READOPT = 1 << 16,
+    /* state: a channel's observable state, ACC_STATE_* bits (D1, D13, D14,
+     * D15, D19).  ABI 2. */
+    ACC_CAP_STATE = 1 << 17,
+    /* The adapter's producer honours acc_producer_t's fail_err and fail_at
+     * (a producer that reports a failure, P4).  ABI 2. */
+    ACC_CAP_PRODUCER_FAIL = 1 << 18
+};
+
+/* What state() reports: any combination of these bits. */
+enum {
+    ACC_STATE_CONNECTING = 1 << 0, /* a non-blocking connect in progress */
+    ACC_STATE_CONNECTED = 1 << 1,  /* the socket has a peer */
+    ACC_STATE_LISTENING = 1 << 2,  /* accepting connections */
+    ACC_STATE_CLOSED = 1 << 3      /* closed for good (D1) */
 };
 
 /* Callbacks from the implementation into the suite.  ctx is the suite's
@@ -80,6 +101,13 @@ typedef struct acc_producer {
     size_t n;
     void (*released)(void *pctx);
     void *pctx;
+    /* ABI 2, read only by an adapter declaring ACC_CAP_PRODUCER_FAIL: when
+     * fail_err is a negative errno, the producer reports that failure
+     * instead of chunk fail_at (fail_at <= n; n means after every chunk).
+     * The suite zeroes these fields, so an adapter built against an older
+     * header, which copies only the fields above, loses nothing. */
+    int fail_err;
+    size_t fail_at;
 } acc_producer_t;
 
 typedef struct acc_impl {
@@ -137,6 +165,19 @@ typedef struct acc_impl {
     /* The bytes of a chat's output queue not yet sent: queued data plus the
      * chunk a producer has handed over (spec P15).  ACC_CAP_PENDING. */
     long (*pending)(void *ch);
+
+    /* A plain dispatcher (events as disp_adopt's) that starts a
+     * non-blocking connect to addr, as chat_connect does for a chat.
+     * ACC_CAP_DISP_CONNECT. */
+    int (*disp_connect)(void **ch, void *map, const struct sockaddr *addr,
+                        socklen_t len, const acc_events_t *ev, void *ctx);
+    /* Offers an existing channel the socket fd, as adopt does on a new one:
+     * 0 (the channel owns fd) or a negative errno (fd stays the caller's):
+     * -EISCONN while it has a socket, -EBADF once closed (D1).
+     * ACC_CAP_READOPT. */
+    int (*readopt)(void *ch, int fd);
+    /* The channel's ACC_STATE_* bits now; it only reads.  ACC_CAP_STATE. */
+    int (*state)(void *ch);
 } acc_impl_t;
 
 /* The one symbol an implementation's adapter exports. */
@@ -160,7 +201,9 @@ static inline int acc_impl_adopt(acc_impl_t *dst, const acc_impl_t *src)
     for (size_t i = 0; i < n; i++)
         to[i] = from[i];
     if (src->abi_version == 1)
-        dst->caps &= ~(unsigned)ACC_CAP_PENDING;
+        dst->caps &= ~(unsigned)(ACC_CAP_PENDING | ACC_CAP_DISP_CONNECT |
+                                 ACC_CAP_READOPT | ACC_CAP_STATE |
+                                 ACC_CAP_PRODUCER_FAIL);
     return 0;
 }
 

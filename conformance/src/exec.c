@@ -576,6 +576,8 @@ static int tcp_listener(struct sockaddr_in *a)
     return s;
 }
 
+int exec_tcp_listener(struct sockaddr_in *a) { return tcp_listener(a); }
+
 static int accept_timed(int ls)
 {
     struct pollfd pf = {ls, POLLIN, 0};

@@ -43,6 +43,9 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
 /* A loopback TCP connection: fds[0] for the implementation, fds[1] the
  * suite's peer (non-blocking).  0, or -1 with nothing left open. */
 int exec_tcp_pair(int fds[2]);
+/* A loopback TCP listener on a free port, its address in *a; -1 on error. */
+struct sockaddr_in;
+int exec_tcp_listener(struct sockaddr_in *a);
 
 /* Open file descriptors of this process (below 4096): a test's residue. */
 int exec_count_fds(void);

@@ -471,6 +471,9 @@ hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_
 hw_fn_t hw_loop_edges, hw_adopt_no_peer, hw_connect_unix, hw_residue;
 /* The optional pending-output count: handwritten_pending.c. */
 hw_fn_t hw_pending;
+/* ABI 2's optional entries (disp_connect, readopt, state, a failing
+ * producer): handwritten_abi2.c. */
+hw_fn_t hw_dconnect_refused, hw_dconnect_success, hw_readopt, hw_state_listen, hw_producer_fail;
 
 const handwritten_t handwritten[] = {
     {"m.threads.own-maps", "M6 M4 M7", LEVEL_MUST, ACC_CAP_THREADS, t_threads},
@@ -500,5 +503,13 @@ const handwritten_t handwritten[] = {
     {"p.predicates.adopted-without-peer", "P11 P10 D1", LEVEL_MUST, 0, hw_adopt_no_peer},
     {"d.connect.unix-at-once", "D13 D15 D14 P10", LEVEL_MUST, ACC_CAP_CONNECT, hw_connect_unix},
     {"e.residue.failed-constructors", "E6 E3 M3 D17", LEVEL_MUST, 0, hw_residue},
+    {"d.dconnect.refused", "D16 D15 D2", LEVEL_MUST, ACC_CAP_DISP_CONNECT, hw_dconnect_refused},
+    {"d.dconnect.success", "D15 D14 D13 D2", LEVEL_MUST, ACC_CAP_DISP_CONNECT,
+     hw_dconnect_success},
+    {"d.readopt.refused", "D1 E6", LEVEL_MUST, ACC_CAP_READOPT, hw_readopt},
+    {"d.state.listen-adopt-close", "D1 D19", LEVEL_MUST, ACC_CAP_STATE | ACC_CAP_LISTEN,
+     hw_state_listen},
+    {"p.producer.fails", "P4 P3", LEVEL_MUST, ACC_CAP_PRODUCER_FAIL | ACC_CAP_PRODUCER,
+     hw_producer_fail},
 };
 const int nhandwritten = sizeof(handwritten) / sizeof(handwritten[0]);

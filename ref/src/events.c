@@ -41,8 +41,8 @@ static void connect_event(ac_disp_t *d)
     socklen_t len = sizeof(err);
     if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
-    d->connecting = 0;
     if (err != 0) {
+        d->connecting = 0;
         ac__error_event(d, -err);
         /* Q8: handle_close follows even if handle_error kept the channel
          * open; no read or write handler runs on a failed connect. */
@@ -52,8 +52,10 @@ static void connect_event(ac_disp_t *d)
     }
     if (d->ops.handle_connect)
         d->ops.handle_connect(d, d->ud);
+    /* D14: still connecting, not yet connected, while the callback runs */
+    d->connecting = 0;
     if (ac__disp_open(d))
-        d->connected = 1; /* after the callback, as asyncore (Q7) */
+        d->connected = 1;
 }
 
 /* With no free descriptor the pending connection would keep the listener

@@ -248,6 +248,31 @@ static int listen_on(void **out, void *map, const struct sockaddr *addr,
     return finish(out, ch, rc, 1);
 }
 
+static int disp_connect(void **out, void *map, const struct sockaddr *addr,
+                        socklen_t len, const acc_events_t *ev, void *ctx)
+{
+    chan_t *ch;
+    int rc = make_disp(&ch, map, ev, ctx);
+    if (rc < 0)
+        return rc;
+    rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
+    if (rc == 0)
+        rc = ac_disp_connect(ch->disp, addr, len);
+    return finish(out, ch, rc, 0);
+}
+
+/* achat keeps the handle, so a second adopt is its own answer (D1). */
+static int readopt(void *p, int fd) { return ac_disp_adopt(((chan_t *)p)->disp, fd); }
+
+static int state(void *p)
+{
+    const ac_disp_t *d = ((chan_t *)p)->disp;
+    return (ac_disp_connecting(d) ? ACC_STATE_CONNECTING : 0) |
+           (ac_disp_connected(d) ? ACC_STATE_CONNECTED : 0) |
+           (ac_disp_accepting(d) ? ACC_STATE_LISTENING : 0) |
+           (ac_disp_closed(d) ? ACC_STATE_CLOSED : 0);
+}
+
 static int disp_adopt(void **out, void *map, int fd, const acc_events_t *ev,
                       void *ctx)
 {
@@ -283,7 +308,8 @@ static int set_bufs(void *p, size_t in, size_t out)
 }
 static int push(void *p, const void *d, size_t n) { return ac_chat_push(chat(p), d, n); }
 
-/* The suite's producer: chunks in order, then exhaustion. */
+/* The suite's producer: chunks in order, then exhaustion, or its failure
+ * (fail_err) in place of chunk fail_at. */
 typedef struct {
     acc_producer_t p;
     size_t next;
@@ -292,6 +318,8 @@ typedef struct {
 static int prod_more(void *ud, const void **data, size_t *len)
 {
     prod_t *pr = ud;
+    if (pr->p.fail_err < 0 && pr->next == pr->p.fail_at)
+        return pr->p.fail_err;
     if (pr->next >= pr->p.n) {
         *len = 0;
         return 0;
@@ -341,7 +369,9 @@ static const acc_impl_t impl = {
              * other drivers never arm the failing allocator or the
              * syscall interposer */
             ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS |
-            ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE | ACC_CAP_PENDING,
+            ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE | ACC_CAP_PENDING |
+            ACC_CAP_DISP_CONNECT | ACC_CAP_READOPT | ACC_CAP_STATE |
+            ACC_CAP_PRODUCER_FAIL,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,
@@ -369,6 +399,9 @@ static const acc_impl_t impl = {
     .close_when_done = cwd,
     .discard_buffers = discard,
     .pending = pending,
+    .disp_connect = disp_connect,
+    .readopt = readopt,
+    .state = state,
 };
 
 const acc_impl_t *acc_get_impl(void)
