@@ -337,9 +337,10 @@ static const acc_impl_t impl = {
             ACC_CAP_DISPATCHER | ACC_CAP_LISTEN | ACC_CAP_CONNECT |
             ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS | ACC_CAP_BUFSIZE |
             /* true in the conformance runner, whose link impl.mk arranges;
-             * other drivers never arm the failing allocator */
+             * other drivers never arm the failing allocator or the
+             * syscall interposer */
             ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS |
-            ACC_CAP_DEFAULT_MAP_ONCE,
+            ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,
