@@ -8,8 +8,8 @@
 #                          build/mutation/ (report.txt with the survivors and
 #                          their diffs; mutation-report.json, Stryker's
 #                          schema); the unit tests run on the survivors as
-#                          information.  Under an hour on two quiet cores (see
-#                          docs/mutation.md).  It fails below MUTATION_TARGET
+#                          information.  About 45 minutes on two cores, by
+#                          extrapolation from CPU time (docs/mutation.md).  It fails below MUTATION_TARGET
 #                          percent of the non-equivalent mutants killed.
 #   make mutation-sample   a fixed sample of MUTATION_SAMPLE mutants (the seed
 #                          fixes which), run by `make check`: the same

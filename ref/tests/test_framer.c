@@ -933,6 +933,7 @@ END_TEST
  * next input from its first byte, its length counted from 0. */
 START_TEST(limit_overflow_ends_count_record)
 {
+    static const char in[] = "abcdefg";
     for (int cut = 0; cut <= 3; cut++) {
         run_t r;
         run_init(&r, NULL, "overflow count");
@@ -940,8 +941,8 @@ START_TEST(limit_overflow_ends_count_record)
         ck_assert_int_eq(ac_framer_set_limit(r.f, 4), 0);
         ck_assert_int_eq(ac_framer_set_count(r.f, 10), 0);
         if (cut > 0)
-            ck_assert_int_eq(ac_framer_feed(r.f, "abc", (size_t)cut), 0);
-        ck_assert_int_eq(ac_framer_feed(r.f, "abcdefg" + cut, (size_t)(7 - cut)), AC_ETOOBIG);
+            ck_assert_int_eq(ac_framer_feed(r.f, in, (size_t)cut), 0);
+        ck_assert_int_eq(ac_framer_feed(r.f, in + cut, (size_t)(7 - cut)), AC_ETOOBIG);
         ck_assert_int_eq(ac_framer_terminator(r.f, NULL, NULL, &left), AC_TERM_NONE);
         ck_assert_uint_eq(left, 0);
         ck_assert_int_eq(r.nfound, 0);
