@@ -690,6 +690,9 @@ static const struct {
     {"default-map", ACC_CAP_DEFAULT_MAP}, {"threads", ACC_CAP_THREADS},
     {"bufsize", ACC_CAP_BUFSIZE}, {"exit", ACC_CAP_EXIT},
     {"alloc-fail", ACC_CAP_ALLOC_FAIL}, {"sys-fail", ACC_CAP_SYSCALL_FAULTS},
+    {"pending", ACC_CAP_PENDING}, {"disp-connect", ACC_CAP_DISP_CONNECT},
+    {"readopt", ACC_CAP_READOPT}, {"state", ACC_CAP_STATE},
+    {"producer-fail", ACC_CAP_PRODUCER_FAIL},
 };
 
 static int header_list(parser_t *p, char *v, int (*each)(parser_t *, const char *))

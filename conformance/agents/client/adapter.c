@@ -269,6 +269,7 @@ static const struct {
     {"listen", ACC_CAP_LISTEN}, {"connect", ACC_CAP_CONNECT},
     {"default-map", ACC_CAP_DEFAULT_MAP}, {"threads", ACC_CAP_THREADS},
     {"bufsize", ACC_CAP_BUFSIZE}, {"exit", ACC_CAP_EXIT},
+    {"disp-connect", ACC_CAP_DISP_CONNECT},
 };
 
 /* "hello 1" and its answer.  first: record what the agent declares (the
@@ -933,6 +934,11 @@ static int chat_connect(void **out, void *map, const struct sockaddr *a, socklen
 {
     LOCKED(create_l("chat_connect", out, map, a, l, ev, ctx));
 }
+static int disp_connect(void **out, void *map, const struct sockaddr *a, socklen_t l,
+                        const acc_events_t *ev, void *ctx)
+{
+    LOCKED(create_l("disp_connect", out, map, a, l, ev, ctx));
+}
 static int listen_on(void **out, void *map, const struct sockaddr *a, socklen_t l,
                      const acc_events_t *ev, void *ctx)
 {
@@ -1057,6 +1063,7 @@ static acc_impl_t impl = {
     .loop = loop,
     .chat_adopt = chat_adopt,
     .chat_connect = chat_connect,
+    .disp_connect = disp_connect,
     .listen = listen_on,
     .disp_adopt = disp_adopt,
     .fd = ch_fd,

@@ -41,7 +41,8 @@ EVENT_TIMEOUT = 60.0      # seconds the suite may take to answer an event
 TRACE = int(os.environ.get("ACC_AGENT_TRACE") or 0)
 
 CAPS = ("count", "producer", "dispatcher", "listen", "connect", "default-map",
-        "threads", "bufsize", "exit")   # no input limit: asynchat has none (T16)
+        "threads", "bufsize", "exit",   # no input limit: asynchat has none (T16)
+        "disp-connect")
 BACKENDS = ("select", "poll")           # asyncore.poll and asyncore.poll2
 
 _UNSAFE = re.compile(r"[^!-$&-~]")      # escaped on the wire: space, %, controls, >= 0x7f
@@ -542,6 +543,15 @@ class Agent:
         ch.create_socket(family, socket.SOCK_STREAM)
         ch.connect(addr)
         return 0, "@", ch.socket.fileno()
+
+    def op_disp_connect(self, args, fds):
+        cid, m = args[0], self.map(args[1])
+        family, addr = _addr(args[2])
+        d = Disp(self, cid, map=m)
+        self.chans[cid] = d     # kept even if connect raises, as op_chat_connect
+        d.create_socket(family, socket.SOCK_STREAM)
+        d.connect(addr)
+        return 0, "@", d.socket.fileno()
 
     def op_listen(self, args, fds):
         cid, m = args[0], self.map(args[1])

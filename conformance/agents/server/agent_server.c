@@ -362,6 +362,9 @@ static int caps_csv(char *out, size_t cap)
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (im->caps & (1u << i))
             o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? "," : "", names[i]);
+    /* ABI 2's entries the protocol carries (the others are in-process only). */
+    if (im->caps & ACC_CAP_DISP_CONNECT)
+        snprintf(out + o, cap - o, "%sdisp-connect", o ? "," : "");
     return 0;
 }
 
@@ -503,7 +506,8 @@ static int serve(accp_conn_t *c, accp_msg_t *q)
     }
     /* Channel constructors: tok[1] the new id, tok[2] the map. */
     if (nt >= 3 && (strcmp(v, "chat_adopt") == 0 || strcmp(v, "disp_adopt") == 0 ||
-                    strcmp(v, "chat_connect") == 0 || strcmp(v, "listen") == 0)) {
+                    strcmp(v, "chat_connect") == 0 || strcmp(v, "listen") == 0 ||
+                    (strcmp(v, "disp_connect") == 0 && (im->caps & ACC_CAP_DISP_CONNECT)))) {
         smap_t *mm = find_map(q->tok[2]);
         if (find_chan(q->tok[1]) || mm == NULL || mm->m == NULL)
             return reply(q, -EINVAL, NULL, 0, -1);
@@ -543,9 +547,9 @@ static int serve(accp_conn_t *c, accp_msg_t *q)
         socklen_t len;
         if (nt != 4 || parse_addr(q->tok[3], &ss, &len) < 0)
             return reply(q, -EINVAL, NULL, 0, -1);
-        rc = (v[0] == 'c' ? im->chat_connect : im->listen)(&s->h, mm->m,
-                                                           (struct sockaddr *)&ss, len,
-                                                           &events, s);
+        rc = (v[0] == 'c' ? im->chat_connect : v[0] == 'd' ? im->disp_connect
+                                                           : im->listen)(
+            &s->h, mm->m, (struct sockaddr *)&ss, len, &events, s);
         if (rc < 0) {
             s->h = NULL;
             return reply(q, rc, NULL, 0, -1);
