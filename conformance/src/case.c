@@ -462,6 +462,7 @@ static const opdef_t ops[] = {
     {"expect", OP_EXPECT, A_SPECIAL},  {"producer", OP_PRODUCER, A_SPECIAL},
     {"chat", OP_CHAT_UNIX, A_SPECIAL}, {"disp", OP_DISP_UNIX, A_SPECIAL},
     {"connect", OP_CONNECT, A_SPECIAL}, {"listen", OP_LISTEN, A_SPECIAL},
+    {"dconnect", OP_DCONNECT, A_SPECIAL},
     {"dial", OP_DIAL, A_SPECIAL},      {"adopt", OP_ADOPT, A_SPECIAL},
     {"map", OP_MAP, A_SPECIAL},
 };
@@ -472,6 +473,8 @@ const char *op_word(op_t op)
         return "chat";
     if (op == OP_CONNECT_REFUSED)
         return "connect";
+    if (op == OP_DCONNECT_REFUSED)
+        return "dconnect";
     for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
         if (ops[k].op == op)
             return ops[k].word;
@@ -538,11 +541,11 @@ static int parse_special(parser_t *p, int *i, step_t *st)
         if (!word_is(p, (*i)++, "unix"))
             return fail(p, "disp NAME unix");
         return parse_in(p, i, st);
-    case OP_CONNECT:
+    case OP_CONNECT: case OP_DCONNECT:
         if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
             return -1;
         if (word_is(p, *i, "refused")) {
-            st->op = OP_CONNECT_REFUSED;
+            st->op = st->op == OP_CONNECT ? OP_CONNECT_REFUSED : OP_DCONNECT_REFUSED;
             (*i)++;
         }
         return parse_in(p, i, st);

@@ -189,7 +189,7 @@ static const char *sync_forbidden(op_t op, ev_kind_t ev)
     case OP_CLOSE_WHEN_DONE: return ev == EV_CLOSE ? "P6" : NULL;
     case OP_CLOSE: return ev == EV_CLOSE ? "D8" : NULL;
     case OP_CLOSE_ALL: return ev == EV_CLOSE ? "M8" : NULL;
-    case OP_CONNECT: case OP_CONNECT_REFUSED:
+    case OP_CONNECT: case OP_CONNECT_REFUSED: case OP_DCONNECT: case OP_DCONNECT_REFUSED:
         return ev == EV_CONNECT ? "D13" : "D13 D17";
     case OP_TERM: case OP_COUNT: case OP_NONE:
         return ev == EV_DATA || ev == EV_FOUND ? "T10 T11" : NULL;
@@ -676,14 +676,28 @@ static int op_connect(run_t *r, const step_t *st)
     int ls = tcp_listener(&a);
     if (ls < 0)
         return failf(r, "cannot listen on loopback: %s", strerror(errno));
-    if (st->op == OP_CONNECT_REFUSED)
+    int refused = st->op == OP_CONNECT_REFUSED || st->op == OP_DCONNECT_REFUSED;
+    if (refused)
         close(ls); /* the port is free again: nobody listens there */
     ch->map = st->map;
-    int rc = r->im->chat_connect(&ch->h, r->maps[st->map],
-                                 (struct sockaddr *)&a, sizeof(a), &events, ch);
+    int rc;
+    if ((st->op == OP_DCONNECT || st->op == OP_DCONNECT_REFUSED) && !r->im->disp_connect) {
+        close(ls);
+        return failf(r, "dconnect needs the disp_connect entry (a case using it must "
+                     "require disp-connect)");
+    }
+    if (st->op == OP_DCONNECT || st->op == OP_DCONNECT_REFUSED) {
+        ch->plain = 1; /* watched for input, as a disp; "writable" as told */
+        ch->readable = 1;
+        rc = r->im->disp_connect(&ch->h, r->maps[st->map], (struct sockaddr *)&a,
+                                 sizeof(a), &events, ch);
+    } else {
+        rc = r->im->chat_connect(&ch->h, r->maps[st->map], (struct sockaddr *)&a,
+                                 sizeof(a), &events, ch);
+    }
     if (rc < 0)
         ch->h = NULL;
-    if (st->op == OP_CONNECT) {
+    if (!refused) {
         ch->peer = rc < 0 ? -1 : accept_timed(ls);
         close(ls);
         if (rc == 0 && ch->peer < 0)
@@ -1212,7 +1226,7 @@ static int step_body(run_t *r, const step_t *st)
         return 0; /* maps are made before the first step */
     case OP_CHAT_UNIX: case OP_CHAT_TCP: case OP_DISP_UNIX:
         return op_create(r, st);
-    case OP_CONNECT: case OP_CONNECT_REFUSED:
+    case OP_CONNECT: case OP_CONNECT_REFUSED: case OP_DCONNECT: case OP_DCONNECT_REFUSED:
         return op_connect(r, st);
     case OP_LISTEN: return op_listen(r, st);
     case OP_DIAL: return op_dial(r, st);
