@@ -793,7 +793,8 @@ def main(argv=None):
         print("%s %s (%s, %s)" % (impl.name, impl.version, impl.core.__file__,
                                    impl.chat.__file__))
         if a.want and a.want != impl.name:
-            print("python agent: asyncore/asynchat here are %s, not %s" % (impl.name, a.want))
+            print("python agent: %s/%s give %s here, not %s" % (a.asyncore, a.asynchat,
+                                                                impl.name, a.want))
             return 1
         return 0
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # as a zygote: children reap themselves
