@@ -7,7 +7,9 @@
 #   make agents-medusa    the suite through Supervisor's medusa copy
 #                         (make medusa: extracts it from Debian's package)
 #   make agents-check     decoder tests; reference agent == in-process, case by
-#                         case; CPython as expected; broken agents give ERROR
+#                         case; CPython as expected, and so a module-swapped
+#                         copy of it (one split); the Python agent's request
+#                         order; broken agents give ERROR
 #   make agents-clang     the same C sources built with clang (-Werror)
 # Knobs: AGENT_SEED (one seed for every run compared), AGENT_ARGS (more
 # runner options), PYTHON (the interpreter of the CPython agent),
