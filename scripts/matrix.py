@@ -9,6 +9,10 @@ Markdown (docs/conformance-matrix.md) and as one self-contained HTML page
 A case's verdict for an implementation is the worst status over its variants
 (split x backend), worst first: ERROR, FAIL, XPASS, XFAIL, SKIP, PASS.
 
+An implementation whose `probe` command fails (one that this machine may lack
+by design, like a backport of another Python version) is shown as SKIP with
+the probe's last line as the reason; that is not an error.
+
 Exit: 0 every implementation as its expectations say, 1 an implementation
 deviates from them (a FAIL of a MUST case, an ERROR or an XPASS), 2 usage,
 99 harness error (a runner did not build, did not run or wrote no report).
