@@ -15,6 +15,10 @@
      module name.
   4. The agent's own request order (tests/agent_order.py): a producer's
      release due in the same pass as an event goes first, numbered first.
+     And the names it reports (--describe): cpython-X.Y for the stdlib, the
+     distributions' names for a package laid out as the PyPI backports are
+     (made here from the stdlib's files, with their metadata), and a refusal
+     (exit 4) for a chat module built on another asyncore than the one named.
   5. Broken agents (tests/bad_agent.py: crash, SIGSEGV, hang, garbage, wrong
      sequence number, missing descriptor, unknown event, overlong and
      truncated lines) give ERROR on the run with a clear message, quickly,
@@ -204,6 +208,56 @@ def check_swapped(a, tmp, seed, problems, print=print):
                         % name)
 
 
+def check_naming(a, tmp, problems):
+    agent = [a.python, os.path.join(ROOT, "conformance", "agents", "cpython", "agent.py")]
+
+    def describe(*args):
+        p = subprocess.run(agent + ["--describe"] + list(args), cwd=ROOT, capture_output=True,
+                           text=True, timeout=60)
+        return p.returncode, (p.stdout + p.stderr).strip()
+
+    try:
+        swapped = os.path.join(tmp, "swapped")
+        if not os.path.isdir(swapped):
+            make_swapped(tmp, a.python)
+        bp = os.path.join(tmp, "backport-layout")
+        for dist, mod, src in (("pyasyncore", "asyncore", SWAP_CORE),
+                               ("pyasynchat", "asynchat", SWAP_CHAT)):
+            os.makedirs(os.path.join(bp, mod))
+            with open(os.path.join(swapped, src + ".py"), encoding="utf-8") as f:
+                text = f.read().replace("import %s as asyncore" % SWAP_CORE, "import asyncore")
+            with open(os.path.join(bp, mod, "__init__.py"), "w", encoding="utf-8") as f:
+                f.write(text)
+            info = os.path.join(bp, "%s-1.0.5.dist-info" % dist)
+            os.makedirs(info)
+            with open(os.path.join(info, "METADATA"), "w", encoding="utf-8") as f:
+                f.write("Metadata-Version: 2.1\nName: %s\nVersion: 1.0.5\n" % dist)
+            with open(os.path.join(info, "top_level.txt"), "w", encoding="utf-8") as f:
+                f.write(mod + "\n")
+    except (RuntimeError, OSError) as e:
+        problems.append("the naming check cannot set up its modules: %s" % e)
+        return
+    v = "%d.%d" % sys.version_info[:2]
+    checks = [
+        ((), 0, "cpython-"),
+        (("--path", bp, "--want", "pyasyncore+pyasynchat"), 0, "pyasyncore+pyasynchat 1.0.5 "),
+        (("--want", "pyasyncore+pyasynchat"), 1, "give cpython-"),
+        (("--path", swapped, "--asyncore", SWAP_CORE), 4, "not on %s.dispatcher" % SWAP_CORE),
+        (("--name", "mine", "--version", "7"), 0, "mine 7 "),
+    ]
+    bad = 0
+    for args, want_rc, want_text in checks:
+        rc, out = describe(*args)
+        if rc != want_rc or want_text not in out:
+            bad += 1
+            print("  --describe %s: exit %d, %r (want exit %d and %r)"
+                  % (" ".join(args), rc, out[-200:], want_rc, want_text))
+    print("agent naming:          %d of %d --describe checks as expected (python %s)"
+          % (len(checks) - bad, len(checks), v))
+    if bad:
+        problems.append("the Python agent named %d cop%s wrongly" % (bad, "y" if bad == 1 else "ies"))
+
+
 def check_order(a, problems):
     p = subprocess.run([a.python, os.path.join(ROOT, "conformance", "agents", "tests",
                                                "agent_order.py"),
@@ -294,6 +348,7 @@ def main():
                 print(line)
         if "order" not in a.skip:
             check_order(a, problems)
+            check_naming(a, tmp, problems)
         if "bad" not in a.skip:
             check_bad_agents(a, tmp, problems)
     for p in problems:
