@@ -16,10 +16,10 @@ if [ -f "$stamp" ] && [ -f "$py/supervisor/medusa/asynchat_25.py" ]; then
     echo "$py"
     exit 0
 fi
+# One line, the reason last: the matrix quotes the last line as its SKIP.
 fail() {
-    echo "get-medusa: $*" >&2
-    echo "get-medusa: the medusa column needs Debian's supervisor package" \
-         "(apt-get download supervisor, dpkg-deb -x); nothing was installed" >&2
+    echo "get-medusa: no medusa copy (Debian's supervisor package, apt-get download +" \
+         "dpkg-deb -x; nothing installed): $*" >&2
     exit 1
 }
 for tool in apt-get dpkg-deb; do
