@@ -20,6 +20,7 @@ fi
 fail() {
     echo "get-medusa: no medusa copy (Debian's supervisor package, apt-get download +" \
          "dpkg-deb -x; nothing installed): $*" >&2
+    rm -rf "$dir.tmp"
     exit 1
 }
 for tool in apt-get dpkg-deb; do
