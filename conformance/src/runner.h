@@ -8,6 +8,7 @@
 #include "acc_adapter.h"
 #include "case.h"
 #include "exec.h"
+#include "failsys.h"
 
 typedef enum {
     V_PASS, V_FAIL, V_XFAIL, V_XPASS, V_SKIP, V_ERROR
