@@ -21,11 +21,13 @@ typedef enum {
     OP_TERM, OP_COUNT, OP_NONE, OP_LIMIT, OP_BUFSIZE, OP_PUSH, OP_PRODUCER,
     OP_CLOSE_WHEN_DONE, OP_DISCARD, OP_CLOSE, OP_FREE, OP_READABLE,
     OP_WRITABLE, OP_SENDRAW, OP_CLOSE_ALL, OP_EXIT, OP_CLOSE_FD,
+    /* syscall faults (sys-fail) */
+    OP_FAULT,
     /* loop */
     OP_PASS, OP_RUN, OP_LOOP,
     /* expectations */
     OP_EXPECT, OP_EXPECT_PEER, OP_EXPECT_PEER_EOF, OP_EXPECT_SIZE,
-    OP_EXPECT_CLOSED, OP_EXPECT_OPEN, OP_EXPECT_QUIET
+    OP_EXPECT_CLOSED, OP_EXPECT_OPEN, OP_EXPECT_QUIET, OP_EXPECT_FAULTED
 } op_t;
 
 /* Event kinds, as recorded from callbacks and named in expectations. */
@@ -50,6 +52,7 @@ typedef struct step {
     size_t *lens;
     size_t nchunks;
     size_t slow;          /* OP_EXPECT_PEER: bytes per read, 0 = all */
+    int fs_kind, fs_fault; /* OP_FAULT (fs_fault -1: off), OP_EXPECT_FAULTED */
 } step_t;
 
 typedef struct reaction {
