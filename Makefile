@@ -54,6 +54,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
         conformance acc-run examples-check readme-check install-check selftest clang-build matrix-page-check case-errors-check neutrality-check \
+        messages-check \
         install clean help
 .DEFAULT_GOAL := all
 
@@ -173,9 +174,9 @@ neutrality-check: deps
 # Every test, one step after another; each step's wall time is printed at
 # the end, so a CI log shows where the minutes go.
 CHECK_STEPS := all unit clang-build memcheck sanitize examples-check \
-    readme-check install-check conformance reports-check case-errors-check selftest \
-    mutation-sample stress-check agents-check fuzz-replay fuzz-smoke \
-    neutrality-check matrix-page-check
+    readme-check install-check conformance reports-check case-errors-check messages-check \
+    selftest mutation-sample stress-check agents-check lifetime-check fuzz-replay \
+    fuzz-smoke neutrality-check matrix-page-check
 
 check: deps
 	@t0=$$(date +%s); times=""; \
@@ -231,6 +232,10 @@ reports-check: acc-run
 # The case parser refuses bad case files with the file, line and fault.
 case-errors-check: acc-run
 	python3 scripts/test_case_errors.py --runner $(ACC_RUN)
+
+# Failure messages say what the implementation did, on planted bugs.
+messages-check: deps
+	python3 scripts/test_messages.py --build $(BUILD)
 
 # The conformance matrix page, rendered in headless Chromium and checked
 # against the numbers it was generated from (a fixture set of reports).

@@ -115,6 +115,16 @@ static void esc(char *out, size_t cap, const unsigned char *p, size_t n)
     escape(out, cap, p, n);
 }
 
+/* Tells a parent that outlives this run where it is (exec_where_t). */
+static void at(run_t *r, exec_phase_t phase, const step_t *st)
+{
+    exec_where_t *w = r->o->where;
+    if (w == NULL)
+        return;
+    w->line = st ? st->line : 0;
+    w->phase = phase;
+}
+
 /* ------------------------------------------------------------ events -- */
 
 static int exec_step(run_t *r, const step_t *st);
@@ -128,9 +138,15 @@ static void fire_reactions(run_t *r, chan_t *ch, ev_kind_t kind)
         if (re->ch == ch->idx && re->ev == kind &&
             (re->nth == 0 || re->nth == nth)) {
             const step_t *saved = r->cur;
+            exec_where_t was = r->o->where ? *r->o->where : (exec_where_t){0};
             r->cur = &re->action;
+            at(r, EXEC_AT_STEP, &re->action);
             exec_step(r, &re->action);
             r->cur = saved;
+            if (r->o->where) { /* back to the step (or phase) that ran the loop */
+                r->o->where->line = was.line;
+                r->o->where->phase = was.phase;
+            }
         }
     }
 }
@@ -291,6 +307,44 @@ static int settle(run_t *r)
 
 /* ------------------------------------------------------------- peers -- */
 
+/* What the implementation reported on ch so far, expected or not, for a
+ * harness-side failure (the peer cannot send, the bytes do not come) whose
+ * cause is on the implementation's side: "events on a so far: error
+ * EMSGSIZE, close".  The last STORY_MAX only, the count of earlier ones
+ * first. */
+#define STORY_MAX 8
+static void story_of(chan_t *ch, char *out, size_t cap)
+{
+    size_t first = ch->nev > STORY_MAX ? ch->nev - STORY_MAX : 0;
+    int o = snprintf(out, cap, "events on %s so far: ", name(ch->run, ch->idx));
+    if (ch->nev == 0)
+        snprintf(out + o, cap - (size_t)o, "none");
+    else if (first)
+        o += snprintf(out + o, cap - (size_t)o, "%zu earlier, then ", first);
+    for (size_t i = first; i < ch->nev && (size_t)o + 4 < cap; i++) {
+        const event_t *e = &ch->evs[i];
+        char b[120];
+        esc(b, sizeof(b), e->bytes, e->n);
+        if (e->kind == EV_DATA || e->kind == EV_READ)
+            o += snprintf(out + o, cap - (size_t)o, "%s%s \"%s\"", i > first ? ", " : "",
+                          ev_name(e->kind), b);
+        else
+            o += snprintf(out + o, cap - (size_t)o, "%s%s%s%s", i > first ? ", " : "",
+                          ev_name(e->kind), e->kind == EV_ERROR ? " " : "",
+                          e->kind == EV_ERROR ? errno_name(e->err) : "");
+    }
+}
+
+/* A peer-side failure: what failed, then what the implementation did. */
+static int peer_failf(run_t *r, chan_t *ch, const char *what)
+{
+    char story[700];
+    story_of(ch, story, sizeof(story));
+    return failf(r, "peer of %s: %s; the implementation %s; %s", name(r, ch->idx), what,
+                 !ch->h ? "has no channel there" : impl_fd(r, ch) < 0
+                 ? "has closed its socket" : "still has its socket open", story);
+}
+
 static int write_peer(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
 {
     int64_t deadline = now_ms() + WAIT_MS;
@@ -301,12 +355,16 @@ static int write_peer(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
             n -= (size_t)k;
             continue;
         }
-        if (k < 0 && errno != EAGAIN)
-            return failf(r, "peer of %s: send failed: %s", name(r, ch->idx),
-                         strerror(errno));
+        if (k < 0 && errno != EAGAIN) {
+            int err = errno;
+            char what[160];
+            snprintf(what, sizeof(what), "send failed: %s (%s)", strerror(err),
+                     errno_name(err));
+            return peer_failf(r, ch, what);
+        }
         if (now_ms() > deadline || r->depth)
-            return failf(r, "peer of %s: the implementation stopped reading",
-                         name(r, ch->idx));
+            return peer_failf(r, ch, "the implementation stopped reading (the socket "
+                              "buffer stayed full)");
         if (all_passes(r, 1) < 0)
             return -1;
     }
@@ -715,12 +773,15 @@ static int expect_peer(run_t *r, const step_t *st)
             got += (size_t)k;
             deadline = now_ms() + WAIT_MS;
         } else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-            return failf(r, "peer of %s: %s after %zu of %zu expected bytes",
-                         name(r, ch->idx), k == 0 ? "end of stream" : strerror(errno),
-                         got, st->nbytes);
+            char what[200];
+            snprintf(what, sizeof(what), "%s after %zu of %zu expected bytes",
+                     k == 0 ? "end of stream" : strerror(errno), got, st->nbytes);
+            return peer_failf(r, ch, what);
         } else if (now_ms() > deadline) {
-            return failf(r, "peer of %s: got %zu of %zu expected bytes, then nothing",
-                         name(r, ch->idx), got, st->nbytes);
+            char what[200];
+            snprintf(what, sizeof(what), "got %zu of %zu expected bytes, then nothing",
+                     got, st->nbytes);
+            return peer_failf(r, ch, what);
         }
         if (all_passes(r, k > 0 ? 0 : 1) < 0)
             return -1;
@@ -1004,18 +1065,22 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
     msg[0] = '\0';
     acc_fs_reset(); /* faults are the case's own, step by step */
     int fds_before = exec_count_fds();
+    at(r, EXEC_AT_START, NULL);
     if (setup(r) == 0) {
         for (int i = 0; i < c->nsteps && !r->failed; i++) {
             r->cur = &c->steps[i];
+            at(r, EXEC_AT_STEP, r->cur);
             exec_step(r, &c->steps[i]);
         }
         r->cur = NULL;
+        at(r, EXEC_AT_END, NULL);
         if (!r->failed)
             flush_pending(r);
         if (!r->failed)
             check_leftovers(r);
     }
     acc_fs_reset();
+    at(r, EXEC_AT_TEARDOWN, NULL);
     teardown(r);
     int leaked = exec_count_fds() - fds_before;
     if (r->failed != 1 && leaked != 0) {

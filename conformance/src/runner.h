@@ -87,6 +87,15 @@ int plan_soft(const report_t *r, const plan_t *p);
 /* "<argv0> --seed S --split X --backend B 'id'" */
 void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap);
 
+/* verdict.c: the verdict of a run libcheck reported as rtype (CK_PASS,
+ * CK_FAILURE, CK_ERROR): an ERROR stays ERROR whatever the expectations
+ * say; only a failure can be expected. */
+verdict_t settle_verdict(const plan_t *p, int rtype);
+/* The message of an ERROR run: what ended it (libcheck's ckmsg: a signal,
+ * the timeout, an early exit) and where (w: the step line and its text). */
+void error_message(const plan_t *p, const char *ckmsg, const exec_where_t *w,
+                   double timeout, char *out, size_t cap);
+
 void report_terminal(const report_t *r);
 int report_tap(const report_t *r, const char *path);
 int report_junit(const report_t *r, const char *path);
