@@ -190,6 +190,9 @@ class Conn:
 
     def call(self, body, fd=None, timeout=EVENT_TIMEOUT):
         """Sends a request, serves the suite until its reply; the reply."""
+        # Pending releases go out first: they are requests too, and must not
+        # take a sequence number after the one this request already holds.
+        self.agent.before_send()
         seq = self.next_seq
         self.next_seq += 1
         self.send_line("Q %d %s" % (seq, body), fd)
