@@ -97,7 +97,8 @@ int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
                      "after %.0f ms (want >= 0 at once: nothing could end the wait, L6)", r, ms);
         goto out;
     }
-    if (hw_chat_pair(im, m, &c, &peer, &seen_events, &sc) < 0) {
+    /* The terminator is set explicitly (T2 aside, none collects it all). */
+    if (hw_chat_pair(im, m, &c, &peer, &seen_events, &sc) < 0 || im->set_none(c) != 0) {
         rc = hw_fail(msg, cap, "set-up of a chat channel failed");
         goto out;
     }
@@ -145,7 +146,7 @@ int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
         d = NULL;
         close(dpeer);
         dpeer = -1;
-        if (hw_chat_pair(im, m, &c, &peer, &seen_events, &sc) < 0) {
+        if (hw_chat_pair(im, m, &c, &peer, &seen_events, &sc) < 0 || im->set_none(c) != 0) {
             rc = hw_fail(msg, cap, "set-up of a second chat channel failed");
             goto out;
         }

@@ -828,7 +828,11 @@ static achan_t *chan_by_lfd(int fd)
 static int adopt_l(const char *verb, void **out, void *map, int fd,
                    const acc_events_t *ev, void *ctx)
 {
-    achan_t *same = fd >= 0 ? chan_by_lfd(fd) : NULL;
+    /* A number that names nothing here cannot cross to the agent: that is
+     * E3's "adopting an invalid descriptor", refused as the spec says. */
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+    achan_t *same = chan_by_lfd(fd);
     achan_t *c = chan_new(ev, ctx);
     if (c == NULL)
         return -ENOMEM;

@@ -549,9 +549,15 @@ class Agent:
         d = Disp(self, cid, map=m)
         self.chans[cid] = d
         d.create_socket(family, socket.SOCK_STREAM)
-        d.set_reuse_addr()
-        d.bind(addr)
-        d.listen(16)
+        try:
+            d.set_reuse_addr()
+            d.bind(addr)
+            d.listen(16)
+        except OSError:
+            # The socket is this adapter's own, made just above: closing it
+            # is ours to do (docs/implementing.md, "When a constructor fails").
+            d.close()
+            raise
         return 0, "@", d.socket.fileno()
 
     def op_close(self, args, fds):
