@@ -66,9 +66,28 @@ def counts(report):
 
 
 # Tests an agent cannot take: they need the implementation inside the
-# runner's process (alloc-fail makes the runner's own allocator fail), so
-# over the protocol they are SKIP by design, not a difference.
-IN_PROCESS_ONLY = {"e.alloc.failures"}
+# runner's process (alloc-fail makes the runner's own allocator fail,
+# sys-fail its own socket calls), so over the protocol they are SKIP by
+# design, not a difference.  Case files say so in their requires: line.
+IN_PROCESS_CAPS = ("alloc-fail", "sys-fail")
+
+
+def in_process_only():
+    ids = {"e.alloc.failures", "e.syscall.faults"}
+    for d, _, files in os.walk(os.path.join(ROOT, "conformance", "cases")):
+        for name in files:
+            if not name.endswith(".case"):
+                continue
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                head = f.read().split("\n---", 1)[0].splitlines()
+            req = [w for l in head if l.startswith("requires:") for w in l[9:].split()]
+            cid = [l[3:].strip() for l in head if l.startswith("id:")]
+            if cid and any(c in req for c in IN_PROCESS_CAPS):
+                ids.add(cid[0])
+    return ids
+
+
+IN_PROCESS_ONLY = in_process_only()
 
 
 def key(r):
