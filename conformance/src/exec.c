@@ -28,6 +28,9 @@ typedef struct {
     ev_kind_t kind;
     unsigned char *bytes;
     size_t n, off;      /* data: bytes [off, n) not yet matched */
+    size_t cap;         /* bytes' room: merged collects grow it by doubling,
+                         * so a record of a million 1-byte collects costs
+                         * linear time, under ASan too (its realloc copies) */
     int err;
     int prod;
     /* Where it was delivered: inside the operation step at op_line (op),
@@ -230,11 +233,16 @@ static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
     int op_line = r->op ? r->op->line : 0;
     if ((kind == EV_DATA || kind == EV_READ) && last && last->kind == kind &&
         last->op_line == op_line) {
-        unsigned char *b = realloc(last->bytes, last->n + n);
-        if (b == NULL)
-            abort();
-        memcpy(b + last->n, p, n);
-        last->bytes = b;
+        if (last->n + n > last->cap) {
+            size_t cap = last->cap * 2 > last->n + n ? last->cap * 2
+                                                     : last->n + n;
+            unsigned char *b = realloc(last->bytes, cap);
+            if (b == NULL)
+                abort();
+            last->bytes = b;
+            last->cap = cap;
+        }
+        memcpy(last->bytes + last->n, p, n);
         last->n += n;
     } else {
         if (ch->nev == ch->cap) {
@@ -255,7 +263,7 @@ static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
             if (e->bytes == NULL)
                 abort();
             memcpy(e->bytes, p, n);
-            e->n = n;
+            e->n = e->cap = n;
         }
     }
     ch->seen[kind]++;
