@@ -360,9 +360,10 @@ def diff_of(sources, m):
 # --------------------------------------------------------------- building --
 
 # As conformance/adapters/ref/impl.mk does to the library: the reference's
-# allocations go through the suite's failing allocator (alloc-fail).
-ALLOC_RENAMES = [a for f in ("malloc", "calloc", "realloc")
-                 for a in ("--redefine-sym", f"{f}=acc_fa_{f}")]
+# allocations go through the suite's failing allocator (alloc-fail), its
+# socket and wait calls through the syscall interposer (sys-fail).
+ALLOC_RENAMES = ["--redefine-syms=" + os.path.join(ROOT, "conformance", "src", f)
+                 for f in ("failalloc.syms", "failsys.syms")]
 
 
 def rename_alloc(obj, cwd=None):
@@ -890,8 +891,10 @@ class Campaign:
 
     def _unit_fails(self, test_obj, objs, d):
         exe = os.path.join(d, os.path.basename(test_obj)[:-2])
-        # The reference objects call the suite's allocator (ALLOC_RENAMES).
-        fa = [o for o in self.suite_objs if os.path.basename(o) == "failalloc.o"]
+        # The reference objects call the suite's allocator and syscall
+        # interposer (ALLOC_RENAMES).
+        fa = [o for o in self.suite_objs
+              if os.path.basename(o) in ("failalloc.o", "failsys.o")]
         p = subprocess.run([CC, test_obj, *objs, *fa, *self.check_flags, "-pthread", "-o", exe],
                            capture_output=True, text=True)
         if p.returncode != 0:
