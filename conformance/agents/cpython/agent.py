@@ -571,7 +571,7 @@ class Agent:
     def op_disp_connect(self, args, fds):
         cid, m = args[0], self.map(args[1])
         family, addr = _addr(args[2])
-        d = Disp(self, cid, map=m)
+        d = self.Disp(self, cid, map=m)
         self.chans[cid] = d     # kept even if connect raises, as op_chat_connect
         d.create_socket(family, socket.SOCK_STREAM)
         d.connect(addr)
