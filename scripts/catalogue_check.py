@@ -12,7 +12,10 @@ Fails (exit 1) when a tracked file:
     no clause for: usually an old catalogue id that lost its "C";
 and when a line of an expectations file (conformance/expectations/*.txt)
 says an expected failure is "masked" by another clause: each line must name
-the implementation's own deviation from the clause its case checks.
+the implementation's own deviation from the clause its case checks.  For the
+same reason a case file outside conformance/cases/t/ must set the terminator
+of every chat channel it creates (docs/case-format.md), or an implementation
+without T2's default would fail it on T2 instead of on its own clauses.
 The catalogue itself must define each id once, within the ranges its prefix
 table states.  Before scanning, the detectors are run on planted lines, so a
 detector that finds nothing cannot pass unnoticed.
@@ -105,6 +108,30 @@ def scan_text(path, text, cat, spec):
     return out
 
 
+CHAT_STEPS = ("chat", "connect", "adopt")
+TERM_STEPS = ("term", "count", "none")
+
+
+def case_problems(path, text):
+    """[(line, message)]: chat channels of a case outside cases/t/ whose
+    terminator the case never sets."""
+    if not (path.startswith("conformance/cases/") and path.endswith(".case")) or \
+            path.startswith("conformance/cases/t/"):
+        return []
+    made, termed = [], set()
+    body = text.split("\n---\n", 1)[-1]
+    first = text.count("\n", 0, len(text) - len(body)) + 1
+    for n, line in enumerate(body.splitlines(), first):
+        tok = line.split("#", 1)[0].split()
+        if len(tok) > 1 and tok[0] in CHAT_STEPS:
+            made.append((n, tok[1]))
+        elif len(tok) > 1 and tok[0] in TERM_STEPS:
+            termed.add(tok[1])
+    return [(n, "chat channel '%s' never gets a terminator (term, count or none): "
+                "the case would rest on T2's default" % ch)
+            for n, ch in made if ch not in termed]
+
+
 def self_test(cat, spec):
     """Each detector must fire on its planted line and stay quiet on a clean
     one; returns the problems (empty when the detectors work)."""
@@ -125,6 +152,10 @@ def self_test(cat, spec):
         found = scan_text(path, line, cat, spec)
         if not any(phrase in msg for _, msg in found):
             problems.append("self-test: no '%s' finding for planted line %r" % (phrase, line))
+    case = "id: d.x.y\nclause: D6\n---\nchat a unix\nchat b unix\nnone b\n"
+    if len(case_problems("conformance/cases/d/x.case", case)) != 1 or \
+            case_problems("conformance/cases/t/x.case", case):
+        problems.append("self-test: the terminator rule does not find exactly chat a")
     clean = "%s and %s, bpo-30931; E2BIG, V4L2, UTF-8, x86-64" % (some_cat, some_spec)
     found = scan_text("conformance/expectations/x.txt", "a.b  XFAIL  " + clean, cat, spec)
     if found:
@@ -177,7 +208,7 @@ def main():
         if text is None:
             continue
         scanned += 1
-        for n, msg in scan_text(f, text, cat, spec):
+        for n, msg in scan_text(f, text, cat, spec) + case_problems(f, text):
             problems.append("%s:%d: %s" % (f, n, msg))
     for p in problems:
         print(p, file=sys.stderr)
