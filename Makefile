@@ -53,7 +53,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect,possible --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run examples-check readme-check install-check selftest clang-build matrix-page-check case-errors-check \
+        conformance acc-run examples-check readme-check install-check selftest clang-build matrix-page-check case-errors-check neutrality-check \
         catalogue-check \
         install clean help
 .DEFAULT_GOAL := all
@@ -74,6 +74,10 @@ help:
 	@echo "make fuzz-replay  replay fuzz corpora and regressions, plain and under valgrind"
 	@echo "make fuzz-smoke   a short libFuzzer run of the framing harness (FUZZ_SMOKE_SECONDS=30)"
 	@echo "make fuzz-oss     fuzz/build.sh as OSS-Fuzz runs it, into build/fuzz/oss"
+	@echo "make fuzz IMPL=d  fuzz campaigns of implementation d through its adapter"
+	@echo "make fuzz-impl-smoke [IMPL=d]  replay + seeded random differential + short runs"
+	@echo "make stress IMPL=d             the stress matrix against implementation d"
+	@echo "make neutrality-check          conformance, stress, fuzz through a renamed reference"
 
 deps:
 	@scripts/ensure-deps.sh build check
@@ -155,13 +159,25 @@ readme-check: lib
 selftest: deps
 	python3 scripts/selftest.py
 
+# No driver treats the reference by its name: the conformance suite, the
+# stress check and the adapter fuzz harnesses through "twin", the reference
+# under another name (conformance/adapters/twin).  The stress part is one
+# backend and one run per canary: the allowance path (helgrind, drd) and the
+# detectors' wiring, not the full check again.
+NEUTRAL_IMPL := conformance/adapters/twin
+neutrality-check: deps
+	@$(MAKE) --no-print-directory IMPL=$(NEUTRAL_IMPL) conformance
+	@$(MAKE) --no-print-directory IMPL=$(NEUTRAL_IMPL) stress-check \
+	    STRESS_ARGS="--backends poll --canary-runs 1"
+	@$(MAKE) --no-print-directory IMPL=$(NEUTRAL_IMPL) fuzz-impl-smoke
+
 # Every test, one step after another; each step's wall time is printed at
 # the end, so a CI log shows where the minutes go.
 CHECK_STEPS := all unit clang-build memcheck sanitize examples-check \
     readme-check install-check conformance reports-check case-errors-check \
     catalogue-check selftest \
     mutation-sample stress-check agents-check fuzz-replay fuzz-smoke \
-    matrix-page-check
+    neutrality-check matrix-page-check
 
 check: deps
 	@t0=$$(date +%s); times=""; \

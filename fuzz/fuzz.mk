@@ -6,6 +6,10 @@
 #   make fuzz-replay               corpora + regressions, gcc and valgrind
 #   make fuzz-smoke                a short libFuzzer run of the framing harness
 #   make fuzz FUZZ_SECONDS=600     campaigns and their summary (scripts/fuzz.py)
+#   make fuzz IMPL=dir             the same for any implementation, through
+#                                  its conformance adapter
+#   make fuzz-impl-smoke [IMPL=dir] replay, seeded random differential and a
+#                                  short libFuzzer run of the adapter harnesses
 #   make fuzz-seeds                regenerate seed inputs (only adds files)
 #   make fuzz-oss                  fuzz/build.sh as OSS-Fuzz runs it
 
@@ -14,6 +18,7 @@ FUZZ_CLANG ?= clang
 FUZZ_AFL_CC ?= afl-clang-fast
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_IMPL_SMOKE_SECONDS ?= 10
 FUZZ_JOBS ?= 1
 FUZZ_ARGS ?=
 
@@ -95,7 +100,70 @@ $$(BUILD)/fuzz/afl/fuzz_$(1): fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) \
 endef
 $(foreach h,$(FUZZ_HARNESSES),$(eval $(call FUZZ_RULES,$(h))))
 
+# Adapter-driven harnesses: any implementation with a conformance adapter,
+# chosen by IMPL= as for make conformance (fuzz_impl_framing.c,
+# fuzz_impl_fifo.c; docs/implementing.md).  As for achat-stress, a sub-make
+# per variant compiles the implementation with the harness's own
+# instrumentation, so the fuzzer's coverage and ASan reach into it:
+#   $(BUILD)/fuzz/impl/<variant>/<impl>/fuzz_impl_<h>
+FUZZ_IMPL_HARNESSES := impl_framing impl_fifo
+FUZZ_IMPL_SRC_impl_framing := fuzz/oracle_framing.c
+FUZZ_IMPL_SRC_impl_fifo :=
+FUZZ_IMPL_ROOT := $(BUILD)/fuzz/impl
+# Set by the variant's sub-make: the main (standalone_main.c, or none for
+# the engines' own) and the harness's extra link flags.
+FUZZ_IMPL_MAIN ?= fuzz/standalone_main.c
+FUZZ_IMPL_LINK ?=
+FUZZ_IMPL_BINS = $(FUZZ_IMPL_HARNESSES:%=$(BUILD)/$(IMPL_NAME)/fuzz_%)
+
+$(BUILD)/$(IMPL_NAME)/fuzz_impl_%: fuzz/fuzz_impl_%.c fuzz/impl_drive.c \
+        fuzz/impl_drive.h $(FUZZ_HDR) $(IMPL_SRCS) $(IMPL_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(FUZZ_SA_CFLAGS) $(IMPL_CFLAGS) $< fuzz/impl_drive.c \
+	    $(FUZZ_IMPL_SRC_impl_$*) $(FUZZ_IMPL_MAIN) $(IMPL_SRCS) -o $@ \
+	    $(IMPL_LIBS) $(LDFLAGS_ALL) $(FUZZ_IMPL_LINK)
+
+fuzz-impl-bins: $(FUZZ_IMPL_BINS)
+
+FUZZ_IMPL_SUB = $(MAKE) --no-print-directory IMPL=$(IMPL) SAN= \
+                WERROR=$(WERROR)
+FUZZ_IMPL_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                 -fno-omit-frame-pointer
+
+fuzz-impl-standalone:
+	@$(FUZZ_IMPL_SUB) BUILD=$(FUZZ_IMPL_ROOT)/standalone fuzz-impl-bins
+fuzz-impl-libfuzzer:
+	@$(FUZZ_IMPL_SUB) BUILD=$(FUZZ_IMPL_ROOT)/libfuzzer CC=$(FUZZ_CLANG) \
+	    OPT="-O1 -g" CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_IMPL_SAN)" \
+	    LDFLAGS="$(FUZZ_IMPL_SAN)" FUZZ_IMPL_MAIN= \
+	    FUZZ_IMPL_LINK=-fsanitize=fuzzer fuzz-impl-bins
+fuzz-impl-afl:
+	@AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(FUZZ_IMPL_SUB) \
+	    BUILD=$(FUZZ_IMPL_ROOT)/afl CC=$(FUZZ_AFL_CC) OPT="-O1 -g" \
+	    FUZZ_IMPL_MAIN= FUZZ_IMPL_LINK=-fsanitize=fuzzer fuzz-impl-bins
+fuzz-impl-build: fuzz-impl-standalone fuzz-impl-libfuzzer
+	@if command -v $(FUZZ_AFL_CC) >/dev/null; then \
+	    $(MAKE) --no-print-directory fuzz-impl-afl; \
+	else echo "fuzz-impl-build: no $(FUZZ_AFL_CC), AFL++ builds skipped" \
+	    "(scripts/ensure-deps.sh fuzz)"; fi
+
+# make check: IMPL's framing and FIFO through its adapter, replayed on the
+# framing corpus and a seeded random differential (standalone build), then
+# a short libFuzzer run of each.
+FUZZ_IMPL_RANDOM ?= 3000
+fuzz-impl-smoke: fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-impl-standalone fuzz-impl-libfuzzer
+	$(FUZZ_IMPL_ROOT)/standalone/$(IMPL_NAME)/fuzz_impl_framing fuzz/corpus/framing
+	$(FUZZ_IMPL_ROOT)/standalone/$(IMPL_NAME)/fuzz_impl_framing -random=$(FUZZ_IMPL_RANDOM) -seed=1
+	$(FUZZ_IMPL_ROOT)/standalone/$(IMPL_NAME)/fuzz_impl_fifo fuzz/corpus/impl_fifo
+	$(FUZZ_IMPL_ROOT)/standalone/$(IMPL_NAME)/fuzz_impl_fifo -random=$(FUZZ_IMPL_RANDOM) -seed=1
+	python3 scripts/fuzz.py --no-build --build-dir $(BUILD) --no-save \
+	    --impl $(IMPL) --seconds $(FUZZ_IMPL_SMOKE_SECONDS) $(FUZZ_ARGS)
+
+
 .PHONY: fuzz fuzz-build fuzz-standalone fuzz-libfuzzer fuzz-afl fuzz-replay \
+        fuzz-impl-bins fuzz-impl-standalone fuzz-impl-libfuzzer fuzz-impl-afl \
+        fuzz-impl-build fuzz-impl-smoke \
         fuzz-smoke fuzz-seeds fuzz-oss fuzz-deps
 
 fuzz-standalone: $(FUZZ_STANDALONE)
@@ -134,9 +202,12 @@ fuzz-smoke: $(BUILD)/fuzz/libfuzzer/fuzz_framing
 # Time-boxed campaigns per harness with a summary table; see
 # scripts/fuzz.py --help (e.g. FUZZ_ARGS="--afl --update-corpus").  On a
 # fresh machine fuzz-deps installs clang and AFL++ first.
+# With IMPL= on the command line, the campaigns fuzz that implementation
+# through its adapter (the adapter harnesses) instead of the reference's.
+FUZZ_IMPL_ARG = $(if $(filter command line,$(origin IMPL)),--impl $(IMPL))
 fuzz: fuzz-deps
 	python3 scripts/fuzz.py --build-dir $(BUILD) --seconds $(FUZZ_SECONDS) \
-	    --jobs $(FUZZ_JOBS) $(FUZZ_ARGS)
+	    --jobs $(FUZZ_JOBS) $(FUZZ_IMPL_ARG) $(FUZZ_ARGS)
 
 fuzz-seeds:
 	python3 fuzz/gen_seeds.py

@@ -68,50 +68,6 @@ typedef struct {
 
 static uint8_t too_long[AC_TERMINATOR_MAX + 1];
 
-static void decode_action(fuzz_in_t *in, prog_action_t *a)
-{
-    uint8_t k = fuzz_u8(in);
-    memset(a, 0, sizeof(*a));
-    if (k < 0x40) {
-        size_t len = k == 0x3F ? 63u + fuzz_u8(in) : k;
-        a->kind = PA_STRING;
-        a->bytes = fuzz_bytes(in, len, &a->len);
-    } else if (k < 0x80) {
-        unsigned hi = k & 0x3F;
-        uint8_t lo = fuzz_u8(in);
-        a->kind = PA_COUNT;
-        a->count = hi == 0x3F ? ((uint64_t)1 << 40) + lo
-                              : ((uint64_t)hi << 8 | lo);
-    } else if (k < 0xC0) {
-        a->kind = PA_NONE;
-    } else {
-        static const pa_kind_t sub[8] = {PA_DISCARD, PA_RESET, PA_INVALID,
-                                         PA_NULL0, PA_LIMIT, PA_NONE,
-                                         PA_NONE, PA_NONE};
-        a->kind = sub[k & 7];
-        a->alt = (k >> 3) & 1;
-        if (a->kind == PA_LIMIT)
-            a->count = fuzz_u8(in);
-    }
-}
-
-static void decode_prog(fuzz_in_t *in, prog_t *prog, int *bytewise)
-{
-    uint8_t flags = fuzz_u8(in);
-    memset(prog, 0, sizeof(*prog));
-    *bytewise = (flags >> 4) & 1;
-    if (flags & 8)
-        prog->limit = (size_t)fuzz_u8(in) + 1;
-    prog->nact = 1 + (flags & 7);
-    decode_action(in, &prog->act[0]);
-    for (int i = 1; i < prog->nact; i++) {
-        uint8_t t = fuzz_u8(in);
-        decode_action(in, &prog->act[i]);
-        prog->act[i].when = t < 0x80 ? PT_FOUND : PT_FEED;
-        prog->act[i].at = t < 0x80 ? t + 1u : t - 0x80u;
-    }
-}
-
 /* --------------------------------------------------- the real framer -- */
 
 static void same_terminator(ac_framer_t *f, ac_term_kind_t kind,
@@ -495,7 +451,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_in_t in = {data, size, 0};
     prog_t prog;
     int bytewise;
-    decode_prog(&in, &prog, &bytewise);
+    prog_decode(&in, &prog, &bytewise);
     size_t nsizes;
     const uint8_t *sizes = fuzz_bytes(&in, fuzz_u8(&in), &nsizes);
     size_t n;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fuzz_common.h"
+
 /* One action of the program: a terminator to set, or another framing call. */
 typedef enum {
     PA_STRING,  /* set_terminator(bytes, len); len 0 means none (T1) */
@@ -86,5 +88,9 @@ size_t oracle_held(const oracle_t *o, const uint8_t **bytes);
 /* What the harness does after an overflow: the partial record is dropped,
  * discard, terminator none, then the program's first action again. */
 void oracle_recover(oracle_t *o);
+
+/* Decodes an input's flags and terminator program (the layout is in
+ * fuzz_framing.c's header); *bytewise is the differential replay's flag. */
+void prog_decode(fuzz_in_t *in, prog_t *prog, int *bytewise);
 
 #endif /* ACHAT_ORACLE_FRAMING_H */

@@ -5,17 +5,23 @@
  * named in LIST (fuzz/known-failures.txt: bugs found and not fixed yet)
  * run in a child process and are reported, never failing the replay.
  * -each runs every input in a child and names each one that fails
- * (scripts/fuzz.py screens corpus additions with it, under valgrind). */
+ * (scripts/fuzz.py screens corpus additions with it, under valgrind).
+ * -random=N [-seed=S] [-max_len=M] runs N inputs drawn from a seeded
+ * generator instead (up to M bytes, default 512): the seeded random
+ * differential that reaches implementations no fuzzing engine can drive
+ * (an agent); a failing input is written to random-crash-S-K. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
 #endif
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuzz_common.h"
@@ -24,6 +30,11 @@
  * a failure by aborting, and the name is what one needs to reproduce it. */
 static const char *current;
 
+/* In -random mode: the input being run, saved under current's name if it
+ * fails (only write(2) and open(2) here: a signal handler). */
+static const uint8_t *random_input;
+static size_t random_len;
+
 static void on_fatal(int sig)
 {
     static const char pre[] = "standalone: fatal signal while replaying ";
@@ -31,6 +42,13 @@ static void on_fatal(int sig)
         (void)!write(2, pre, sizeof(pre) - 1);
         (void)!write(2, current, strlen(current));
         (void)!write(2, "\n", 1);
+    }
+    if (current && random_input) {
+        int fd = open(current, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            (void)!write(fd, random_input, random_len);
+            close(fd);
+        }
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -196,9 +214,63 @@ static int run_dir(const char *dir, int verbose)
     return rc < 0 ? -1 : count;
 }
 
+/* splitmix64: the generator of -random, the same sequence for a seed on
+ * every machine. */
+static uint64_t next_random(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int run_random(long n, uint64_t seed, size_t max_len)
+{
+    static char name[64];
+    uint64_t s = seed;
+    uint8_t *buf = malloc(max_len ? max_len : 1);
+    if (buf == NULL)
+        return -1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long k = 0; k < n; k++) {
+        /* Lengths favour short inputs, as a fuzzer's do. */
+        size_t len = (size_t)(next_random(&s) % (max_len + 1));
+        if (next_random(&s) & 1)
+            len /= 8;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (uint8_t)next_random(&s);
+        /* Exactly len bytes on the heap, as for a replayed file. */
+        uint8_t *exact = malloc(len ? len : 1);
+        if (exact == NULL)
+            break;
+        memcpy(exact, buf, len);
+        snprintf(name, sizeof(name), "random-crash-%llu-%ld",
+                 (unsigned long long)seed, k);
+        current = name;
+        random_input = exact;
+        random_len = len;
+        LLVMFuzzerTestOneInput(exact, len);
+        random_input = NULL;
+        current = NULL;
+        free(exact);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    fprintf(stderr, "standalone: %ld random inputs (seed %llu, up to %zu "
+            "bytes) in %.2f s: %.0f exec/s\n", n, (unsigned long long)seed,
+            max_len, secs, secs > 0 ? (double)n / secs : 0.0);
+    free(buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int verbose = 0, total = 0, bad = 0;
+    long random_n = 0;
+    unsigned long long seed = 1;
+    size_t max_len = 512;
     signal(SIGABRT, on_fatal);
     signal(SIGSEGV, on_fatal);
     signal(SIGBUS, on_fatal);
@@ -210,6 +282,12 @@ int main(int argc, char **argv)
             verbose = 1;
         } else if (strcmp(argv[i], "-each") == 0) {
             each = 1;
+        } else if (strncmp(argv[i], "-random=", 8) == 0) {
+            random_n = strtol(argv[i] + 8, NULL, 10);
+        } else if (strncmp(argv[i], "-seed=", 6) == 0) {
+            seed = strtoull(argv[i] + 6, NULL, 0);
+        } else if (strncmp(argv[i], "-max_len=", 9) == 0) {
+            max_len = (size_t)strtoul(argv[i] + 9, NULL, 10);
         } else if (strncmp(argv[i], "-known=", 7) == 0) {
             load_known(argv[i] + 7);
         } else if (argv[i][0] == '-') {
@@ -226,8 +304,11 @@ int main(int argc, char **argv)
             total++;
         }
     }
-    fprintf(stderr, "%s: replayed %d input%s\n", argv[0], total,
-            total == 1 ? "" : "s");
+    if (random_n > 0 && run_random(random_n, seed, max_len) < 0)
+        bad = 1;
+    if (random_n == 0 || total > 0)
+        fprintf(stderr, "%s: replayed %d input%s\n", argv[0], total,
+                total == 1 ? "" : "s");
     for (int i = 0; i < nknown; i++)
         free(known[i]);
     return bad ? 2 : 0;

@@ -20,6 +20,12 @@ import sys
 import time
 
 HARNESSES = ['framing', 'fifo', 'loop', 'case_parser']
+# Harnesses that drive any implementation through its conformance adapter
+# (--impl DIR, make fuzz IMPL=DIR); built per implementation under
+# build/fuzz/impl/<variant>/<impl>/.  impl_framing reads the framing
+# harness's inputs, so it starts from that corpus and dictionary.
+IMPL_HARNESSES = ['impl_framing', 'impl_fifo']
+SEEDS_OF = {'impl_framing': 'framing'}
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 99
 
 # Environment per harness, e.g. sanitizer options that steer a campaign
@@ -68,6 +74,23 @@ def read_options(root, h):
             if k != 'dict']
 
 
+def seeds_name(h):
+    """The corpus, regressions, dictionary and options an harness uses."""
+    return SEEDS_OF.get(h, h)
+
+
+def bin_path(args, variant, h):
+    """A harness binary of one variant (standalone, libfuzzer, afl)."""
+    if h in IMPL_HARNESSES:
+        return os.path.join(args.build_dir, 'fuzz', 'impl', variant,
+                            args.impl_name, 'fuzz_' + h)
+    return os.path.join(args.build_dir, 'fuzz', variant, 'fuzz_' + h)
+
+
+def optional(flag, path):
+    return [flag + path] if os.path.exists(path) else []
+
+
 def sha1_name(path):
     with open(path, 'rb') as f:
         return hashlib.sha1(f.read()).hexdigest()
@@ -78,8 +101,7 @@ class Run:
 
     def __init__(self, args, root, h, known):
         self.h, self.args, self.root = h, args, root
-        self.bin = os.path.join(args.build_dir, 'fuzz', 'libfuzzer',
-                                'fuzz_' + h)
+        self.bin = bin_path(args, 'libfuzzer', h)
         self.work = os.path.join(args.work_dir, h)
         self.corpus = os.path.join(self.work, 'corpus')
         self.seeds = os.path.join(self.work, 'seeds')
@@ -102,7 +124,7 @@ class Run:
         shutil.rmtree(self.work, ignore_errors=True)
         for d in (self.corpus, self.seeds, self.artifacts):
             os.makedirs(d, exist_ok=True)
-        reg = os.path.join(self.root, 'fuzz', 'regressions', self.h)
+        reg = os.path.join(self.root, 'fuzz', 'regressions', seeds_name(self.h))
         for name in sorted(os.listdir(reg)) if os.path.isdir(reg) else []:
             if name not in self.known:
                 shutil.copy(os.path.join(reg, name), self.seeds)
@@ -112,11 +134,13 @@ class Run:
         cmd = [self.bin, '-max_total_time=%d' % a.seconds,
                '-error_exitcode=1', '-timeout_exitcode=70', '-timeout=25',
                '-print_final_stats=1', '-artifact_prefix=' + self.artifacts,
-               '-dict=' + os.path.join(self.root, 'fuzz', self.h + '.dict'),
                '-seed=%d' % a.seed]
-        cmd += read_options(self.root, self.h)
-        return cmd + [self.corpus, self.seeds,
-                      os.path.join(self.root, 'fuzz', 'corpus', self.h)]
+        cmd += optional('-dict=', os.path.join(
+            self.root, 'fuzz', seeds_name(self.h) + '.dict'))
+        cmd += read_options(self.root, seeds_name(self.h))
+        shipped = os.path.join(self.root, 'fuzz', 'corpus', seeds_name(self.h))
+        return cmd + [self.corpus, self.seeds] + \
+            ([shipped] if os.path.isdir(shipped) else [])
 
     def start(self):
         self.prepare()
@@ -213,8 +237,7 @@ class Run:
             dest = os.path.join(reg, sha1_name(keep))
             shutil.copy(keep, dest)
             keep = dest
-        sa = os.path.join(self.args.build_dir, 'fuzz', 'standalone',
-                          'fuzz_' + self.h)
+        sa = bin_path(self.args, 'standalone', self.h)
         return dict(kind=kind, path=self.rel(keep), why=self.replay(keep),
                     saved=not self.args.no_save,
                     repro=['%s %s' % (self.rel(self.bin), self.rel(keep)),
@@ -293,7 +316,7 @@ def screen(args, h, paths):
     not enter the committed corpus."""
     if not paths:
         return set()
-    sa = os.path.join(args.build_dir, 'fuzz', 'standalone', 'fuzz_' + h)
+    sa = bin_path(args, 'standalone', h)
     cmd = ([] if shutil.which('valgrind') is None else VALGRIND) + \
         [sa, '-each'] + paths
     res = subprocess.run(cmd, capture_output=True, text=True,
@@ -357,7 +380,7 @@ def run_afl(args, root, known):
     """AFL++ campaigns (afl-fuzz -V), one harness after the other."""
     rows, crashes = [], []
     for h in args.harness:
-        binary = os.path.join(args.build_dir, 'fuzz', 'afl', 'fuzz_' + h)
+        binary = bin_path(args, 'afl', h)
         if not os.access(binary, os.X_OK):
             log('fuzz.py: %s is missing (make fuzz-afl; needs afl++)' % binary)
             sys.exit(EXIT_INFRA)
@@ -366,7 +389,7 @@ def run_afl(args, root, known):
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(seeds)
         for d in ('corpus', 'regressions'):
-            src = os.path.join(root, 'fuzz', d, h)
+            src = os.path.join(root, 'fuzz', d, seeds_name(h))
             for name in sorted(os.listdir(src)) if os.path.isdir(src) else []:
                 if name not in known:
                     shutil.copy(os.path.join(src, name), seeds)
@@ -377,10 +400,17 @@ def run_afl(args, root, known):
         if 'ASAN_OPTIONS' in env:  # afl-fuzz insists on these two
             env['ASAN_OPTIONS'] += ':abort_on_error=1:symbolize=0'
 
+        if not os.listdir(seeds):  # afl-fuzz needs one input to start
+            with open(os.path.join(seeds, 'empty'), 'wb') as f:
+                f.write(b'\0')
         cmd = ['afl-fuzz', '-V', str(args.afl_seconds), '-m', 'none',
-               '-i', seeds, '-o', os.path.join(work, 'out'),
-               '-x', os.path.join(root, 'fuzz', h + '.dict'),
-               '-c', binary + '.cmplog', '--', binary]
+               '-i', seeds, '-o', os.path.join(work, 'out')]
+        dict_path = os.path.join(root, 'fuzz', seeds_name(h) + '.dict')
+        if os.path.exists(dict_path):
+            cmd += ['-x', dict_path]
+        if os.path.exists(binary + '.cmplog'):
+            cmd += ['-c', binary + '.cmplog']
+        cmd += ['--', binary]
         log('fuzz.py: %s: %d s of AFL++' % (h, args.afl_seconds))
         # In a session of its own, and its group killed when it is done:
         # afl-fuzz -V can leave fork servers behind (stopped, in sessions
@@ -481,8 +511,13 @@ def work_dir(args):
 
 
 def build(args, root):
-    targets = ['fuzz-standalone', 'fuzz-libfuzzer'] + \
-        (['fuzz-afl'] if args.afl else [])
+    if args.impl:
+        targets = ['IMPL=' + args.impl, 'fuzz-impl-standalone',
+                   'fuzz-impl-libfuzzer'] + \
+            (['fuzz-impl-afl'] if args.afl else [])
+    else:
+        targets = ['fuzz-standalone', 'fuzz-libfuzzer'] + \
+            (['fuzz-afl'] if args.afl else [])
     cmd = ['make', '--no-print-directory', '-C', root,
            'BUILD=' + os.path.relpath(args.build_dir, root)] + targets
     log('fuzz.py: building: ' + ' '.join(cmd[3:]))
@@ -498,8 +533,16 @@ def main():
                '2 usage, 99 build or harness error.')
     ap.add_argument('--seconds', type=int, default=60,
                     help='libFuzzer time per harness (default 60)')
-    ap.add_argument('--harness', action='append', choices=HARNESSES,
-                    help='harness to fuzz (repeatable; default: all)')
+    ap.add_argument('--harness', action='append',
+                    choices=HARNESSES + IMPL_HARNESSES,
+                    help='harness to fuzz (repeatable; default: all of the '
+                         'reference, or with --impl both adapter harnesses)')
+    ap.add_argument('--impl', default=None, metavar='DIR',
+                    help='fuzz the implementation whose conformance adapter '
+                         'is in DIR (as make conformance IMPL=DIR) through '
+                         'the adapter harnesses ' + ', '.join(IMPL_HARNESSES) +
+                         '; its finds are left in the work directory, never '
+                         'added to fuzz/regressions/')
     ap.add_argument('--jobs', type=int, default=1,
                     help='harnesses fuzzed at once (default 1, so the '
                          'exec/s figures are comparable)')
@@ -525,7 +568,21 @@ def main():
     if args.seconds < 1 or args.jobs < 1:
         ap.error('--seconds and --jobs must be at least 1')
     root = repo_root()
-    args.harness = args.harness or HARNESSES
+    if args.impl:
+        args.impl_name = os.path.basename(os.path.abspath(args.impl))
+        args.harness = args.harness or IMPL_HARNESSES
+        if set(args.harness) - set(IMPL_HARNESSES):
+            ap.error('with --impl, only the adapter harnesses: ' +
+                     ', '.join(IMPL_HARNESSES))
+        if args.update_corpus:
+            ap.error('--update-corpus keeps the reference\'s corpora; '
+                     'not with --impl')
+        args.no_save = True  # another implementation's bugs are its own
+    else:
+        args.impl_name = None
+        args.harness = args.harness or HARNESSES
+        if set(args.harness) & set(IMPL_HARNESSES):
+            ap.error('the adapter harnesses need --impl DIR')
     args.build_dir = os.path.abspath(os.path.join(root, args.build_dir))
     args.afl_seconds = args.afl_seconds or args.seconds
     if args.seed is None:

@@ -69,12 +69,13 @@ def detectors(root):
 
 
 ALL_DETECTORS = ["plain", "tsan", "asan", "helgrind", "drd"]
-# Implementations whose map_default may be called once before the threads
-# start under valgrind (achat-stress --prime-default-map): the reference's
-# lazy initialisation is a pthread_once whose fast path Helgrind cannot see
-# (a false positive shown by a clean run).  For any other implementation
-# the same first-call race may be real, and priming would hide it.
-PRIMED_IMPLS = {"ref"}
+# Allowances are what an implementation declares (achat-stress
+# --list-allowances reads its capability bits), never keyed on its name.
+# prime-default-map (ACC_CAP_DEFAULT_MAP_ONCE): map_default may be called
+# once before the threads start under valgrind, because its lazy
+# initialisation is a pthread_once whose fast path Helgrind and DRD cannot
+# see.  Undeclared, a first-call race stays visible.
+VALGRIND_ALLOWANCES = {"prime-default-map"}
 CANARIES = ["shared-map", "cross-push"]
 
 
@@ -94,6 +95,7 @@ class Runner:
         self.total = 0
         self.t0 = time.monotonic()
         self.procs = set()
+        self.allowances = set()
 
     def binary(self, det):
         return os.path.join(self.args.build, self.dets[det]["variant"],
@@ -116,6 +118,8 @@ class Runner:
             if self.dets[d]["wrap"] and not self.which("valgrind"):
                 raise Harness("valgrind is not installed "
                               "(scripts/ensure-deps.sh check)")
+            if self.dets[d]["wrap"]:
+                self.allowances = self.read_allowances(d)
         if "tsan" in dets:
             env = dict(os.environ, **self.dets["tsan"]["env"])
             for prefix in ([], ["setarch", platform.machine(), "-R"]):
@@ -146,6 +150,22 @@ class Runner:
                 self.binary(det), p.returncode, p.stderr.strip()[:300]))
         return names
 
+    def read_allowances(self, det):
+        """What the implementation declares it needs (its capability bits,
+        printed by the binary): the same adapter is in every variant."""
+        b = self.binary(det)
+        p = subprocess.run([b, "--list-allowances"], capture_output=True,
+                           text=True, timeout=60)
+        if p.returncode != 0:
+            raise Harness("%s --list-allowances failed (exit %d): %s" % (
+                b, p.returncode, p.stderr.strip()[:300]))
+        allow = set(p.stdout.split())
+        unknown = allow - VALGRIND_ALLOWANCES
+        if unknown:
+            raise Harness("unknown allowance(s) %s declared by %s" % (
+                ", ".join(sorted(unknown)), b))
+        return allow
+
     @staticmethod
     def which(prog):
         return any(os.access(os.path.join(p, prog), os.X_OK)
@@ -161,7 +181,7 @@ class Runner:
         if wrap and canary:
             wrap.append("--exit-on-first-error=yes")  # the first is enough
         prime = ["--prime-default-map"] if wrap and \
-            self.args.impl in PRIMED_IMPLS else []
+            "prime-default-map" in self.allowances else []
         return self.prefix.get(det, []) + wrap + [self.binary(det)] + \
             prime + drv_args
 
@@ -372,6 +392,21 @@ def cmd_check(r, a):
     return finish(r, results, bad)
 
 
+def cmd_canaries(r, a):
+    """Only the canaries, K runs each per detector: the catch-rate figure
+    (stress/README.md quotes K=30)."""
+    dets = a.detectors
+    r.preflight(dets)
+    resolve_backends(r, a)
+    plan = canary_plan(a, dets, a.canary_runs, a.canary_seconds,
+                       a.canary_threads)
+    plan.sort(key=lambda p: p[1] not in ("helgrind", "drd"))
+    results = execute(r, a.jobs, plan)
+    bad, table = judge(r, results)
+    print_canaries(table, dets, r)
+    return finish(r, results, bad)
+
+
 def cmd_matrix(r, a):
     dets = a.detectors
     r.preflight(dets)
@@ -516,6 +551,9 @@ def main(argv=None):
     m.add_argument("--seconds", type=float, default=5)
     m.add_argument("--threads", dest="thread_list", type=csv("threads"),
                    default=[1, 2, 4, 8])
+    sub.add_parser("canaries", parents=[common],
+                   help="only the canaries, --canary-runs K each per "
+                        "detector (catch rates)")
     rn = sub.add_parser("run", parents=[common],
                         help="one run under one detector")
     rn.add_argument("--detector", choices=ALL_DETECTORS, default="plain")
@@ -545,6 +583,11 @@ def main(argv=None):
                                     ",".join(map(str, a.thread_list)),
                                     a.seconds, a.seed), flush=True)
             return cmd_matrix(r, a)
+        if a.cmd == "canaries":
+            print("stress canaries: impl=%s detectors=%s runs=%d seed=0x%016x"
+                  % (a.impl, ",".join(a.detectors), a.canary_runs, a.seed),
+                  flush=True)
+            return cmd_canaries(r, a)
         return cmd_run(r, a)
     except Harness as e:
         print("stress: harness error: %s" % e, file=sys.stderr)

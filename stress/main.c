@@ -53,11 +53,14 @@ static void usage(FILE *f)
 "  --kinds LIST     channel kinds: unix,tcp,connect,accept (default all)\n"
 "  --grace S        seconds a channel may take to close (default 30)\n"
 "  --quiet          no progress line on stderr\n"
-"  --prime-default-map  call map_default once before the threads start\n"
-"                   (only where its lazy initialisation is known to be\n"
-"                   safe: it would hide a race there from the detectors)\n"
+"  --prime-default-map  call map_default once before the threads start;\n"
+"                   refused unless the implementation declares\n"
+"                   ACC_CAP_DEFAULT_MAP_ONCE (it would hide a real\n"
+"                   first-call race from the detectors)\n"
 "  --list-backends  print the implementation's backends, one a line, and\n"
 "                   exit (scripts/stress.py stresses all of them)\n"
+"  --list-allowances  print the allowances the implementation declares\n"
+"                   (prime-default-map), one a line, and exit\n"
 "  --version, --help\n"
 "\n"
 "A progress line goes to stderr every second (ops/s, bytes/s, channels\n"
@@ -310,7 +313,7 @@ static void parse_args(int argc, char **argv)
     int have_seed = 0, have_secs = 0;
     enum { O_THREADS = 256, O_CHANNELS, O_SECONDS, O_ITER, O_SEED, O_BACKEND,
            O_MODE, O_KINDS, O_GRACE, O_QUIET, O_PRIME, O_LIST_BACKENDS,
-           O_VERSION, O_HELP };
+           O_LIST_ALLOWANCES, O_VERSION, O_HELP };
     static const struct option lo[] = {
         {"threads", required_argument, 0, O_THREADS},
         {"channels", required_argument, 0, O_CHANNELS},
@@ -324,6 +327,7 @@ static void parse_args(int argc, char **argv)
         {"quiet", no_argument, 0, O_QUIET},
         {"prime-default-map", no_argument, 0, O_PRIME},
         {"list-backends", no_argument, 0, O_LIST_BACKENDS},
+        {"list-allowances", no_argument, 0, O_LIST_ALLOWANCES},
         {"version", no_argument, 0, O_VERSION},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
@@ -372,6 +376,14 @@ static void parse_args(int argc, char **argv)
                 printf("%s\n", im->backends[i]);
             exit(EXIT_CLEAN);
         }
+        case O_LIST_ALLOWANCES: {
+            /* Declared by the implementation, never inferred from its
+             * name: scripts/stress.py applies exactly these. */
+            const acc_impl_t *im = acc_get_impl();
+            if (im != NULL && (im->caps & ACC_CAP_DEFAULT_MAP_ONCE))
+                printf("prime-default-map\n");
+            exit(EXIT_CLEAN);
+        }
         case O_VERSION:
             printf("achat-stress 0.1 (adapter ABI %d)\n", ACC_ABI_VERSION);
             exit(EXIT_CLEAN);
@@ -405,6 +417,12 @@ static void check_impl(void)
         o->mode == MODE_CLEAN) {
         fprintf(stderr, "achat-stress: %s does not declare ACC_CAP_THREADS "
                 "(maps usable from any one thread)\n", im->name);
+        exit(EXIT_USAGE);
+    }
+    if (o->prime_default_map && !(im->caps & ACC_CAP_DEFAULT_MAP_ONCE)) {
+        fprintf(stderr, "achat-stress: --prime-default-map: %s does not "
+                "declare ACC_CAP_DEFAULT_MAP_ONCE, so a first-call race in "
+                "its map_default may be real and is not hidden\n", im->name);
         exit(EXIT_USAGE);
     }
     if (im->backends == NULL || im->backends[0] == NULL)
@@ -530,11 +548,10 @@ int main(int argc, char **argv)
      * Helgrind does not see the happens-before of pthread_once's fast path
      * (an atomic load), so it reports the once-initialised TLS key as a
      * race between two threads' first calls.  Making the first call here,
-     * before the threads start, orders it for every thread.  An option,
-     * not a rule: in another implementation the same lazy initialisation
-     * may be a real race, which this call would hide from Helgrind and
-     * DRD, so scripts/stress.py passes it only to the reference's valgrind
-     * runs. */
+     * before the threads start, orders it for every thread.  Only an
+     * implementation that declares ACC_CAP_DEFAULT_MAP_ONCE gets it
+     * (check_impl): elsewhere the same lazy initialisation may be a real
+     * race, which this call would hide from Helgrind and DRD. */
     if (o->prime_default_map && (im->caps & ACC_CAP_DEFAULT_MAP) &&
         im->map_default)
         (void)im->map_default();
