@@ -54,7 +54,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
         conformance acc-run examples-check readme-check install-check selftest clang-build matrix-page-check case-errors-check neutrality-check \
-        catalogue-check \
+        messages-check catalogue-check \
         install clean help
 .DEFAULT_GOAL := all
 
@@ -155,8 +155,11 @@ readme-check: lib
 	python3 scripts/readme_check.py --cc "$(CC) $(SANFLAGS)" --lib $(LIB) \
 	    --out $(BUILD)/readme
 
-# The suite must reject every deliberately broken reference.
+# The suite must reject every bug of the realistic-bug catalogue
+# (conformance/selftest/mutants.txt), each by the case(s) it names; the
+# catalogue's page (docs/bug-catalogue.md) must be the one it generates.
 selftest: deps
+	python3 scripts/selftest.py --check-doc docs/bug-catalogue.md
 	python3 scripts/selftest.py
 
 # No driver treats the reference by its name: the conformance suite, the
@@ -174,10 +177,9 @@ neutrality-check: deps
 # Every test, one step after another; each step's wall time is printed at
 # the end, so a CI log shows where the minutes go.
 CHECK_STEPS := all unit clang-build memcheck sanitize examples-check \
-    readme-check install-check conformance reports-check case-errors-check \
-    catalogue-check selftest \
-    mutation-sample stress-check agents-check fuzz-replay fuzz-smoke \
-    neutrality-check matrix-page-check
+    readme-check install-check conformance reports-check case-errors-check messages-check \
+    catalogue-check selftest mutation-sample stress-check agents-check lifetime-check fuzz-replay \
+    fuzz-smoke neutrality-check matrix-page-check
 
 check: deps
 	@t0=$$(date +%s); times=""; \
@@ -233,6 +235,10 @@ reports-check: acc-run
 # The case parser refuses bad case files with the file, line and fault.
 case-errors-check: acc-run
 	python3 scripts/test_case_errors.py --runner $(ACC_RUN)
+
+# Failure messages say what the implementation did, on planted bugs.
+messages-check: deps
+	python3 scripts/test_messages.py --build $(BUILD)
 
 # Every citation of CPython's behaviour names an entry of the shipped
 # catalogue (docs/cpython-3.11.md), and no expected failure is "masked".

@@ -19,7 +19,9 @@ testcase with no <failure> but a <system-out>, JSON status FAIL, soft true.
 a wrong count, a missing time, a lost TAP line, a duplicated JSON record...)
 and asserts that each is refused; with --runner it also runs the runner on a
 scratch suite (a soft failure, an XFAIL, a case that does not apply, a skip
-reason full of control and non-UTF-8 bytes) and checks the exit code and the reports it writes.
+reason full of control and non-UTF-8 bytes) and checks the exit code and the reports it writes,
+and on cases that hang, listed XFAIL: each must be an ERROR that fails the
+run and names the step line it stopped in.
 
 Exit: 0 the reports are valid, 1 they are not, 2 usage, 99 harness error.
 """
@@ -393,6 +395,7 @@ def self_test(tap, junit, js, runner):
         if runner:
             faults += control_bytes(runner, tmp)
             faults += same_whatever_jobs(runner, tmp)
+            faults += errors_stay_errors(runner, tmp)
     return faults
 
 
@@ -493,6 +496,66 @@ def control_bytes(runner, tmp):
         probs.add("terminal", "the soft failure is not called soft")
     print(f"  {'FAILED  ' if probs else 'valid   '} reports of a scratch run: a soft failure, "
           "an XFAIL, a skip reason with control and non-UTF-8 bytes")
+    return [f"self-test: {p}" for p in probs]
+
+
+# A case that hangs in a loop pass (line 7), listed XFAIL, and one that
+# hangs inside a reaction (line 8: a pass on another, empty map waits its
+# timeout out), run from the step on line 10.
+HUNG_CASES = {
+    "hang.case": "id: t.hung.pass\nclause: T4\ndescription: Outlasts its timeout.\n---\n"
+                 "chat a unix\nterm a \"\\n\"\npass 60000\nexpect a found\n",
+    "react.case": "id: t.hung.reaction\nclause: T4\ndescription: Hangs in a handler.\n---\n"
+                  "map b\nchat a unix\nterm a \"\\n\"\non a found: pass b 60000\n"
+                  "send a \"x\\n\"\n"
+                  "expect a found\n",
+}
+HUNG_WHERE = {"t.hung.pass": "timeout after 1 s in step line 7 `pass 60000`",
+              "t.hung.reaction": "timeout after 1 s in step line 8 `on a found: pass b 60000`"}
+
+
+def errors_stay_errors(runner, tmp):
+    """An ERROR is never an expected failure: a hung run listed XFAIL reports
+    ERROR, fails the run (exit 1), names the step line and text it stopped
+    in, and says the listing does not cover it; TAP has it as plain 'not ok',
+    JUnit as <error>."""
+    d = os.path.join(tmp, "hung", "t")
+    os.makedirs(d)
+    for name, text in HUNG_CASES.items():
+        with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    exp = os.path.join(tmp, "hung-expect.txt")
+    with open(exp, "w", encoding="utf-8") as f:
+        f.write("t.hung.* XFAIL known to hang\n")
+    out = {k: os.path.join(tmp, f"hung.{k}") for k in ("tap", "xml", "json")}
+    rc, so, se, _ = run_bounded([runner, "--cases", os.path.dirname(d), "--expectations", exp,
+                                 "--split", "as-written", "--backend", "poll", "--timeout", "1",
+                                 "--tap", out["tap"], "--junit", out["xml"], "--json",
+                                 out["json"], "t.hung.*"], timeout=120)
+    if rc != 1:
+        return [f"self-test: a run whose only cases hang, listed XFAIL, exited {rc}, want 1: "
+                f"{(so + se)[-300:]}"]
+    probs = check_all(out["tap"], out["xml"], out["json"])
+    with open(out["json"], encoding="utf-8") as f:
+        results = json.load(f)["results"]
+    with open(out["tap"], encoding="utf-8") as f:
+        tap = f.read()
+    with open(out["xml"], encoding="utf-8") as f:
+        xml = f.read()
+    for r in results:
+        want = HUNG_WHERE.get(r["id"], "?")
+        if r["status"] != "ERROR":
+            probs.add(out["json"], f"{r['id']}: a hung run listed XFAIL is {r['status']}, "
+                      "not ERROR")
+        if want not in r["message"] or "listed XFAIL" not in r["message"]:
+            probs.add(out["json"], f"{r['id']}: the message does not say '{want}' and that "
+                      f"the XFAIL listing does not cover it: {r['message'][:200]!r}")
+    if len(results) != len(HUNG_CASES):
+        probs.add(out["json"], f"{len(results)} runs, want {len(HUNG_CASES)}")
+    if "# TODO" in tap or xml.count("<error ") != len(HUNG_CASES):
+        probs.add(out["tap"], "a hung run is a TAP TODO, or not a JUnit <error>")
+    print(f"  {'FAILED  ' if probs else 'valid   '} a hang listed XFAIL is an ERROR that fails "
+          "the run and names its step line")
     return [f"self-test: {p}" for p in probs]
 
 

@@ -196,7 +196,9 @@ def split_message(msg):
         (r"^(.*), want (.*)$", lambda m: (m[2], m[1])),
         (r"^expected (\S+) to be (\S+)$", lambda m: (f"{m[1]} {m[2]}", f"{m[1]} not {m[2]}")),
     ]
-    if re.match(r"^(Received signal|Test timeout expired|Early exit)", msg):
+    # An ERROR: libcheck's own words, or the runner's (conformance/src/verdict.c).
+    if re.match(r"^(Received signal|Test timeout expired|Early exit|timeout after |"
+                r"signal \d+ \(|the run exited early)", msg):
         return loc, "the case runs to its end", msg.strip()
     for pat, f in pats:
         mm = re.match(pat, msg, re.S)

@@ -7,6 +7,8 @@
 #   make agents-check     decoder tests; reference agent == in-process, case by
 #                         case; CPython as expected; broken agents give ERROR
 #   make agents-clang     the same C sources built with clang (-Werror)
+#   make lifetime-check   a runner killed mid-run (SIGKILL) leaves no worker,
+#                         run or agent behind, in-process and through agents
 # Knobs: AGENT_SEED (one seed for every run compared), AGENT_ARGS (more
 # runner options), PYTHON (the interpreter of the CPython agent),
 # AGENT_SPLITS (the read chunkings agents-check compares; empty = all four).
@@ -78,6 +80,9 @@ agents-check: agents
 agents-clang:
 	@$(AGENTS_SUBMAKE) CC=clang BUILD=$(CLANG_BUILD) agents
 
-.PHONY: agents agents-ref agents-cpython agents-check agents-clang
+lifetime-check: agents
+	$(PYTHON) scripts/test_lifetime.py --build $(BUILD) --python "$(PYTHON)"
+
+.PHONY: agents agents-ref agents-cpython agents-check agents-clang lifetime-check
 
 endif

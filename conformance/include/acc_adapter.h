@@ -34,6 +34,13 @@ enum {
     /* Forked runs may overlap (the runner's --jobs): nothing the adapter
      * holds is shared between them.  Without it, runs go one at a time. */
     ACC_CAP_PARALLEL_RUNS = 1 << 11,
+    /* Its socket and wait calls (recv, send, their read/write, msg and to/
+     * from forms, accept, accept4, connect, poll, select, epoll_wait) are
+     * linked to the suite's acc_fs_* (same prototypes; the list is
+     * conformance/src/failsys.syms), which pass them through until a test
+     * injects EINTR, EAGAIN, a short transfer, ECONNABORTED, EMFILE or
+     * ECONNREFUSED at chosen calls (D11, D12, D17, D20, E5, L8, P3, P12). */
+    ACC_CAP_SYSCALL_FAULTS = 1 << 12,
     /* map_default's first call initialises the default-map key once with
      * pthread_once (docs/ownership.md rule 2).  Valgrind's race detectors
      * cannot see the ordering of pthread_once's fast path, so the stress

@@ -405,11 +405,24 @@ static int parse_producer(parser_t *p, int *i, step_t *st)
         if (l) st->lens = l;
         if (!c || !l)
             return fail(p, "out of memory");
+        /* "" is an empty chunk with a non-NULL pointer: P4 makes it the
+         * producer's exhaustion, so later chunks must never be asked for. */
         if (parse_bytes(p, i, &st->chunks[st->nchunks], &st->lens[st->nchunks]) < 0)
             return -1;
-        if (st->lens[st->nchunks++] == 0)
-            return fail(p, "producer chunks must be non-empty (empty = exhausted)");
+        st->nchunks++;
     }
+    return 0;
+}
+
+/* expect-predicates CH readable N writable M */
+static int parse_predicates(parser_t *p, int *i, step_t *st)
+{
+    if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+        return -1;
+    if (!word_is(p, *i, "readable") || parse_u64(p, *i + 1, &st->num) < 0 ||
+        !word_is(p, *i + 2, "writable") || parse_u64(p, *i + 3, &st->num2) < 0)
+        return fail(p, "expect-predicates CH readable N writable M");
+    *i += 4;
     return 0;
 }
 
@@ -428,8 +441,16 @@ static const opdef_t ops[] = {
     {"close-when-done", OP_CLOSE_WHEN_DONE, A_CH},
     {"discard", OP_DISCARD, A_CH},     {"close", OP_CLOSE, A_CH},
     {"free", OP_FREE, A_CH},           {"readable", OP_READABLE, A_CH_NUM},
-    {"writable", OP_WRITABLE, A_CH_NUM}, {"sendraw", OP_SENDRAW, A_CH_BYTES},
+    {"writable", OP_WRITABLE, A_CH_NUM}, {"sendraw", OP_SENDRAW, A_SPECIAL},
     {"close-fd", OP_CLOSE_FD, A_CH},   {"close-all", OP_CLOSE_ALL, A_MAPOPT},
+    {"peer-stall", OP_PEER_STALL, A_CH},
+    {"expect-now", OP_EXPECT_NOW, A_SPECIAL},
+    {"expect-quiet-now", OP_EXPECT_QUIET_NOW, A_CH},
+    {"expect-predicates", OP_EXPECT_PREDICATES, A_SPECIAL},
+    {"expect-elapsed", OP_EXPECT_ELAPSED, A_SPECIAL},
+    {"expect-peer-sent", OP_EXPECT_PEER_SENT, A_CH},
+    {"expect-blocked", OP_EXPECT_BLOCKED, A_CH},
+    {"expect-either", OP_EXPECT_EITHER, A_SPECIAL},
     {"exit", OP_EXIT, A_MAPOPT},       {"pass", OP_PASS, A_MAPOPT},
     {"run", OP_RUN, A_MAPOPT},         {"loop", OP_LOOP, A_MAPOPT},
     {"expect-peer-eof", OP_EXPECT_PEER_EOF, A_CH},
@@ -445,12 +466,47 @@ static const opdef_t ops[] = {
     {"map", OP_MAP, A_SPECIAL},
 };
 
+const char *op_word(op_t op)
+{
+    if (op == OP_CHAT_TCP)
+        return "chat";
+    if (op == OP_CONNECT_REFUSED)
+        return "connect";
+    for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
+        if (ops[k].op == op)
+            return ops[k].word;
+    return "?";
+}
+
 /* Creation steps declare their channel name. */
 static int parse_special(parser_t *p, int *i, step_t *st)
 {
     switch (st->op) {
-    case OP_EXPECT:
+    case OP_EXPECT: case OP_EXPECT_NOW:
         return parse_expect(p, i, st);
+    case OP_EXPECT_EITHER: /* expect-either CH1 CH2 EVENT [ARG] */
+        if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0)
+            return -1;
+        return parse_expect(p, i, st);
+    case OP_EXPECT_PREDICATES:
+        return parse_predicates(p, i, st);
+    case OP_EXPECT_ELAPSED: /* expect-elapsed MIN_MS MAX_MS */
+        if (parse_u64(p, *i, &st->num) < 0 || parse_u64(p, *i + 1, &st->num2) < 0 ||
+            st->num > st->num2)
+            return fail(p, "expect-elapsed MIN_MS MAX_MS (MIN <= MAX)");
+        *i += 2;
+        return 0;
+    case OP_SENDRAW: /* sendraw CH BYTES [sent N] */
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
+            parse_bytes(p, i, &st->bytes, &st->nbytes) < 0)
+            return -1;
+        if (word_is(p, *i, "sent")) {
+            if (parse_u64(p, *i + 1, &st->num2) < 0)
+                return -1;
+            st->has_sent = 1;
+            *i += 2;
+        }
+        return 0;
     case OP_EXPECT_PEER:
         if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
             parse_bytes(p, i, &st->bytes, &st->nbytes) < 0)
@@ -532,8 +588,15 @@ static int parse_args(parser_t *p, const opdef_t *d, int *i, step_t *st)
     case A_MAPOPT:
         opt_map(p, i, st);
         if ((st->op == OP_PASS || st->op == OP_LOOP || st->op == OP_EXPECT_SIZE) &&
-            *i < p->ntok && !p->tok[*i].str && !word_is(p, *i, "->"))
-            return parse_u64(p, (*i)++, &st->num);
+            *i < p->ntok && !p->tok[*i].str && !word_is(p, *i, "->")) {
+            if (parse_u64(p, (*i)++, &st->num) < 0)
+                return -1;
+            /* loop [M] COUNT [TIMEOUT_MS]: the timeout of every pass */
+            if (st->op == OP_LOOP && *i < p->ntok && !p->tok[*i].str &&
+                !word_is(p, *i, "->"))
+                return parse_u64(p, (*i)++, &st->num2);
+            return 0;
+        }
         if (st->op == OP_LOOP || st->op == OP_EXPECT_SIZE)
             return fail(p, "%s needs a number", d->word);
         return 0;
@@ -626,7 +689,7 @@ static const struct {
     {"listen", ACC_CAP_LISTEN}, {"connect", ACC_CAP_CONNECT},
     {"default-map", ACC_CAP_DEFAULT_MAP}, {"threads", ACC_CAP_THREADS},
     {"bufsize", ACC_CAP_BUFSIZE}, {"exit", ACC_CAP_EXIT},
-    {"alloc-fail", ACC_CAP_ALLOC_FAIL},
+    {"alloc-fail", ACC_CAP_ALLOC_FAIL}, {"sys-fail", ACC_CAP_SYSCALL_FAULTS},
 };
 
 static int header_list(parser_t *p, char *v, int (*each)(parser_t *, const char *))

@@ -21,11 +21,15 @@ typedef enum {
     OP_TERM, OP_COUNT, OP_NONE, OP_LIMIT, OP_BUFSIZE, OP_PUSH, OP_PRODUCER,
     OP_CLOSE_WHEN_DONE, OP_DISCARD, OP_CLOSE, OP_FREE, OP_READABLE,
     OP_WRITABLE, OP_SENDRAW, OP_CLOSE_ALL, OP_EXIT, OP_CLOSE_FD,
+    OP_PEER_STALL,
     /* loop */
     OP_PASS, OP_RUN, OP_LOOP,
     /* expectations */
     OP_EXPECT, OP_EXPECT_PEER, OP_EXPECT_PEER_EOF, OP_EXPECT_SIZE,
-    OP_EXPECT_CLOSED, OP_EXPECT_OPEN, OP_EXPECT_QUIET
+    OP_EXPECT_CLOSED, OP_EXPECT_OPEN, OP_EXPECT_QUIET,
+    /* expectations that run no pass (OP_EXPECT_NOW and after) */
+    OP_EXPECT_NOW, OP_EXPECT_QUIET_NOW, OP_EXPECT_PREDICATES,
+    OP_EXPECT_ELAPSED, OP_EXPECT_PEER_SENT, OP_EXPECT_BLOCKED, OP_EXPECT_EITHER
 } op_t;
 
 /* Event kinds, as recorded from callbacks and named in expectations. */
@@ -50,6 +54,7 @@ typedef struct step {
     size_t *lens;
     size_t nchunks;
     size_t slow;          /* OP_EXPECT_PEER: bytes per read, 0 = all */
+    int has_sent;         /* OP_SENDRAW "sent N": num2 is the exact count */
 } step_t;
 
 typedef struct reaction {
@@ -99,6 +104,8 @@ const char *split_name(int split);
 int split_by_name(const char *s);
 const char *level_name(level_t l);
 const char *ev_name(ev_kind_t e);
+/* The step keyword of an operation ("close-when-done"), for messages. */
+const char *op_word(op_t op);
 /* errno by symbolic name ("EPIPE"), 0 for "0"; -1 if unknown. */
 int errno_by_name(const char *s);
 const char *errno_name(int err); /* positive errno -> "EPIPE" */

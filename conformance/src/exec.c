@@ -29,6 +29,10 @@ typedef struct {
     size_t n, off;      /* data: bytes [off, n) not yet matched */
     int err;
     int prod;
+    /* Where it was delivered: inside the operation step at op_line (op),
+     * or (op_line 0) from a pass. */
+    op_t op;
+    int op_line;
 } event_t;
 
 struct run;
@@ -48,11 +52,20 @@ typedef struct chan {
     int nacc;
     unsigned char *pend; /* one-shot: sends not yet written */
     size_t npend;
+    uint64_t nreadable, nwritable; /* predicate calls since last counted */
+    unsigned char *sent; /* bytes sendraw reported sent, not yet checked */
+    size_t nsent;
 } chan_t;
 
+/* A queued producer.  Its chunks are the suite's own heap copies: when it
+ * is released they are overwritten and freed, so an implementation that
+ * kept a chunk by pointer instead of copying it sends garbage (P1, P4). */
 typedef struct prodctx {
     struct run *run;
     int ch, prod;
+    unsigned char **chunks;
+    size_t *lens, n;
+    int released;
     struct prodctx *next;
 } prodctx_t;
 
@@ -70,6 +83,9 @@ typedef struct run {
     uint64_t events;    /* total recorded, to see progress */
     uint64_t rng;
     int depth;          /* callbacks on the stack: no loop-driving steps */
+    const step_t *op;   /* step running outside any pass, NULL in a pass */
+    int nowait;         /* expect-now: look at what is queued, run no pass */
+    int64_t last_ms;    /* duration of the last pass or loop step, -1 */
 } run_t;
 
 /* The first failure is the run's message; a skip (failed == 2) stops the
@@ -114,6 +130,16 @@ static void esc(char *out, size_t cap, const unsigned char *p, size_t n)
     escape(out, cap, p, n);
 }
 
+/* Tells a parent that outlives this run where it is (exec_where_t). */
+static void at(run_t *r, exec_phase_t phase, const step_t *st)
+{
+    exec_where_t *w = r->o->where;
+    if (w == NULL)
+        return;
+    w->line = st ? st->line : 0;
+    w->phase = phase;
+}
+
 /* ------------------------------------------------------------ events -- */
 
 static int exec_step(run_t *r, const step_t *st);
@@ -127,17 +153,71 @@ static void fire_reactions(run_t *r, chan_t *ch, ev_kind_t kind)
         if (re->ch == ch->idx && re->ev == kind &&
             (re->nth == 0 || re->nth == nth)) {
             const step_t *saved = r->cur;
+            exec_where_t was = r->o->where ? *r->o->where : (exec_where_t){0};
             r->cur = &re->action;
+            at(r, EXEC_AT_STEP, &re->action);
             exec_step(r, &re->action);
             r->cur = saved;
+            if (r->o->where) { /* back to the step (or phase) that ran the loop */
+                r->o->where->line = was.line;
+                r->o->where->phase = was.phase;
+            }
         }
     }
+}
+
+static const char *handler_name(ev_kind_t k)
+{
+    static const char *const names[EV__COUNT] = {
+        [EV_DATA] = "collect_incoming_data", [EV_FOUND] = "found_terminator",
+        [EV_CLOSE] = "handle_close", [EV_ERROR] = "handle_error",
+        [EV_CONNECT] = "handle_connect", [EV_ACCEPT] = "handle_accept",
+        [EV_READ] = "handle_read", [EV_READ_EAGAIN] = "handle_read",
+        [EV_WRITE] = "handle_write", [EV_RELEASED] = "the release hook"};
+    return names[k];
+}
+
+/* The clause that forbids this event inside this operation call, or NULL.
+ * Release hooks are not handlers (D7): a refused producer is released
+ * inside its push (P7, P8), and discard and close release the queue. */
+static const char *sync_forbidden(op_t op, ev_kind_t ev)
+{
+    if (ev == EV_RELEASED)
+        return NULL;
+    switch (op) {
+    case OP_PUSH: case OP_PRODUCER: return "P2";
+    case OP_CLOSE_WHEN_DONE: return ev == EV_CLOSE ? "P6" : NULL;
+    case OP_CLOSE: return ev == EV_CLOSE ? "D8" : NULL;
+    case OP_CLOSE_ALL: return ev == EV_CLOSE ? "M8" : NULL;
+    case OP_CONNECT: case OP_CONNECT_REFUSED:
+        return ev == EV_CONNECT ? "D13" : "D13 D17";
+    case OP_TERM: case OP_COUNT: case OP_NONE:
+        return ev == EV_DATA || ev == EV_FOUND ? "T10 T11" : NULL;
+    default: return NULL;
+    }
+}
+
+/* An event delivered inside an operation (not from a pass) is checked
+ * against the clause of that operation, in every case: a handler that ran
+ * synchronously is a failure even where the case then expects the event. */
+static void check_sync(run_t *r, chan_t *ch, ev_kind_t kind)
+{
+    const char *clause = r->op ? sync_forbidden(r->op->op, kind) : NULL;
+    if (clause == NULL)
+        return;
+    const step_t *saved = r->cur;
+    r->cur = r->op;
+    failf(r, "%s of %s ran inside %s (line %d), not from a pass: %s forbids it",
+          handler_name(kind), name(r, ch->idx), op_word(r->op->op),
+          r->op->line, clause);
+    r->cur = saved;
 }
 
 static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
                    int err, int prod)
 {
     run_t *r = ch->run;
+    check_sync(r, ch, kind);
     event_t *last = ch->nev > ch->head ? &ch->evs[ch->nev - 1] : NULL;
     r->events++;
     if (r->o->verbose) {
@@ -146,7 +226,9 @@ static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
         fprintf(stderr, "  event %s %s %s%s\n", name(r, ch->idx),
                 ev_name(kind), e, err ? errno_name(err) : "");
     }
-    if ((kind == EV_DATA || kind == EV_READ) && last && last->kind == kind) {
+    int op_line = r->op ? r->op->line : 0;
+    if ((kind == EV_DATA || kind == EV_READ) && last && last->kind == kind &&
+        last->op_line == op_line) {
         unsigned char *b = realloc(last->bytes, last->n + n);
         if (b == NULL)
             abort();
@@ -165,6 +247,8 @@ static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
         e->kind = kind;
         e->err = err;
         e->prod = prod;
+        e->op = r->op ? r->op->op : OP_PASS;
+        e->op_line = op_line;
         if (n) {
             e->bytes = malloc(n);
             if (e->bytes == NULL)
@@ -201,8 +285,19 @@ static void cb_accept(void *ctx, int fd)
     record(ch, EV_ACCEPT, NULL, 0, 0, 0);
 }
 
-static int cb_readable(void *ctx) { return ((chan_t *)ctx)->readable; }
-static int cb_writable(void *ctx) { return ((chan_t *)ctx)->writable; }
+static int cb_readable(void *ctx)
+{
+    chan_t *ch = ctx;
+    ch->nreadable++;
+    return ch->readable;
+}
+
+static int cb_writable(void *ctx)
+{
+    chan_t *ch = ctx;
+    ch->nwritable++;
+    return ch->writable;
+}
 
 static void cb_read(void *ctx)
 {
@@ -226,9 +321,30 @@ static const acc_events_t events = {
     cb_collect, cb_found, cb_close, cb_error, cb_connect, cb_accept,
     cb_readable, cb_writable, cb_read, cb_write};
 
+/* Overwrites the caller's bytes after the call that was given them: an
+ * implementation that kept the pointer instead of copying (P1, T3) then
+ * sends or matches bytes nobody gave it. */
+static void scramble(unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)~p[i];
+}
+
+static void prod_drop_chunks(prodctx_t *pc)
+{
+    for (size_t k = 0; k < pc->n; k++) {
+        scramble(pc->chunks[k], pc->lens[k]);
+        free(pc->chunks[k]);
+        pc->chunks[k] = NULL;
+    }
+}
+
 static void cb_released(void *pctx)
 {
     prodctx_t *pc = pctx;
+    if (!pc->released)
+        prod_drop_chunks(pc);
+    pc->released = 1;
     record(&pc->run->ch[pc->ch], EV_RELEASED, NULL, 0, 0, pc->prod);
 }
 
@@ -239,9 +355,29 @@ static int impl_fd(run_t *r, chan_t *ch)
     return ch->h ? r->im->fd(ch->h) : -1;
 }
 
+/* Every pass and loop goes through these two: events they deliver are
+ * from a pass, not from the operation step that is running. */
+static int impl_poll(run_t *r, int map, int timeout_ms)
+{
+    const step_t *saved = r->op;
+    r->op = NULL;
+    int rc = r->im->poll(r->maps[map], r->o->backend, timeout_ms);
+    r->op = saved;
+    return rc;
+}
+
+static int impl_loop(run_t *r, int map, int timeout_ms, int count)
+{
+    const step_t *saved = r->op;
+    r->op = NULL;
+    int rc = r->im->loop(r->maps[map], r->o->backend, timeout_ms, count);
+    r->op = saved;
+    return rc;
+}
+
 static int one_pass(run_t *r, int map, int timeout_ms)
 {
-    int rc = r->im->poll(r->maps[map], r->o->backend, timeout_ms);
+    int rc = impl_poll(r, map, timeout_ms);
     if (rc < 0)
         return failf(r, "a loop pass failed: %s (%d)", errno_name(-rc), rc);
     return 0;
@@ -290,6 +426,44 @@ static int settle(run_t *r)
 
 /* ------------------------------------------------------------- peers -- */
 
+/* What the implementation reported on ch so far, expected or not, for a
+ * harness-side failure (the peer cannot send, the bytes do not come) whose
+ * cause is on the implementation's side: "events on a so far: error
+ * EMSGSIZE, close".  The last STORY_MAX only, the count of earlier ones
+ * first. */
+#define STORY_MAX 8
+static void story_of(chan_t *ch, char *out, size_t cap)
+{
+    size_t first = ch->nev > STORY_MAX ? ch->nev - STORY_MAX : 0;
+    int o = snprintf(out, cap, "events on %s so far: ", name(ch->run, ch->idx));
+    if (ch->nev == 0)
+        snprintf(out + o, cap - (size_t)o, "none");
+    else if (first)
+        o += snprintf(out + o, cap - (size_t)o, "%zu earlier, then ", first);
+    for (size_t i = first; i < ch->nev && (size_t)o + 4 < cap; i++) {
+        const event_t *e = &ch->evs[i];
+        char b[120];
+        esc(b, sizeof(b), e->bytes, e->n);
+        if (e->kind == EV_DATA || e->kind == EV_READ)
+            o += snprintf(out + o, cap - (size_t)o, "%s%s \"%s\"", i > first ? ", " : "",
+                          ev_name(e->kind), b);
+        else
+            o += snprintf(out + o, cap - (size_t)o, "%s%s%s%s", i > first ? ", " : "",
+                          ev_name(e->kind), e->kind == EV_ERROR ? " " : "",
+                          e->kind == EV_ERROR ? errno_name(e->err) : "");
+    }
+}
+
+/* A peer-side failure: what failed, then what the implementation did. */
+static int peer_failf(run_t *r, chan_t *ch, const char *what)
+{
+    char story[700];
+    story_of(ch, story, sizeof(story));
+    return failf(r, "peer of %s: %s; the implementation %s; %s", name(r, ch->idx), what,
+                 !ch->h ? "has no channel there" : impl_fd(r, ch) < 0
+                 ? "has closed its socket" : "still has its socket open", story);
+}
+
 static int write_peer(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
 {
     int64_t deadline = now_ms() + WAIT_MS;
@@ -300,12 +474,16 @@ static int write_peer(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
             n -= (size_t)k;
             continue;
         }
-        if (k < 0 && errno != EAGAIN)
-            return failf(r, "peer of %s: send failed: %s", name(r, ch->idx),
-                         strerror(errno));
+        if (k < 0 && errno != EAGAIN) {
+            int err = errno;
+            char what[160];
+            snprintf(what, sizeof(what), "send failed: %s (%s)", strerror(err),
+                     errno_name(err));
+            return peer_failf(r, ch, what);
+        }
         if (now_ms() > deadline || r->depth)
-            return failf(r, "peer of %s: the implementation stopped reading",
-                         name(r, ch->idx));
+            return peer_failf(r, ch, "the implementation stopped reading (the socket "
+                              "buffer stayed full)");
         if (all_passes(r, 1) < 0)
             return -1;
     }
@@ -467,6 +645,10 @@ static int new_peer_chan(run_t *r, const step_t *st, int impl_side, int peer)
     }
     if (rc < 0) {
         ch->h = NULL;
+        /* E6: the descriptor of a refused adopt stays the caller's. */
+        if (fcntl(impl_side, F_GETFD) < 0)
+            return failf(r, "creating %s failed with %s and closed the descriptor it was "
+                         "given (E6: it stays the caller's)", name(r, st->ch), errno_name(-rc));
         close(impl_side);
     }
     return check_rc(r, st, rc, "creating");
@@ -572,7 +754,7 @@ static int op_peer(run_t *r, chan_t *ch, op_t op)
 
 static const event_t *next_event(run_t *r, chan_t *ch, int wait)
 {
-    int64_t deadline = now_ms() + (wait ? WAIT_MS : 0);
+    int64_t deadline = now_ms() + (wait && !r->nowait ? WAIT_MS : 0);
     while (ch->head == ch->nev && !r->failed) {
         if (now_ms() >= deadline)
             return NULL;
@@ -590,12 +772,16 @@ static void describe(char *out, size_t cap, const event_t *e)
         return;
     }
     esc(b, sizeof(b), e->bytes ? e->bytes + e->off : NULL, e->n - e->off);
+    int n;
     if (e->kind == EV_DATA || e->kind == EV_READ)
-        snprintf(out, cap, "%s \"%s\"", ev_name(e->kind), b);
+        n = snprintf(out, cap, "%s \"%s\"", ev_name(e->kind), b);
     else if (e->kind == EV_ERROR)
-        snprintf(out, cap, "error %s", errno_name(e->err));
+        n = snprintf(out, cap, "error %s", errno_name(e->err));
     else
-        snprintf(out, cap, "%s", ev_name(e->kind));
+        n = snprintf(out, cap, "%s", ev_name(e->kind));
+    if (e->op_line && n >= 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, " (delivered inside %s, line %d)",
+                 op_word(e->op), e->op_line);
 }
 
 /* Everything still queued on ch, for failure messages. */
@@ -714,12 +900,15 @@ static int expect_peer(run_t *r, const step_t *st)
             got += (size_t)k;
             deadline = now_ms() + WAIT_MS;
         } else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-            return failf(r, "peer of %s: %s after %zu of %zu expected bytes",
-                         name(r, ch->idx), k == 0 ? "end of stream" : strerror(errno),
-                         got, st->nbytes);
+            char what[200];
+            snprintf(what, sizeof(what), "%s after %zu of %zu expected bytes",
+                     k == 0 ? "end of stream" : strerror(errno), got, st->nbytes);
+            return peer_failf(r, ch, what);
         } else if (now_ms() > deadline) {
-            return failf(r, "peer of %s: got %zu of %zu expected bytes, then nothing",
-                         name(r, ch->idx), got, st->nbytes);
+            char what[200];
+            snprintf(what, sizeof(what), "got %zu of %zu expected bytes, then nothing",
+                     got, st->nbytes);
+            return peer_failf(r, ch, what);
         }
         if (all_passes(r, k > 0 ? 0 : 1) < 0)
             return -1;
@@ -752,6 +941,131 @@ static int expect_peer_eof(run_t *r, const step_t *st)
     }
 }
 
+/* expect-peer-sent: the peer receives exactly what sendraw said it sent. */
+static int expect_peer_sent(run_t *r, chan_t *ch, const step_t *st)
+{
+    step_t tmp = *st;
+    tmp.bytes = ch->sent;
+    tmp.nbytes = ch->nsent;
+    tmp.slow = 0;
+    int rc = expect_peer(r, &tmp);
+    free(ch->sent);
+    ch->sent = NULL;
+    ch->nsent = 0;
+    return rc;
+}
+
+/* The peer stops reading, and both ends' buffers shrink to the kernel's
+ * minimum, so queued output meets a full socket buffer after a few KiB
+ * (D12, P12).  The next expect-peer reads again. */
+static int peer_stall(run_t *r, chan_t *ch)
+{
+    int fd = impl_fd(r, ch), one = 1;
+    if (ch->peer < 0 || fd < 0)
+        return failf(r, "%s needs an open channel and its peer", name(r, ch->idx));
+    if (setsockopt(ch->peer, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)) < 0)
+        return failf(r, "shrinking the socket buffers: %s", strerror(errno));
+    return 0;
+}
+
+/* expect-blocked: passes run until the implementation's socket can take
+ * no more, which shows its sends have met a full buffer. */
+static int expect_blocked(run_t *r, chan_t *ch)
+{
+    int64_t deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        int fd = impl_fd(r, ch);
+        if (fd < 0)
+            return failf(r, "%s closed while its output should fill the socket buffer",
+                         name(r, ch->idx));
+        struct pollfd pf = {fd, POLLOUT, 0};
+        if (poll(&pf, 1, 0) == 0)
+            return 0;
+        if (now_ms() > deadline)
+            return failf(r, "%s never filled its socket buffer: the implementation "
+                         "stopped sending while output was queued", name(r, ch->idx));
+        if (all_passes(r, 1) < 0)
+            return -1;
+    }
+}
+
+/* expect-predicates: how many times readable and writable were asked
+ * since the channel was made or last counted (L1: once per pass). */
+static int expect_predicates(run_t *r, chan_t *ch, const step_t *st)
+{
+    uint64_t nr = ch->nreadable, nw = ch->nwritable;
+    ch->nreadable = ch->nwritable = 0;
+    if (nr == st->num && nw == st->num2)
+        return 0;
+    return failf(r, "%s: readable was asked %llu times and writable %llu times, "
+                 "expected %llu and %llu (once each per pass, L1)", name(r, ch->idx),
+                 (unsigned long long)nr, (unsigned long long)nw,
+                 (unsigned long long)st->num, (unsigned long long)st->num2);
+}
+
+/* expect-now and expect-quiet-now look only at what is already recorded:
+ * the events the previous steps delivered synchronously. */
+static int expect_now(run_t *r, const step_t *st)
+{
+    chan_t *ch = &r->ch[st->ch];
+    if (st->op == OP_EXPECT_NOW) {
+        r->nowait = 1;
+        int rc = expect_event(r, st);
+        r->nowait = 0;
+        return rc;
+    }
+    if (ch->head == ch->nev)
+        return 0;
+    char rest[1024];
+    rest_of(ch, rest, sizeof(rest));
+    return failf(r, "expected nothing delivered on %s before the next pass, got: %s",
+                 name(r, ch->idx), rest);
+}
+
+/* expect-either A B EVENT: the event is next on exactly one of A and B,
+ * whichever the implementation's dispatch order chose (the loop settles
+ * first). */
+static int expect_either(run_t *r, const step_t *st)
+{
+    if (settle(r) < 0)
+        return -1;
+    chan_t *a = &r->ch[st->ch2], *b = &r->ch[st->ch];
+    int on_a = a->head < a->nev && a->evs[a->head].kind == st->ev;
+    int on_b = b->head < b->nev && b->evs[b->head].kind == st->ev;
+    if (on_a && on_b)
+        return failf(r, "both %s and %s got %s: one of them should have been "
+                     "served before the other was freed or closed", name(r, a->idx),
+                     name(r, b->idx), ev_name(st->ev));
+    step_t one = *st;
+    one.ch = on_a ? a->idx : b->idx;
+    r->nowait = 1;
+    int rc = expect_event(r, &one);
+    r->nowait = 0;
+    return rc;
+}
+
+static int expect_elapsed(run_t *r, const step_t *st)
+{
+    if (r->last_ms < 0)
+        return failf(r, "expect-elapsed needs a pass or loop step before it");
+    if ((uint64_t)r->last_ms >= st->num && (uint64_t)r->last_ms <= st->num2)
+        return 0;
+    return failf(r, "the last pass or loop step took %lld ms, expected %llu to %llu ms",
+                 (long long)r->last_ms, (unsigned long long)st->num,
+                 (unsigned long long)st->num2);
+}
+
+static int timed_loop_step(run_t *r, const step_t *st)
+{
+    int64_t t0 = now_ms();
+    int rc = st->op == OP_PASS
+                 ? impl_poll(r, st->map, (int)st->num)
+                 : impl_loop(r, st->map, (int)st->num2, (int)st->num);
+    r->last_ms = now_ms() - t0;
+    return check_rc(r, st, rc < 0 ? rc : 0, op_word(st->op));
+}
+
 /* --------------------------------------------------- the step machine -- */
 
 static int op_producer(run_t *r, chan_t *ch, const step_t *st)
@@ -764,9 +1078,59 @@ static int op_producer(run_t *r, chan_t *ch, const step_t *st)
     pc->prod = st->prod;
     pc->next = r->prods;
     r->prods = pc;
-    acc_producer_t p = {(const void *const *)st->chunks, st->lens,
-                        st->nchunks, cb_released, pc};
+    /* A zero-length chunk still has a non-NULL pointer (malloc(1)). */
+    pc->chunks = calloc(st->nchunks + 1, sizeof(*pc->chunks));
+    pc->lens = calloc(st->nchunks + 1, sizeof(*pc->lens));
+    if (pc->chunks == NULL || pc->lens == NULL)
+        return failf(r, "out of memory");
+    for (size_t k = 0; k < st->nchunks; k++, pc->n++) {
+        pc->chunks[k] = malloc(st->lens[k] ? st->lens[k] : 1);
+        if (pc->chunks[k] == NULL)
+            return failf(r, "out of memory");
+        memcpy(pc->chunks[k], st->chunks[k], st->lens[k]);
+        pc->lens[k] = st->lens[k];
+    }
+    acc_producer_t p = {(const void *const *)pc->chunks, pc->lens,
+                        pc->n, cb_released, pc};
     return check_rc(r, st, r->im->push_producer(ch->h, &p), "producer");
+}
+
+/* push and set_terminator get a heap copy of the case's bytes, which is
+ * overwritten and freed as soon as the call returns (P1, T3 copy rules). */
+static int call_with_copy(run_t *r, const step_t *st, chan_t *ch)
+{
+    unsigned char *b = malloc(st->nbytes ? st->nbytes : 1);
+    if (b == NULL)
+        return failf(r, "out of memory");
+    memcpy(b, st->bytes, st->nbytes);
+    int rc = st->op == OP_PUSH ? r->im->push(ch->h, b, st->nbytes)
+                               : r->im->set_terminator(ch->h, b, st->nbytes);
+    scramble(b, st->nbytes);
+    free(b);
+    return check_rc(r, st, rc, op_word(st->op));
+}
+
+/* sendraw: the bytes the implementation says it sent are kept, and
+ * expect-peer-sent checks that the peer receives exactly those. */
+static int op_sendraw(run_t *r, chan_t *ch, const step_t *st)
+{
+    long rc = r->im->send(ch->h, st->bytes, st->nbytes);
+    if (rc > (long)st->nbytes)
+        return failf(r, "sendraw %s returned %ld for %zu bytes", name(r, ch->idx),
+                     rc, st->nbytes);
+    if (rc > 0) {
+        unsigned char *b = realloc(ch->sent, ch->nsent + (size_t)rc);
+        if (b == NULL)
+            return failf(r, "out of memory");
+        memcpy(b + ch->nsent, st->bytes, (size_t)rc);
+        ch->sent = b;
+        ch->nsent += (size_t)rc;
+    }
+    if (st->has_sent && (rc < 0 || (uint64_t)rc != st->num2))
+        return failf(r, "sendraw %s returned %s%ld, expected %llu bytes sent",
+                     name(r, ch->idx), rc < 0 ? errno_name((int)-rc) : "",
+                     rc, (unsigned long long)st->num2);
+    return check_rc(r, st, rc < 0 ? (int)rc : 0, "sendraw");
 }
 
 static int need_handle(run_t *r, chan_t *ch)
@@ -782,17 +1146,17 @@ static int chan_op(run_t *r, const step_t *st)
     if (need_handle(r, ch) < 0)
         return -1;
     switch (st->op) {
-    case OP_TERM: return check_rc(r, st, im->set_terminator(ch->h, st->bytes, st->nbytes), "term");
+    case OP_TERM: return call_with_copy(r, st, ch);
     case OP_COUNT: return check_rc(r, st, im->set_count(ch->h, st->num), "count");
     case OP_NONE: return check_rc(r, st, im->set_none(ch->h), "none");
     case OP_LIMIT: return check_rc(r, st, im->set_input_limit(ch->h, st->num), "limit");
     case OP_BUFSIZE: return check_rc(r, st, im->set_buffer_sizes(ch->h, st->num, st->num2), "bufsize");
-    case OP_PUSH: return check_rc(r, st, im->push(ch->h, st->bytes, st->nbytes), "push");
+    case OP_PUSH: return call_with_copy(r, st, ch);
     case OP_PRODUCER: return op_producer(r, ch, st);
     case OP_CLOSE_WHEN_DONE: return check_rc(r, st, im->close_when_done(ch->h), "close-when-done");
     case OP_DISCARD: return check_rc(r, st, im->discard_buffers(ch->h), "discard");
     case OP_CLOSE: return check_rc(r, st, im->close(ch->h), "close");
-    case OP_SENDRAW: return check_rc(r, st, (int)im->send(ch->h, st->bytes, st->nbytes), "sendraw");
+    case OP_SENDRAW: return op_sendraw(r, ch, st);
     case OP_FREE:
         im->free(ch->h);
         ch->h = NULL;
@@ -801,21 +1165,46 @@ static int chan_op(run_t *r, const step_t *st)
         int fd = impl_fd(r, ch);
         return fd < 0 ? failf(r, "%s has no fd to close", name(r, ch->idx)) : (close(fd), 0);
     }
+    case OP_PEER_STALL: return peer_stall(r, ch);
     default:
         return failf(r, "internal: not a channel operation");
     }
 }
 
+static int step_body(run_t *r, const step_t *st);
+
+/* Steps that look at what is recorded and run no pass, not even to flush
+ * one-shot sends. */
+static int runs_no_pass(op_t op)
+{
+    return op == OP_EXPECT_NOW || op == OP_EXPECT_QUIET_NOW ||
+           op == OP_EXPECT_PREDICATES || op == OP_EXPECT_ELAPSED;
+}
+
 static int exec_step(run_t *r, const step_t *st)
+{
+    if (r->o->verbose)
+        fprintf(stderr, " step line %d\n", st->line);
+    if (r->depth && (st->op == OP_RUN ||
+                     (st->op >= OP_EXPECT && st->op != OP_EXPECT_NOW &&
+                      st->op != OP_EXPECT_QUIET_NOW)))
+        return failf(r, "this step cannot run inside a callback (reaction)");
+    if (st->op != OP_SEND && !runs_no_pass(st->op) && !r->depth &&
+        flush_pending(r) < 0)
+        return -1;
+    /* Events delivered while this step runs and no pass does are the
+     * step's synchronous events (check_sync, expect-now). */
+    const step_t *saved = r->op;
+    r->op = st;
+    int rc = step_body(r, st);
+    r->op = saved;
+    return rc;
+}
+
+static int step_body(run_t *r, const step_t *st)
 {
     const acc_impl_t *im = r->im;
     chan_t *ch = st->ch >= 0 ? &r->ch[st->ch] : NULL;
-    if (r->o->verbose)
-        fprintf(stderr, " step line %d\n", st->line);
-    if (r->depth && (st->op == OP_RUN || st->op >= OP_EXPECT))
-        return failf(r, "this step cannot run inside a callback (reaction)");
-    if (st->op != OP_SEND && !r->depth && flush_pending(r) < 0)
-        return -1;
     switch (st->op) {
     case OP_MAP:
         return 0; /* maps are made before the first step */
@@ -835,13 +1224,14 @@ static int exec_step(run_t *r, const step_t *st)
         return check_rc(r, st, im->close_all(r->maps[st->map]), "close-all");
     case OP_EXIT:
         return check_rc(r, st, im->map_exit(r->maps[st->map]), "exit");
-    case OP_PASS: {
-        int rc = im->poll(r->maps[st->map], r->o->backend, (int)st->num);
-        return check_rc(r, st, rc < 0 ? rc : 0, "pass");
-    }
+    case OP_PASS: case OP_LOOP: return timed_loop_step(r, st);
     case OP_RUN: return settle(r);
-    case OP_LOOP:
-        return check_rc(r, st, im->loop(r->maps[st->map], r->o->backend, 0, (int)st->num), "loop");
+    case OP_EXPECT_NOW: case OP_EXPECT_QUIET_NOW: return expect_now(r, st);
+    case OP_EXPECT_PREDICATES: return expect_predicates(r, ch, st);
+    case OP_EXPECT_ELAPSED: return expect_elapsed(r, st);
+    case OP_EXPECT_PEER_SENT: return expect_peer_sent(r, ch, st);
+    case OP_EXPECT_BLOCKED: return expect_blocked(r, ch);
+    case OP_EXPECT_EITHER: return expect_either(r, st);
     case OP_EXPECT:
         return settle(r) < 0 ? -1 : expect_event(r, st);
     case OP_EXPECT_PEER: return expect_peer(r, st);
@@ -931,10 +1321,15 @@ static void teardown(run_t *r)
             free(ch->evs[k].bytes);
         free(ch->evs);
         free(ch->pend);
+        free(ch->sent);
     }
     while (r->prods) {
         prodctx_t *p = r->prods;
         r->prods = p->next;
+        if (!p->released)
+            prod_drop_chunks(p);
+        free(p->chunks);
+        free(p->lens);
         free(p);
     }
 }
@@ -978,6 +1373,7 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
     r->im = o->impl;
     r->msg = msg;
     r->msglen = msglen;
+    r->last_ms = -1;
     r->rng = o->seed * 2654435761u + 0x9e3779b97f4a7c15ull;
     for (const char *s = c->id; *s; s++)
         r->rng = (r->rng ^ (unsigned char)*s) * 0x100000001b3ull;
@@ -985,17 +1381,21 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
         r->rng = 1;
     msg[0] = '\0';
     int fds_before = exec_count_fds();
+    at(r, EXEC_AT_START, NULL);
     if (setup(r) == 0) {
         for (int i = 0; i < c->nsteps && !r->failed; i++) {
             r->cur = &c->steps[i];
+            at(r, EXEC_AT_STEP, r->cur);
             exec_step(r, &c->steps[i]);
         }
         r->cur = NULL;
+        at(r, EXEC_AT_END, NULL);
         if (!r->failed)
             flush_pending(r);
         if (!r->failed)
             check_leftovers(r);
     }
+    at(r, EXEC_AT_TEARDOWN, NULL);
     teardown(r);
     int leaked = exec_count_fds() - fds_before;
     if (r->failed != 1 && leaked != 0) {

@@ -8,12 +8,29 @@
 #include "acc_adapter.h"
 #include "case.h"
 
+/* Where a run is, in memory its parent can read after the run died of a
+ * signal or a timeout (a forked run cannot say so itself): the run writes
+ * it before each step, reaction and phase. */
+typedef enum {
+    EXEC_AT_START,      /* making maps, or not started */
+    EXEC_AT_STEP,       /* running the step on line `line` */
+    EXEC_AT_END,        /* the end-of-case check for unexpected events */
+    EXEC_AT_TEARDOWN,   /* freeing the case's channels and maps */
+    EXEC_AT_HANDWRITTEN /* inside a hand-written test */
+} exec_phase_t;
+
+typedef struct {
+    volatile int phase; /* exec_phase_t */
+    volatile int line;  /* EXEC_AT_STEP: the step's line in the case file */
+} exec_where_t;
+
 typedef struct {
     const acc_impl_t *impl;
     const char *backend;
     int split;
     uint64_t seed;
     int verbose;        /* print every step and event to stderr */
+    exec_where_t *where; /* NULL: nobody asks */
 } exec_opts_t;
 
 /* Returns 0 when every expectation held, 1 with a one-paragraph reason in

@@ -10,10 +10,14 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,6 +67,7 @@ static plan_t *plans;
 static int nplans;
 static exec_opts_t base_opts;
 static int in_process;            /* --no-fork: every run in this process */
+static pid_t run_parent;          /* the process that forks the runs */
 
 static void usage(FILE *f)
 {
@@ -496,6 +501,7 @@ typedef struct {
     int rtype;                  /* libcheck's CK_PASS, CK_FAILURE, CK_ERROR */
     int skipped;                /* the case did not apply (exec_case: 2) */
     double seconds;
+    exec_where_t where;         /* the run's step or phase, for an ERROR's message */
     char reason[1024];
     char msg[4200];
 } slot_t;
@@ -515,11 +521,27 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int run_plan(const plan_t *p, char *msg, size_t cap)
+/* A forked worker or run ends when the process it was forked from ends: a
+ * runner killed with SIGKILL cannot end them itself, and they would run on
+ * (libcheck puts each run in a process group of its own, out of reach of a
+ * signal to the runner's group).  parent: the pid that forked us; if it is
+ * already gone, the death signal will never come. */
+static void die_with(pid_t parent)
+{
+#ifdef __linux__
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent)
+        _exit(EXIT_HARNESS);
+}
+
+static int run_plan(const plan_t *p, exec_where_t *where, char *msg, size_t cap)
 {
     exec_opts_t o = base_opts;
     o.backend = p->backend;
     o.split = p->split;
+    o.where = where;
+    where->phase = p->hw ? EXEC_AT_HANDWRITTEN : EXEC_AT_START;
     if (p->hw)
         return p->hw->fn(&o, msg, cap);
     return exec_case(p->c, &o, msg, cap);
@@ -528,10 +550,12 @@ static int run_plan(const plan_t *p, char *msg, size_t cap)
 START_TEST(t_plan)
 {
     plan_t *p = &plans[_i];
+    slot_t *sl = &shared->slot[_i];
+    if (!in_process)
+        die_with(run_parent);
     char msg[4096];
     double t0 = now_s();
-    int failed = run_plan(p, msg, sizeof(msg));
-    slot_t *sl = &shared->slot[_i];
+    int failed = run_plan(p, &sl->where, msg, sizeof(msg));
     sl->seconds = now_s() - t0;
     sl->skipped = failed == 2;
     if (failed == 2)
@@ -548,14 +572,14 @@ START_TEST(t_plan)
 }
 END_TEST
 
-static verdict_t settle_verdict(const plan_t *p, int rtype)
+/* The timeout libcheck applies: --timeout times its CK_TIMEOUT_MULTIPLIER
+ * (when that is a positive number), so that a message names the real one. */
+static double ck_timeout(const opts_t *o)
 {
-    int ok = rtype == CK_PASS;
-    if (p->expected == V_XFAIL)
-        return ok ? V_XPASS : V_XFAIL;
-    if (ok)
-        return V_PASS;
-    return rtype == CK_ERROR ? V_ERROR : V_FAIL;
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    char *end;
+    double k = m && *m ? strtod(m, &end) : 1;
+    return m && *m && *end == '\0' && k > 0 ? o->timeout * k : o->timeout;
 }
 
 /* Runs one plan as its own libcheck test in fork mode: a crash or a hang
@@ -573,11 +597,15 @@ static void run_one(const opts_t *o, int i)
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
     double t0 = now_s();
+    run_parent = getpid();
     srunner_run_all(sr, CK_SILENT);
     TestResult **res = srunner_results(sr);
     if (srunner_ntests_run(sr) == 1) {
         sl->rtype = tr_rtype(res[0]);
-        if (sl->rtype != CK_PASS)
+        if (sl->rtype == CK_ERROR)
+            error_message(&plans[i], tr_msg(res[0]), &sl->where, ck_timeout(o), sl->msg,
+                          sizeof(sl->msg));
+        else if (sl->rtype != CK_PASS)
             snprintf(sl->msg, sizeof(sl->msg), "%s", tr_msg(res[0]));
     } else {
         sl->rtype = CK_ERROR;
@@ -594,6 +622,8 @@ static void run_one(const opts_t *o, int i)
  * failure does not, unless --strict; see plan_soft). */
 static int went_wrong(const opts_t *o, const plan_t *p, int rtype)
 {
+    if (rtype == CK_ERROR)
+        return 1;
     if (p->expected == V_XFAIL)
         return rtype == CK_PASS;
     return rtype != CK_PASS && (plan_level(p) == LEVEL_MUST || o->strict);
@@ -641,9 +671,11 @@ static int run_all(const opts_t *o, int jobs)
             return -1;
         }
         fflush(NULL);
+        pid_t runner = getpid();
         for (int w = 0; w < jobs; w++) {
             pids[w] = fork();
             if (pids[w] == 0) {
+                die_with(runner);
                 work(o);
                 fflush(NULL);
                 _exit(0); /* not exit: the parent's atexit handlers are its own */

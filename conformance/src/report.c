@@ -345,7 +345,7 @@ int report_json(const report_t *r, const char *path)
         return -1;
     struct utsname u;
     uname(&u);
-    fprintf(f, "{\"suite_version\": \"1\", \"spec_version\": \"1\",\n \"run_info\": {\"impl\": ");
+    fprintf(f, "{\"suite_version\": \"1\", \"spec_version\": \"2\",\n \"run_info\": {\"impl\": ");
     put_json(f, r->impl->name);
     fprintf(f, ", \"impl_version\": ");
     put_json(f, r->impl->version);

@@ -8,6 +8,7 @@
 #include "acc_adapter.h"
 #include "case.h"
 #include "exec.h"
+#include "failsys.h"
 
 typedef enum {
     V_PASS, V_FAIL, V_XFAIL, V_XPASS, V_SKIP, V_ERROR
@@ -85,6 +86,15 @@ const char *verdict_name(verdict_t v);
 int plan_soft(const report_t *r, const plan_t *p);
 /* "<argv0> --seed S --split X --backend B 'id'" */
 void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap);
+
+/* verdict.c: the verdict of a run libcheck reported as rtype (CK_PASS,
+ * CK_FAILURE, CK_ERROR): an ERROR stays ERROR whatever the expectations
+ * say; only a failure can be expected. */
+verdict_t settle_verdict(const plan_t *p, int rtype);
+/* The message of an ERROR run: what ended it (libcheck's ckmsg: a signal,
+ * the timeout, an early exit) and where (w: the step line and its text). */
+void error_message(const plan_t *p, const char *ckmsg, const exec_where_t *w,
+                   double timeout, char *out, size_t cap);
 
 void report_terminal(const report_t *r);
 int report_tap(const report_t *r, const char *path);

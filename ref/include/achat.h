@@ -274,7 +274,8 @@ ac_term_kind_t ac_framer_terminator(const ac_framer_t *f, const void **bytes,
 /* Sets the longest record (bytes between terminators) the framer delivers;
  * 0 means no limit; -EINVAL if f is NULL.  An overflow makes ac_framer_feed
  * return AC_ETOOBIG and every later feed too (sticky) until
- * ac_framer_discard(). */
+ * ac_framer_discard().  The overflow ends the record: a count terminator
+ * becomes none, so set one again for the next record (spec T16). */
 int ac_framer_set_limit(ac_framer_t *f, size_t max_record);
 
 /* Frames len bytes: leftmost match, at most (terminator length - 1) bytes
@@ -360,7 +361,8 @@ ac_term_kind_t ac_chat_terminator(const ac_chat_t *c, const void **bytes,
                                   size_t *len, uint64_t *count);
 
 /* Sets the longest input record (0: none); an overflow goes to handle_error
- * with AC_ETOOBIG and the buffered input is dropped.  -EINVAL for NULL c. */
+ * with AC_ETOOBIG, the buffered input is dropped and a count terminator
+ * becomes none (spec T16).  -EINVAL for NULL c. */
 int ac_chat_set_input_limit(ac_chat_t *c, size_t max_record);
 
 /* Sets the bytes read per read event and sent per write event (>= 1 each;

@@ -42,10 +42,15 @@ static int chat_readable(ac_disp_t *d, void *ud)
     return c->ops.readable ? c->ops.readable(c, c->ud) != 0 : 1;
 }
 
+/* P11: while connecting, output readiness is how completion shows; once
+ * connected, only queued output asks for it.  A socket adopted without a
+ * peer is neither, and asking for output there would busy-wait (P10). */
 static int chat_writable(ac_disp_t *d, void *ud)
 {
     (void)ud;
-    return !ac__fifo_empty(&chat_of(d)->fifo) || !d->connected;
+    if (d->connecting)
+        return 1;
+    return d->connected && !ac__fifo_empty(&chat_of(d)->fifo);
 }
 
 /* One recv per read event (asynchat's), framed at once; replies pushed

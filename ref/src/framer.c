@@ -126,6 +126,16 @@ void ac_framer_discard(ac_framer_t *f)
     f->gen++;
 }
 
+/* T16: the overflow ends the record; a count left over from it would frame
+ * later input as the tail of a record nobody receives, so it becomes none. */
+static void overflow_ends_record(ac_framer_t *f)
+{
+    if (f->kind == AC_TERM_COUNT) {
+        f->kind = AC_TERM_NONE;
+        f->count = 0;
+    }
+}
+
 /* Delivers record bytes, refusing any that would pass the input limit. */
 static void collect(ac_framer_t *f, const unsigned char *p, size_t n)
 {
@@ -135,6 +145,7 @@ static void collect(ac_framer_t *f, const unsigned char *p, size_t n)
     if (f->limit && (f->reclen > f->limit || n > f->limit - f->reclen)) {
         f->err = AC_ETOOBIG;
         f->nheld = 0;
+        overflow_ends_record(f);
         return;
     }
     f->reclen += n;
@@ -169,6 +180,8 @@ static size_t count_step(ac_framer_t *f, const unsigned char *p, size_t n)
     size_t k = f->count < n ? (size_t)f->count : n;
     unsigned gen = f->gen;
     collect(f, p, k);
+    if (f->err)
+        return k; /* the overflow made the terminator none */
     f->count -= k;
     if (f->count == 0) {
         f->kind = AC_TERM_NONE;

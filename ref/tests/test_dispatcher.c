@@ -481,6 +481,37 @@ START_TEST(test_double_close_and_closed_ops)
 }
 END_TEST
 
+/* D8 (spec 2): close on a channel that never had a socket succeeds and is
+ * final: no socket afterwards, a second close is EBADF, no handler runs,
+ * and the map never counted it. */
+START_TEST(test_close_without_socket)
+{
+    FDS_BEGIN();
+    ac_map_t *map;
+    ck_assert_int_eq(ac_map_new(&map), 0);
+    rec_t r;
+    rec_init(&r);
+    ac_disp_t *d;
+    ck_assert_int_eq(ac_disp_new(&d, map, &rec_ops, &r), 0);
+    ck_assert_int_eq(ac_disp_close(d), 0);
+    ck_assert_int_eq(ac_disp_closed(d), 1);
+    ck_assert_int_eq(ac_disp_close(d), -EBADF);
+    ck_assert_int_eq(ac_disp_create_socket(d, AF_INET, SOCK_STREAM), -EBADF);
+    int sv[2];
+    make_pair(sv);
+    ck_assert_int_eq(ac_disp_adopt(d, sv[0]), -EBADF);
+    ck_assert_uint_eq(ac_map_size(map), 0);
+    ck_assert_str_eq(r.log.buf, "");
+    /* The refused socket is still the caller's (E6). */
+    ck_assert_int_eq((int)send(sv[0], "x", 1, MSG_NOSIGNAL), 1);
+    ac_disp_free(d);
+    ck_assert_int_eq(ac_map_free(map), 0);
+    close(sv[0]);
+    close(sv[1]);
+    FDS_END();
+}
+END_TEST
+
 START_TEST(test_null_arguments)
 {
     FDS_BEGIN();
@@ -777,6 +808,7 @@ static Suite *dispatcher_suite(void)
 
     tc = tcase_create("life");
     tcase_add_test(tc, test_double_close_and_closed_ops);
+    tcase_add_test(tc, test_close_without_socket);
     tcase_add_test(tc, test_null_arguments);
     tcase_add_test(tc, test_adopt_bad_fds);
     tcase_add_loop_test(tc, test_close_reentry_runs_once, 0, 2);

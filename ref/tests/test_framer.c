@@ -927,6 +927,37 @@ START_TEST(limit_count_and_none)
 }
 END_TEST
 
+/* T16 (spec 2): an overflow ends the record.  A count left over from it
+ * becomes none, so a stale count never frames later input as the tail of a
+ * lost record; a count set after the overflow (and the discard) frames the
+ * next input from its first byte, its length counted from 0. */
+START_TEST(limit_overflow_ends_count_record)
+{
+    static const char in[] = "abcdefg";
+    for (int cut = 0; cut <= 3; cut++) {
+        run_t r;
+        run_init(&r, NULL, "overflow count");
+        uint64_t left = 99;
+        ck_assert_int_eq(ac_framer_set_limit(r.f, 4), 0);
+        ck_assert_int_eq(ac_framer_set_count(r.f, 10), 0);
+        if (cut > 0)
+            ck_assert_int_eq(ac_framer_feed(r.f, in, (size_t)cut), 0);
+        ck_assert_int_eq(ac_framer_feed(r.f, in + cut, (size_t)(7 - cut)), AC_ETOOBIG);
+        ck_assert_int_eq(ac_framer_terminator(r.f, NULL, NULL, &left), AC_TERM_NONE);
+        ck_assert_uint_eq(left, 0);
+        ck_assert_int_eq(r.nfound, 0);
+        ac_framer_discard(r.f);
+        ck_assert_int_eq(ac_framer_terminator(r.f, NULL, NULL, NULL), AC_TERM_NONE);
+        ck_assert_int_eq(ac_framer_set_count(r.f, 4), 0);
+        r.cur.n = 0;
+        ck_assert_int_eq(ac_framer_feed(r.f, "wxyz", 4), 0);
+        ck_assert_int_eq(r.nfound, 1);
+        ck_assert_str_eq((char *)r.recs.p, "\"wxyz\"");
+        run_free(&r);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------- discard and re-entry -- */
 
 /* Discard inside found stops this feed only: the next feed frames from
@@ -1184,6 +1215,7 @@ static Suite *framer_suite(void)
     tcase_add_test(tc, limit_overflow_every_cut);
     tcase_add_test(tc, limit_counts_held_bytes_once_known);
     tcase_add_test(tc, limit_count_and_none);
+    tcase_add_test(tc, limit_overflow_ends_count_record);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reentry");

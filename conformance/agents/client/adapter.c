@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -153,8 +157,21 @@ static int spawn(pid_t *pid_out)
     }
     strcpy(cmd, "exec ");
     strcat(cmd, A.cmd);
+    pid_t parent = getpid();
+#ifdef __linux__
+    /* The agent dies with the process that started it (the runner, or a
+     * run the runner forked), which a SIGKILL may end without a word.  The
+     * death signal follows the forking thread, so only when that thread
+     * lasts as long as the process; otherwise the agent ends when its
+     * connection closes. */
+    int die_with_us = syscall(SYS_gettid) == parent;
+#endif
     pid_t pid = fork();
     if (pid == 0) {
+#ifdef __linux__
+        if (die_with_us && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+            _exit(127);
+#endif
         /* The agent's stdout is not the protocol channel; it is silenced
          * unless tracing, since CPython prints a line per handle_error. */
         dup2(devnull, 0);
@@ -811,7 +828,11 @@ static achan_t *chan_by_lfd(int fd)
 static int adopt_l(const char *verb, void **out, void *map, int fd,
                    const acc_events_t *ev, void *ctx)
 {
-    achan_t *same = fd >= 0 ? chan_by_lfd(fd) : NULL;
+    /* A number that names nothing here cannot cross to the agent: that is
+     * E3's "adopting an invalid descriptor", refused as the spec says. */
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+    achan_t *same = chan_by_lfd(fd);
     achan_t *c = chan_new(ev, ctx);
     if (c == NULL)
         return -ENOMEM;

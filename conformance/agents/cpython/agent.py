@@ -190,6 +190,9 @@ class Conn:
 
     def call(self, body, fd=None, timeout=EVENT_TIMEOUT):
         """Sends a request, serves the suite until its reply; the reply."""
+        # Pending releases go out first: they are requests too, and must not
+        # take a sequence number after the one this request already holds.
+        self.agent.before_send()
         seq = self.next_seq
         self.next_seq += 1
         self.send_line("Q %d %s" % (seq, body), fd)
@@ -415,9 +418,11 @@ class Agent:
     def op_fork(self, args, fds):
         if len(fds) != 1 or self.maps or self.chans:
             return -errno.EINVAL
+        zygote = os.getpid()
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            die_with(zygote)
             fd = fds.pop()
             raise SwitchConnection(fd)
         return pid
@@ -544,9 +549,15 @@ class Agent:
         d = Disp(self, cid, map=m)
         self.chans[cid] = d
         d.create_socket(family, socket.SOCK_STREAM)
-        d.set_reuse_addr()
-        d.bind(addr)
-        d.listen(16)
+        try:
+            d.set_reuse_addr()
+            d.bind(addr)
+            d.listen(16)
+        except OSError:
+            # The socket is this adapter's own, made just above: closing it
+            # is ours to do (docs/implementing.md, "When a constructor fails").
+            d.close()
+            raise
         return 0, "@", d.socket.fileno()
 
     def op_close(self, args, fds):
@@ -601,6 +612,25 @@ class Agent:
 
     def op_discard(self, args, fds):
         self.chan(args[0]).discard_buffers()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent):
+    """A run's agent ends with its zygote, which ends with the runner (the
+    client sets the same on the zygote): an implementation that hangs must
+    not outlive either.  Linux only (prctl through ctypes); elsewhere the
+    agent ends when its connection closes."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 class SwitchConnection(Exception):

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -399,11 +402,20 @@ static int do_fork(accp_msg_t *q)
 {
     if (q->nfds != 1 || maps || chans)
         return reply(q, -EINVAL, NULL, 0, -1);
+#ifdef __linux__
+    pid_t zygote = getpid();
+#endif
     pid_t pid = fork();
     if (pid < 0)
         return reply(q, -errno, NULL, 0, -1);
     if (pid == 0) {
         signal(SIGCHLD, SIG_DFL);
+#ifdef __linux__
+        /* A run's agent ends with its zygote, which ends with the runner:
+         * a hung implementation must not outlive either. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != zygote)
+            _exit(1);
+#endif
         next_fd = q->fds[0];
         q->fds[0] = -1;
         return 1; /* leave the zygote's loop */

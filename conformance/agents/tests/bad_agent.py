@@ -14,6 +14,8 @@ loop pass ("poll"), in the way its one argument names:
   overlong   sends a line longer than the protocol allows
   truncated  sends half a line, then exits
   badhello   refuses the handshake (protocol version)
+  killrun    kills the run that started it with SIGSEGV (a crash of the
+             implementation inside the runner's process, as it looks there)
 
 Each must give the run an ERROR with a clear message on stderr, at once
 (hang: after the client's timeout), and the next run a fresh agent.
@@ -62,6 +64,8 @@ def main():
             os.kill(os.getpid(), signal.SIGSEGV)
         if MODE == "hang":
             time.sleep(3600)
+        if MODE == "killrun":
+            os.kill(os.getppid(), signal.SIGSEGV)
         if MODE == "garbage":
             sock.sendall(b"\x16\x03\x01\x00\xff garbage\r\n")
         if MODE == "badseq":

@@ -1,0 +1,324 @@
+/* failsys.c: syscall faults on demand.  An implementation whose socket and
+ * wait calls are renamed to acc_fs_* (failsys.syms; the reference's impl.mk
+ * does it with objcopy) and that declares ACC_CAP_SYSCALL_FAULTS lets the
+ * suite interrupt, refuse or shorten chosen calls.  Unarmed, every call
+ * goes straight through.  Per thread, as failalloc.c. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "failsys.h"
+
+typedef struct {
+    int armed;
+    acc_fs_fault_t fault;
+    long after, times;
+    long calls, injected;
+} fs_plan_t;
+
+static _Thread_local fs_plan_t plans[ACC_FS__KINDS];
+
+static const char *const kind_names[ACC_FS__KINDS] = {
+    "recv", "send", "accept", "connect", "wait"};
+static const char *const fault_names[ACC_FS__FAULTS] = {
+    "EINTR", "EAGAIN", "short", "ECONNABORTED", "EMFILE", "ECONNREFUSED"};
+/* Which faults make sense for which kind: each is an outcome the real call
+ * can have on a non-blocking socket. */
+static const unsigned applies[ACC_FS__KINDS] = {
+    [ACC_FS_RECV] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
+    [ACC_FS_SEND] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
+    [ACC_FS_ACCEPT] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN |
+                      1u << ACC_FS_ECONNABORTED | 1u << ACC_FS_EMFILE,
+    [ACC_FS_CONNECT] = 1u << ACC_FS_ECONNREFUSED,
+    [ACC_FS_WAIT] = 1u << ACC_FS_EINTR,
+};
+
+void acc_fs_arm(acc_fs_kind_t kind, acc_fs_fault_t fault, long after, long times)
+{
+    plans[kind] = (fs_plan_t){1, fault, after, times, 0, 0};
+}
+
+void acc_fs_disarm(acc_fs_kind_t kind)
+{
+    plans[kind].armed = 0;
+}
+
+void acc_fs_reset(void)
+{
+    memset(plans, 0, sizeof(plans));
+}
+
+long acc_fs_calls(acc_fs_kind_t kind)
+{
+    return plans[kind].calls;
+}
+
+long acc_fs_injected(acc_fs_kind_t kind)
+{
+    return plans[kind].injected;
+}
+
+int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault)
+{
+    return (applies[kind] >> fault) & 1u;
+}
+
+const char *acc_fs_kind_name(acc_fs_kind_t kind)
+{
+    return kind_names[kind];
+}
+
+const char *acc_fs_fault_name(acc_fs_fault_t fault)
+{
+    return fault_names[fault];
+}
+
+static int by_name(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+int acc_fs_kind_by_name(const char *s)
+{
+    return by_name(kind_names, ACC_FS__KINDS, s);
+}
+
+int acc_fs_fault_by_name(const char *s)
+{
+    return by_name(fault_names, ACC_FS__FAULTS, s);
+}
+
+/* The fault this call of kind gets, or -1: through. */
+static int next_fault(acc_fs_kind_t kind)
+{
+    fs_plan_t *p = &plans[kind];
+    long i = p->calls++;
+    if (!p->armed || i < p->after || (p->times >= 0 && i - p->after >= p->times))
+        return -1;
+    p->injected++;
+    return (int)p->fault;
+}
+
+static int fail_with(int err)
+{
+    errno = err;
+    return -1;
+}
+
+/* An injected error for kind, or 0 to make the call (*shorten: one byte). */
+static int injected_error(acc_fs_kind_t kind, int *shorten)
+{
+    static const int err[ACC_FS__FAULTS] = {EINTR, EAGAIN, 0, ECONNABORTED, EMFILE,
+                                            ECONNREFUSED};
+    int f = next_fault(kind);
+    *shorten = f == ACC_FS_SHORT;
+    return f < 0 ? 0 : err[f];
+}
+
+/* read and write reach a socket only when fd is one: the rest (a pipe, a
+ * file) is none of the interposer's business and is not counted. */
+static int is_socket(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* A copy of iov that carries one byte: the first byte of the first
+ * non-empty entry.  Returns the count of entries to use (0 or 1). */
+static int one_byte(const struct iovec *iov, size_t n, struct iovec *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (iov[i].iov_len > 0) {
+            *out = (struct iovec){iov[i].iov_base, 1};
+            return 1;
+        }
+    return 0;
+}
+
+/* ------------------------------------------------------------ receive -- */
+
+ssize_t acc_fs_recv(int fd, void *buf, size_t len, int flags)
+{
+    int s, e = injected_error(ACC_FS_RECV, &s);
+    if (e)
+        return fail_with(e);
+    return recv(fd, buf, s && len > 1 ? 1 : len, flags);
+}
+
+ssize_t acc_fs_recvfrom(int fd, void *buf, size_t len, int flags,
+                        struct sockaddr *addr, socklen_t *alen)
+{
+    int s, e = injected_error(ACC_FS_RECV, &s);
+    if (e)
+        return fail_with(e);
+    return recvfrom(fd, buf, s && len > 1 ? 1 : len, flags, addr, alen);
+}
+
+ssize_t acc_fs_recvmsg(int fd, struct msghdr *mh, int flags)
+{
+    int s, e = injected_error(ACC_FS_RECV, &s);
+    if (e)
+        return fail_with(e);
+    if (!s)
+        return recvmsg(fd, mh, flags);
+    struct iovec one, *saved = mh->msg_iov;
+    size_t n = mh->msg_iovlen;
+    mh->msg_iovlen = (size_t)one_byte(saved, n, &one);
+    mh->msg_iov = &one;
+    ssize_t k = recvmsg(fd, mh, flags);
+    mh->msg_iov = saved;
+    mh->msg_iovlen = n;
+    return k;
+}
+
+ssize_t acc_fs_read(int fd, void *buf, size_t len)
+{
+    if (!is_socket(fd))
+        return read(fd, buf, len);
+    int s, e = injected_error(ACC_FS_RECV, &s);
+    if (e)
+        return fail_with(e);
+    return read(fd, buf, s && len > 1 ? 1 : len);
+}
+
+ssize_t acc_fs_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (!is_socket(fd))
+        return readv(fd, iov, iovcnt);
+    int s, e = injected_error(ACC_FS_RECV, &s);
+    if (e)
+        return fail_with(e);
+    struct iovec one;
+    if (s && iovcnt > 0)
+        return readv(fd, &one, one_byte(iov, (size_t)iovcnt, &one));
+    return readv(fd, iov, iovcnt);
+}
+
+/* --------------------------------------------------------------- send -- */
+
+ssize_t acc_fs_send(int fd, const void *buf, size_t len, int flags)
+{
+    int s, e = injected_error(ACC_FS_SEND, &s);
+    if (e)
+        return fail_with(e);
+    return send(fd, buf, s && len > 1 ? 1 : len, flags);
+}
+
+ssize_t acc_fs_sendto(int fd, const void *buf, size_t len, int flags,
+                      const struct sockaddr *addr, socklen_t alen)
+{
+    int s, e = injected_error(ACC_FS_SEND, &s);
+    if (e)
+        return fail_with(e);
+    return sendto(fd, buf, s && len > 1 ? 1 : len, flags, addr, alen);
+}
+
+ssize_t acc_fs_sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+    int s, e = injected_error(ACC_FS_SEND, &s);
+    if (e)
+        return fail_with(e);
+    if (!s)
+        return sendmsg(fd, mh, flags);
+    struct msghdr m = *mh;
+    struct iovec one;
+    m.msg_iovlen = (size_t)one_byte(mh->msg_iov, mh->msg_iovlen, &one);
+    m.msg_iov = &one;
+    return sendmsg(fd, &m, flags);
+}
+
+ssize_t acc_fs_write(int fd, const void *buf, size_t len)
+{
+    if (!is_socket(fd))
+        return write(fd, buf, len);
+    int s, e = injected_error(ACC_FS_SEND, &s);
+    if (e)
+        return fail_with(e);
+    return write(fd, buf, s && len > 1 ? 1 : len);
+}
+
+ssize_t acc_fs_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (!is_socket(fd))
+        return writev(fd, iov, iovcnt);
+    int s, e = injected_error(ACC_FS_SEND, &s);
+    if (e)
+        return fail_with(e);
+    struct iovec one;
+    if (s && iovcnt > 0)
+        return writev(fd, &one, one_byte(iov, (size_t)iovcnt, &one));
+    return writev(fd, iov, iovcnt);
+}
+
+/* ---------------------------------------------------- accept, connect -- */
+
+int acc_fs_accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+    int s, e = injected_error(ACC_FS_ACCEPT, &s);
+    return e ? fail_with(e) : accept(fd, addr, alen);
+}
+
+int acc_fs_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+    int s, e = injected_error(ACC_FS_ACCEPT, &s);
+    return e ? fail_with(e) : accept4(fd, addr, alen, flags);
+}
+
+int acc_fs_connect(int fd, const struct sockaddr *addr, socklen_t alen)
+{
+    int s, e = injected_error(ACC_FS_CONNECT, &s);
+    return e ? fail_with(e) : connect(fd, addr, alen);
+}
+
+/* --------------------------------------------------------------- waits -- */
+
+/* The "signal" arrives this far into a wait of timeout_ms (< 0: infinite):
+ * the time passes, nothing is reported, as a real interruption. */
+static int interrupted_after(int timeout_ms)
+{
+    int ms = timeout_ms < 0 || timeout_ms > ACC_FS_WAIT_EINTR_MS ? ACC_FS_WAIT_EINTR_MS
+                                                                 : timeout_ms;
+    struct timespec ts = {0, (long)ms * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    return ms;
+}
+
+int acc_fs_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    int s, e = injected_error(ACC_FS_WAIT, &s);
+    if (!e)
+        return poll(fds, n, timeout);
+    interrupted_after(timeout);
+    return fail_with(e);
+}
+
+int acc_fs_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+    int s, e = injected_error(ACC_FS_WAIT, &s);
+    if (!e)
+        return select(nfds, rd, wr, ex, tv);
+    long left = tv ? (long)tv->tv_sec * 1000 + tv->tv_usec / 1000 : -1;
+    long slept = interrupted_after(left > 0x7fffffffL ? 0x7fffffff : (int)left);
+    if (tv) { /* Linux's select leaves the time not slept, EINTR included */
+        long us = (long)tv->tv_sec * 1000000L + tv->tv_usec - slept * 1000L;
+        us = us < 0 ? 0 : us;
+        tv->tv_sec = us / 1000000L;
+        tv->tv_usec = us % 1000000L;
+    }
+    return fail_with(e);
+}
+
+int acc_fs_epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
+{
+    int s, e = injected_error(ACC_FS_WAIT, &s);
+    if (!e)
+        return epoll_wait(ep, ev, max, timeout);
+    interrupted_after(timeout);
+    return fail_with(e);
+}

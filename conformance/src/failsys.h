@@ -1,0 +1,70 @@
+/* failsys.h: the suite's syscall interposer (failsys.c), for
+ * implementations that declare ACC_CAP_SYSCALL_FAULTS.  Calls are counted
+ * per kind; a test arms a kind to inject one fault at chosen calls. */
+#ifndef ACC_FAILSYS_H
+#define ACC_FAILSYS_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* What a call does, whichever libc function made it: recv covers recv,
+ * recvfrom, recvmsg, and read/readv on a socket; send likewise; wait covers
+ * poll, select and epoll_wait. */
+typedef enum {
+    ACC_FS_RECV, ACC_FS_SEND, ACC_FS_ACCEPT, ACC_FS_CONNECT, ACC_FS_WAIT,
+    ACC_FS__KINDS
+} acc_fs_kind_t;
+
+/* Faults.  Only EINTR (recv, send, accept, wait), EAGAIN (recv, send,
+ * accept), SHORT (recv, send: one byte moves), ECONNABORTED and EMFILE
+ * (accept) and ECONNREFUSED (connect) apply; acc_fs_applies() says which.
+ * An injected error makes no real call, so a connection or input that was
+ * pending stays pending; an EINTR on a wait first sleeps a little of the
+ * timeout, as if the signal came in the middle of it. */
+typedef enum {
+    ACC_FS_EINTR, ACC_FS_EAGAIN, ACC_FS_SHORT, ACC_FS_ECONNABORTED,
+    ACC_FS_EMFILE, ACC_FS_ECONNREFUSED, ACC_FS__FAULTS
+} acc_fs_fault_t;
+
+#define ACC_FS_WAIT_EINTR_MS 10 /* how far into a wait the "signal" comes */
+
+/* From the next call of kind on, let `after` calls through, then inject
+ * fault into `times` calls (< 0: every call).  Resets the kind's counts. */
+void acc_fs_arm(acc_fs_kind_t kind, acc_fs_fault_t fault, long after, long times);
+void acc_fs_disarm(acc_fs_kind_t kind);   /* counts kept */
+void acc_fs_reset(void);                  /* every kind: disarmed, counts 0 */
+long acc_fs_calls(acc_fs_kind_t kind);    /* since armed or reset */
+long acc_fs_injected(acc_fs_kind_t kind); /* faults injected, likewise */
+int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault);
+const char *acc_fs_kind_name(acc_fs_kind_t kind);
+const char *acc_fs_fault_name(acc_fs_fault_t fault);
+int acc_fs_kind_by_name(const char *s);   /* -1 if unknown */
+int acc_fs_fault_by_name(const char *s);  /* -1 if unknown */
+
+/* The interposed functions: an implementation's calls are renamed to these
+ * (conformance/src/failsys.syms), with the same prototypes as libc's. */
+ssize_t acc_fs_recv(int fd, void *buf, size_t len, int flags);
+ssize_t acc_fs_recvfrom(int fd, void *buf, size_t len, int flags,
+                        struct sockaddr *addr, socklen_t *alen);
+ssize_t acc_fs_recvmsg(int fd, struct msghdr *mh, int flags);
+ssize_t acc_fs_read(int fd, void *buf, size_t len);
+ssize_t acc_fs_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t acc_fs_send(int fd, const void *buf, size_t len, int flags);
+ssize_t acc_fs_sendto(int fd, const void *buf, size_t len, int flags,
+                      const struct sockaddr *addr, socklen_t alen);
+ssize_t acc_fs_sendmsg(int fd, const struct msghdr *mh, int flags);
+ssize_t acc_fs_write(int fd, const void *buf, size_t len);
+ssize_t acc_fs_writev(int fd, const struct iovec *iov, int iovcnt);
+int acc_fs_accept(int fd, struct sockaddr *addr, socklen_t *alen);
+int acc_fs_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags);
+int acc_fs_connect(int fd, const struct sockaddr *addr, socklen_t alen);
+int acc_fs_poll(struct pollfd *fds, nfds_t n, int timeout);
+int acc_fs_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv);
+int acc_fs_epoll_wait(int ep, struct epoll_event *ev, int max, int timeout);
+
+#endif /* ACC_FAILSYS_H */
