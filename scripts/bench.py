@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """bench.py: achat's performance figures, measured side by side with its
 peers in one run: the echo matrix (lines/s, MB/s, latency, ratios), the
-instructions per echoed line under callgrind, the framing core's GB/s and
-the cost of one loop pass with many idle connections.
+instructions per echoed line under callgrind, the framing core's GB/s,
+the cost of one loop pass with many idle connections, the server's memory
+per idle connection at 1,000 and 10,000 connections, and lines/s and p99
+latency with 10,000 concurrent connections.
 
 Every server runs pinned to one CPU and the load generator to another
 (taskset), so all peers see the same machine; ratios are taken within one
@@ -17,6 +19,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import re
 import shutil
 import signal
@@ -26,7 +29,7 @@ import sys
 import tempfile
 import time
 
-PARTS = ("echo", "callgrind", "framing", "scale")
+PARTS = ("echo", "callgrind", "framing", "scale", "memory", "conns")
 ACHAT = ("achat-select", "achat-poll", "achat-epoll")
 SERVERS = ACHAT + ("libevent", "cpython", "ceiling")
 # The backend the ratio targets are read on (the natural one on Linux); the
@@ -78,6 +81,24 @@ def server_argv(name, args):
     return [args.python, os.path.join(args.root, "ref/bench/asynchat_echo.py")]
 
 
+def raise_nofile():
+    """In a child before exec: the descriptor limit up to the hard one
+    (thousands of connections need thousands of descriptors)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def nofile_room(conns):
+    """None if conns connections fit under the hard descriptor limit, else
+    the reason they do not."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < conns + 64:
+        return (f"{conns} connections need {conns + 64} descriptors, the hard "
+                f"limit is {hard} (raise it: ulimit -Hn, limits.conf)")
+    return None
+
+
 class Server:
     """A peer pinned to the server CPU, on a port of its own choosing."""
 
@@ -86,7 +107,8 @@ class Server:
         cmd = ["taskset", "-c", str(cpu), *wrap, *argv]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, text=True)
+                                     stdin=subprocess.DEVNULL, text=True,
+                                     preexec_fn=raise_nofile)
         line = self.proc.stdout.readline()  # the server prints it at once
         m = re.match(r"listening on (\S+):(\d+)", line)
         if not m:
@@ -371,6 +393,179 @@ def scale_targets(rows):
              growth < 1.5)]
 
 
+# ------------------------------------------------ memory and 10k conns --
+
+# select cannot watch a descriptor at or above FD_SETSIZE (1024).
+SELECT_MAX_CONNS = 1000
+MANY_SERVERS = ("achat-select", "achat-poll", "achat-epoll", "libevent",
+                "ceiling")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RunFailed(f"no VmRSS for pid {pid}")
+
+
+def fits(name, conns):
+    """None if the server can take conns connections, else why not."""
+    if name == "achat-select" and conns > SELECT_MAX_CONNS:
+        return "select: descriptors above FD_SETSIZE"
+    return nofile_room(conns)
+
+
+def memory_cell(args, name, conns):
+    """Server RSS above its idle baseline, per connection, once every
+    connection has echoed one 16-byte line and sits idle."""
+    srv = Server(name, server_argv(name, args), args.server_cpu)
+    try:
+        time.sleep(0.2)
+        base = rss_kib(srv.proc.pid)
+        cmd = ["taskset", "-c", str(args.client_cpu),
+               f"{args.build}/bench/loadgen", "--port", str(srv.port),
+               "--conns", str(conns), "--depth", "1", "--size", "16",
+               "--lines", str(conns), "--timeout", "600", "--hold", "1"]
+        gen = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=raise_nofile)
+        line = gen.stdout.readline()
+        if not line:
+            gen.stdin.close()
+            err = gen.stderr.read()
+            gen.wait()
+            raise RunFailed(f"loadgen {conns} conns to {name}: "
+                            f"{err.strip() or gen.returncode}")
+        time.sleep(0.5)  # idle: whatever a pass frees is freed
+        after = rss_kib(srv.proc.pid)
+        gen.stdin.close()
+        gen.wait(60)
+        if not srv.alive():
+            raise RunFailed(f"{name} died holding {conns} connections")
+        return dict(server=name, conns=conns, base_kib=base, rss_kib=after,
+                    bytes_per_conn=(after - base) * 1024 / conns)
+    finally:
+        srv.stop()
+
+
+def run_memory(args):
+    rows = []
+    for conns in args.memory_conns:
+        for name in [n for n in MANY_SERVERS if n in args.servers]:
+            why = fits(name, conns)
+            if why:
+                log(f"memory: {name} at {conns}: n/a ({why})")
+                rows.append(dict(server=name, conns=conns, na=why))
+                continue
+            log(f"memory: {name}, {conns} idle connections")
+            runs = [memory_cell(args, name, conns)
+                    for _ in range(args.memory_repeat)]
+            runs.sort(key=lambda r: r["bytes_per_conn"])
+            rows.append(runs[(len(runs) - 1) // 2])
+    return rows
+
+
+def print_memory(rows, out):
+    print("\n== Memory per idle connection (server RSS above its baseline "
+          "/ connections; each echoed one 16 B line), bytes, median run",
+          file=out)
+    conns = sorted({r["conns"] for r in rows})
+    names = list(dict.fromkeys(r["server"] for r in rows))
+    print(f"  {'server':<14}" + "".join(f"{c:>12}" for c in conns) +
+          "".join(f"{'vs libevent':>14}" for _ in conns[:1]), file=out)
+    cell = {(r["server"], r["conns"]): r for r in rows}
+    for n in names:
+        line = f"  {n:<14}"
+        for c in conns:
+            r = cell.get((n, c))
+            line += f"{'n/a':>12}" if r is None or "na" in r else \
+                f"{r['bytes_per_conn']:>12.0f}"
+        ratios = []
+        for c in conns:
+            r, lv = cell.get((n, c)), cell.get(("libevent", c))
+            if r and lv and "na" not in r and "na" not in lv and \
+                    lv["bytes_per_conn"] > 0:
+                ratios.append(f"{r['bytes_per_conn'] / lv['bytes_per_conn']:.2f}x")
+        line += "   " + " / ".join(ratios)
+        print(line, file=out)
+    for r in rows:
+        if "na" in r:
+            print(f"  n/a: {r['server']} at {r['conns']}: {r['na']}",
+                  file=out)
+
+
+def memory_targets(rows):
+    checks = []
+    cell = {(r["server"], r["conns"]): r for r in rows if "na" not in r}
+    for (n, c), r in sorted(cell.items()):
+        lv = cell.get(("libevent", c))
+        if n.startswith("achat-") and lv:
+            checks.append((f"{n} memory per idle connection at {c} <= "
+                           f"libevent's: {r['bytes_per_conn']:.0f} vs "
+                           f"{lv['bytes_per_conn']:.0f} B",
+                           r["bytes_per_conn"] <= lv["bytes_per_conn"]))
+    return checks
+
+
+def run_conns(args):
+    """Lines/s and p99 with args.many_conns concurrent connections, each
+    one line in flight; every server started fresh."""
+    rows = []
+    conns = args.many_conns
+    for name in [n for n in MANY_SERVERS if n in args.servers]:
+        why = fits(name, conns)
+        if why:
+            log(f"conns: {name}: n/a ({why})")
+            rows.append(dict(server=name, conns=conns, na=why))
+            continue
+        srv = Server(name, server_argv(name, args), args.server_cpu)
+        try:
+            log(f"conns: {name}, {conns} connections")
+            runs = []
+            for _ in range(args.repeat):
+                cmd = ["taskset", "-c", str(args.client_cpu),
+                       f"{args.build}/bench/loadgen", "--port", str(srv.port),
+                       "--conns", str(conns), "--depth", "1", "--size", "16",
+                       "--duration", str(args.duration),
+                       "--warmup", str(args.warmup), "--timeout", "120"]
+                r = subprocess.run(cmd, capture_output=True, text=True,
+                                   preexec_fn=raise_nofile)
+                if r.returncode != 0:
+                    raise RunFailed(f"loadgen {conns} conns to {name}: "
+                                    f"{r.stderr.strip() or r.returncode}")
+                runs.append(json.loads(r.stdout))
+            rows.append(dict(server=name, **median_run(runs)))
+        finally:
+            srv.stop()
+    return rows
+
+
+def print_conns(rows, out):
+    ok = [r for r in rows if "na" not in r]
+    if not ok:
+        return
+    conns = ok[0]["conns"]
+    ceil = next((r for r in ok if r["server"] == "ceiling"), None)
+    lev = next((r for r in ok if r["server"] == "libevent"), None)
+    print(f"\n== {conns} concurrent connections, 16 B lines, one in flight "
+          f"each: lines/s and latency, median run", file=out)
+    print(f"  {'server':<14}{'lines/s':>12}{'p50 us':>10}{'p99 us':>10}"
+          f"{'vs libevent':>13}{'vs ceiling':>12}{'client cpu':>12}", file=out)
+    for r in ok:
+        vl = f"{r['lines_per_s'] / lev['lines_per_s']:.2f}x" if lev else "-"
+        vc = f"{r['lines_per_s'] / ceil['lines_per_s']:.2f}x" if ceil else "-"
+        print(f"  {r['server']:<14}{r['lines_per_s']:>12.0f}"
+              f"{r['p50_us']:>10.0f}{r['p99_us']:>10.0f}{vl:>13}{vc:>12}"
+              f"{r['client_cpu']:>12.2f}", file=out)
+    print("  client cpu: the share of its CPU the load generator used; near "
+          "1.00 the generator, one thread on one CPU, bounds every server "
+          "alike", file=out)
+    for r in rows:
+        if "na" in r:
+            print(f"  n/a: {r['server']}: {r['na']}", file=out)
+
+
 # ----------------------------------------------------------------- main --
 
 def check_prereqs(args):
@@ -384,6 +579,9 @@ def check_prereqs(args):
         need.append(f"{args.build}/bench/framebench")
     if "scale" in args.parts:
         need.append(f"{args.build}/bench/passbench")
+    if "memory" in args.parts or "conns" in args.parts:
+        need += [server_argv(n, args)[0] for n in MANY_SERVERS
+                 if n in args.servers]
     for path in need:
         if not os.access(path, os.X_OK):
             raise Missing(f"{path} (make bench-build)")
@@ -423,6 +621,12 @@ def parse_args(argv):
     ap.add_argument("--frame-reps", type=int, default=5)
     ap.add_argument("--scale-idle", type=int_list, default=[0, 1000, 10000])
     ap.add_argument("--scale-passes", type=int, default=500)
+    ap.add_argument("--memory-conns", type=int_list, default=[1000, 10000],
+                    help="idle connections of the memory part")
+    ap.add_argument("--memory-repeat", type=int, default=3,
+                    help="runs per memory cell; the median is kept")
+    ap.add_argument("--many-conns", type=int, default=10000,
+                    help="concurrent connections of the conns part")
     ap.add_argument("--server-cpu", type=int, default=1)
     ap.add_argument("--client-cpu", type=int, default=0)
     ap.add_argument("--python", default=sys.executable,
@@ -437,6 +641,7 @@ def parse_args(argv):
         args.callgrind_lines = 1000
         args.frame_mib, args.frame_reps = 4, 1
         args.scale_idle, args.scale_passes = [0, 1000], 20
+        args.memory_conns, args.memory_repeat, args.many_conns = [200], 1, 500
     if min(args.conns + args.depth) < 1 or min(args.size) < 3 or \
             args.repeat < 1 or args.duration <= 0:
         ap.error("conns and depth >= 1, size >= 3, repeat >= 1, duration > 0")
@@ -489,6 +694,15 @@ def main(argv=None):
             print_scale(rows, out)
             checks += scale_targets(rows)
             report["scale"] = rows
+        if "memory" in args.parts:
+            rows = run_memory(args)
+            print_memory(rows, out)
+            checks += memory_targets(rows)
+            report["memory"] = rows
+        if "conns" in args.parts:
+            rows = run_conns(args)
+            print_conns(rows, out)
+            report["conns"] = rows
     except Missing as e:
         log(f"missing: {e}")
         return 99

@@ -11,23 +11,37 @@ Makes mutants of ref/src/*.c, one small change each:
                               are left alone)
   CFL  flipped conditions     if (c) / while (c) -> if (!(c)) / while (!(c))
 Comments, strings, character literals and preprocessor lines are never
-touched.  Each mutant's file is compiled to an object with -O2; a mutant whose
-object is byte-identical to the original's is equivalent (trivial compiler
-equivalence), one identical to an earlier mutant's is a duplicate, one that
-does not compile is stillborn: none of them counts.  Lines the suite never
-executes (gcov) are NoCoverage: survivors without a run.  Every other mutant
-gets its own conformance runner, built through the top-level Makefile with
-IMPL=<dir> like scripts/selftest.py's planted bugs, and is run with a time
-bound, cheapest first: the as-written split, then the other splits, of the
-cases (and the backend, when only one reaches it) that execute the mutated
-line (per-case gcov coverage; every case when the line has no count; the
-whole suite again for a survivor with --confirm), and last the covering
-cases as written under AddressSanitizer, in one process (a leak or a use
-after free shows nowhere else; the spec forbids both, E2 and E7).  A mutant
-is killed when a run FAILs, ERRORs or XPASSes that passed on the unmutated
-reference built the same way, when the runner dies or the sanitizer reports,
-or when a stage exceeds its time bound (a multiple of the baseline's time for
-the same runs).
+touched.
+
+Every mutant is compiled into one binary (mutant schemata, scripts/
+schemata.py): each function body holding mutants becomes a switch over
+copies of it, one per mutant, and the runner's process chooses the copy from
+AC_MUTANT, read once at start.  The original copy carries a marker at every
+mutation point; one whole-suite run of the unmutated build with
+AC_MUT_COVERAGE set records which conformance runs (case x split x backend,
+named by the runner's ACC_RUN_ID) reach which points.  A mutant then runs
+only on the runs that reach its point, cheapest first, each stage stopped at
+its first failing run (acc-run --max-failures 1 --strict): the as-written
+split, then the other read-chunking splits, then, for a survivor, the
+as-written runs under AddressSanitizer in one process (a leak or a use
+after free shows nowhere else; the spec forbids both, E2 and E7), on an ASan
+twin of the schemata build made when the first survivor needs it.  A
+mutant no run reaches is NoCoverage: a survivor without a run.  A mutant is
+killed when a run FAILs, ERRORs or XPASSes that passed on the unmutated build
+(twice, by default: a run whose status differs between the two never
+counts), when the runner dies or the sanitizer reports (and does not on the
+unmutated build for the same runs), or when a stage exceeds its time bound (a
+multiple of the baseline's time for the same runs).  The runs go in a seeded
+random order of the mutants, so a campaign cut short is a seeded sample
+(--report-only reports it).
+
+Trivial compiler equivalence is decided after the runs, for the mutants no
+run told apart only (a killed mutant cannot be equivalent): each is compiled
+alone with -O2; one whose object is byte-identical to the reference's is
+equivalent, one identical to a lower-numbered survivor's a duplicate; a copy
+that does not compile is stillborn: none of them counts.  A mutant the
+schemata cannot hold (outside a function body, or in one with goto labels)
+is built alone and runs on every run.
 
 Only the conformance suite counts for the score; --unit also runs the
 reference's unit tests against the survivors, as information.  The report
@@ -55,6 +69,7 @@ import sys
 import threading
 import time
 
+import schemata
 from acclib import (ROOT, BAD, RUN_FAILURES, RUN_OK, build_runner, load_report,
                     progress, rel, run_bounded, variant, write_impl_mk)
 
@@ -345,9 +360,10 @@ def diff_of(sources, m):
 # --------------------------------------------------------------- building --
 
 # As conformance/adapters/ref/impl.mk does to the library: the reference's
-# allocations go through the suite's failing allocator (alloc-fail).
-ALLOC_RENAMES = [a for f in ("malloc", "calloc", "realloc")
-                 for a in ("--redefine-sym", f"{f}=acc_fa_{f}")]
+# allocations go through the suite's failing allocator (alloc-fail), its
+# socket and wait calls through the syscall interposer (sys-fail).
+ALLOC_RENAMES = ["--redefine-syms=" + os.path.join(ROOT, "conformance", "src", f)
+                 for f in ("failalloc.syms", "failsys.syms")]
 
 
 def rename_alloc(obj, cwd=None):
@@ -380,6 +396,48 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def run_parts(name):
+    """'id@split/backend' -> (id, split, backend)."""
+    cid, _, rest = name.rpartition("@")
+    split, _, backend = rest.partition("/")
+    return cid, split, backend
+
+
+class TceCache:
+    """Object digests of compiled sources, by the digest of the source text
+    and of the compiler and flags: a second campaign (or the sample that
+    make check runs) does not compile the same mutants again."""
+
+    def __init__(self, path):
+        self.path, self.lock = path, threading.Lock()
+        ver = subprocess.run([CC, "--version"], capture_output=True, text=True).stdout
+        self.salt = hashlib.sha256((ver + " ".join(OBJ_FLAGS + ALLOC_RENAMES)).encode()).hexdigest()
+        try:
+            with open(path, encoding="utf-8") as f:
+                self.data = json.load(f)
+        except (OSError, ValueError):
+            self.data = {}
+
+    def key(self, text):
+        return hashlib.sha256((self.salt + text).encode()).hexdigest()
+
+    def get(self, text):
+        with self.lock:
+            return self.data.get(self.key(text))
+
+    def put(self, text, value):
+        with self.lock:
+            self.data[self.key(text)] = value
+
+    def save(self):
+        with self.lock:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            tmp = f"{self.path}.{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(self.data, f)
+            os.replace(tmp, self.path)
+
+
 class Campaign:
     def __init__(self, args, sources):
         self.args = args
@@ -387,22 +445,25 @@ class Campaign:
         self.build = args.build
         self.cases = os.path.join(args.build, "cases")
         self.base_objs = {}
+        self.base_digest = {}
         self.suite_objs = []
-        self.san_base_objs = {}  # the memcheck stage's build of the same
         self.san_suite_objs = []
         self.lock = threading.Lock()
         self.seen = {}          # object digest -> first mutant id
-        self.baseline = set()   # variants that fail on the unmutated reference
-        self.unstable = set()   # variants whose baseline status changed between runs
-        self.base_secs = 0.0    # the slower of the baseline's two whole-suite runs
-        self.base_variants = []
-        self.case_ids = []
-        self.line_backends = {}  # (file, line) -> backends whose runs execute it
+        self.cache = TceCache(os.path.join(ROOT, "build", "mutation-tce-cache.json"))
+        self.excluded = set()   # runs that fail or are unstable on the baseline
+        self.base_ms = {}       # run name -> the baseline's duration in ms
+        self.variants = {}      # case id -> its runs that may count
+        self.reach = {}         # mutant number -> runs that reach its point
+        self.runner = self.san_runner = self.san_error = None
+        self.san_lock = threading.Lock()
+        self.san_held = set()
+        self.held = set()       # mutant ids in the schemata build
 
     def compile_suite(self, extra=(), sub="suite"):
         """The suite's own objects (runner and the reference's adapter),
-        compiled once: every mutant's runner links the same ones, and a
-        campaign is not disturbed by edits to conformance/src under it.
+        compiled once: every runner of the campaign links the same ones, and
+        a campaign is not disturbed by edits to conformance/src under it.
         The flags are the Makefile's for the runner, without -g."""
         objs = []
         d = os.path.join(self.build, sub)
@@ -427,48 +488,55 @@ class Campaign:
     # The runner the Makefile builds for IMPL=dir.  Everything is already
     # compiled, so ACC_SRC is emptied on make's command line and the rule
     # only links: the suite's objects, the reference's adapter and the
-    # (possibly mutated) reference objects, with the Makefile's own link
-    # flags.  `make acc-run IMPL=<dir>` with the same impl.mk rebuilds it.
-    def make_runner(self, impl_dir, objs, extra_libs="", san=False):
-        if san:
-            extra_libs = " ".join([*SAN_FLAGS, extra_libs]).strip()
+    # reference's (schemata or mutated) objects, with the Makefile's own
+    # link flags.  `make acc-run IMPL=<dir>` with the same impl.mk rebuilds it.
+    def make_runner(self, impl_dir, objs, san=False):
+        extra_libs = " ".join(SAN_FLAGS) if san else ""
         suite = self.san_suite_objs if san else self.suite_objs
         libs = " ".join(rel(o) for o in [*suite, *objs])
         write_impl_mk(impl_dir, deps=libs, libs=f"{libs} {extra_libs}".strip(),
                       comment="Written by scripts/mutate.py: the suite's objects and the "
-                              "reference's adapter\nlinked with (possibly mutated) reference "
-                              "objects; build with ACC_SRC= on make's command line.")
+                              "reference's adapter\nlinked with a mutant-schemata (or one "
+                              "mutant's) build of the reference;\nbuild with ACC_SRC= on "
+                              "make's command line.")
         for _ in range(2):   # parallel makes read each other's .d files: retry once
             ok, runner, log = build_runner(impl_dir, build=rel(os.path.join(self.build, "b")),
-                                           make_vars=["ACC_SRC="], timeout=300)
+                                           make_vars=["ACC_SRC="], timeout=600)
             if ok:
                 break
         return ok, runner, log
 
-    def stage_args(self, ids=(), split=(), backend=None, san=False):
-        """The runner's arguments for the given case ids (all when empty)
-        and splits (all when empty).  The memcheck build runs every case in
-        one process (--no-fork): one leak check at its exit covers them all,
-        and any memory error ends the process with SAN_EXIT."""
+    def stage_args(self, globs=(), split=(), san=False, jobs=1, first_kill=True):
+        """The runner's arguments for the given ID-GLOBs (every run when
+        empty).  A mutant's stage stops at the first run that goes wrong
+        (--max-failures 1; --strict so that a SHOULD or MAY failure counts
+        too).  The memcheck build runs every case in one process
+        (--no-fork): one leak check at its exit covers them all, and any
+        memory error ends the process with SAN_EXIT."""
         a = ["--cases", self.cases, "--seed", str(self.args.seed),
-             "--timeout", str(self.args.run_timeout), "--expectations", os.devnull]
+             "--timeout", str(self.args.run_timeout), "--expectations", os.devnull,
+             "--jobs", str(jobs)]
+        if first_kill and not san:
+            a += ["--max-failures", "1", "--strict"]
         if san:
             a.append("--no-fork")
-        for sp in split or ():
+        for sp in split:
             a += ["--split", sp]
-        if backend:
-            a += ["--backend", backend]
-        return a + list(ids)
+        return a + list(globs)
 
-    def run_stage(self, runner, name, outdir, bound, ids=(), split=(), backend=None,
-                  san=False):
+    def run_stage(self, runner, name, outdir, bound, globs=(), split=(), san=False,
+                  mutant=0, jobs=1, first_kill=True, env=None):
         """Returns (rc or None, results or None, stdout+stderr tail, seconds)."""
+        os.makedirs(outdir, exist_ok=True)
         report = os.path.join(outdir, f"{name}.json")
         if os.path.exists(report):
             os.unlink(report)
-        rc, out, err, secs = run_bounded([runner, "--json", report,
-                                          *self.stage_args(ids, split, backend, san)],
-                                         timeout=bound, env=SAN_ENV if san else None)
+        e = {k: v for k, v in (SAN_ENV if san else os.environ).items()
+             if k not in ("AC_MUT_COVERAGE", "AC_MUTANT")}
+        e.update(env or {}, AC_MUTANT=str(mutant))
+        rc, out, err, secs = run_bounded(
+            [runner, "--json", report, *self.stage_args(globs, split, san, jobs, first_kill)],
+            timeout=bound, env=e)
         results = None
         if rc in (RUN_OK, RUN_FAILURES) and os.path.exists(report):
             try:
@@ -477,224 +545,304 @@ class Campaign:
                 results = None
         return rc, results, (out + err)[-1500:], secs
 
-    def bound(self, ids, split, deadline, backend=None):  # split: names, () for all
+    def bound(self, runs, deadline):
         """The time bound of one stage: --timeout-factor times what the
-        baseline spent on the same share of its runs, plus --timeout-extra,
-        capped by the mutant's absolute deadline.  As mutation tools do
-        (Stryker's timeoutFactor): a stage that slow is a hang, and without
-        the bound one mutant that stalls every run would cost its runs x the
-        per-run timeout."""
-        sel = set(ids)
-        n = sum(1 for v in self.base_variants
-                if (not sel or v[0] in sel) and (not split or v[1] in split)
-                and (not backend or v[2] == backend))
-        est = self.base_secs * n / max(1, len(self.base_variants))
+        baseline's runs took, plus --timeout-extra (the runner's start and
+        its forks), capped by the mutant's absolute deadline.  As mutation
+        tools do (Stryker's timeoutFactor): a stage that slow is a hang."""
+        # Each run also costs the runner a fork and a wait that its own
+        # duration does not show: 5 ms is generous on a loaded machine.
+        est = sum(self.base_ms.get(r, 0.0) for r in runs) / 1000.0 + 0.005 * len(runs)
         return min(max(1.0, deadline - time.time()),
                    self.args.timeout_factor * est + self.args.timeout_extra)
 
+    def globs(self, runs):
+        """ID-GLOBs naming exactly these runs: a case's id when every run of
+        it that may count is there, else each run's full name."""
+        by_case = {}
+        for r in runs:
+            by_case.setdefault(run_parts(r)[0], set()).add(r)
+        out = []
+        for cid, rs in sorted(by_case.items()):
+            out += [cid] if rs == self.variants.get(cid) else sorted(rs)
+        return out
+
+    # ---------------------------------------------------------- stage 0 --
+
     def prepare(self):
-        """Base objects, the baseline runner and its failing runs (the whole
-        suite, twice: a run whose status differs between the two is unstable
-        and never counts as a kill)."""
-        base_dir = os.path.join(self.build, "base")
-        shutil.rmtree(base_dir, ignore_errors=True)
-        # The case files are read once, like the sources: a campaign takes
-        # long enough for the tree to move under it, and a case edited
-        # half-way would read as kills.
+        """The case files and the suite's objects, once (a campaign takes
+        long enough for the tree to move under it, and a case edited half-way
+        would read as kills), and the reference's objects, whose digests tell
+        an equivalent mutant."""
         shutil.rmtree(self.cases, ignore_errors=True)
         shutil.copytree(os.path.join(ROOT, "conformance", "cases"), self.cases)
         self.suite_objs = self.compile_suite()
+        base_dir = os.path.join(self.build, "base", "obj")
+        shutil.rmtree(os.path.join(self.build, "base"), ignore_errors=True)
         for fname, text in self.sources.items():
-            obj, log = compile_obj(text, fname, os.path.join(base_dir, "obj"))
+            obj, log = compile_obj(text, fname, base_dir)
             if obj is None:
                 raise RuntimeError(f"the reference's {fname} does not compile:\n{log}")
             self.base_objs[fname] = obj
-        impl = os.path.join(self.build, "impl", "baseline")
-        ok, runner, log = self.make_runner(impl, self.base_objs.values())
+            self.base_digest[fname] = digest(obj)
+
+    def tce_digest(self, m):
+        """Compiles the mutant's file alone (or finds it in the cache);
+        returns the object's digest or 'stillborn: <first error>'."""
+        text = apply(self.sources[m["file"]], m["edits"])
+        h = self.cache.get(text)
+        if h is None:
+            d = os.path.join(self.build, "tce", m["id"])
+            obj, log = compile_obj(text, m["file"], d)
+            h = digest(obj) if obj else "stillborn: " + (log.strip().splitlines() or [""])[0]
+            shutil.rmtree(d, ignore_errors=True)
+            self.cache.put(text, h)
+        return h
+
+    def classify(self, m):
+        """Trivial compiler equivalence: sets m's status to Stillborn,
+        Equivalent or Duplicate (of the lowest-numbered mutant with the same
+        object code) when it is one; returns True then."""
+        h = self.tce_digest(m)
+        if h.startswith("stillborn"):
+            m["status"], m["detail"] = "Stillborn", h[len("stillborn: "):]
+        elif h == self.base_digest[m["file"]]:
+            m["status"], m["detail"] = "Equivalent", "object code identical to the reference's"
+        else:
+            with self.lock:
+                first = self.seen.setdefault(h, m["id"])
+            if first == m["id"]:
+                return False
+            m["status"], m["detail"] = "Duplicate", f"duplicate of {first}"
+        m["killers"] = []
+        return True
+
+    # ---------------------------------------------------------- schemata --
+
+    def build_schemata(self, live, nmax):
+        """Compiles one schemata copy of ref/src holding every live mutant
+        (and its ASan twin when memcheck is on); returns the mutants it could
+        not hold, {id: reason}."""
+        d = os.path.join(self.build, "schemata")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        with open(os.path.join(d, "ac_mut.h"), "w", encoding="utf-8") as f:
+            f.write(schemata.RUNTIME_H)
+        with open(os.path.join(d, "ac_mut.c"), "w", encoding="utf-8") as f:
+            f.write(schemata.RUNTIME_C % {"n": nmax})
+        left = {}
+        by_file = {f: [m for m in live if m["file"] == f] for f in self.sources}
+
+        def one(fname, extra, sub):
+            ms, coarse = list(by_file[fname]), set()
+            for _ in range(6):
+                text, held, out, spans = schemata.build_file(
+                    self.sources[fname], tokens(self.sources[fname]), ms, coarse)
+                obj, log = compile_obj(text, fname, os.path.join(d, sub), [*extra, "-I" + d])
+                if obj:
+                    return obj, held, out
+                lines = schemata.error_lines(log, fname)
+                bad = {mid for a, b, mid in spans if any(a <= n <= b for n in lines)}
+                if not bad and not lines:
+                    raise RuntimeError(f"the schemata copy of {fname} does not compile:\n{log}")
+                if None in bad or not bad:   # a marker: coarser markers for the file
+                    coarse = {fn for fn, _, _ in schemata.functions(
+                        [t for t in tokens(self.sources[fname]) if t[0] != "comment"])}
+                ms = [m for m in ms if m["id"] not in bad]
+                out.update({mid: "its copy does not compile in the schemata" for mid in bad
+                            if mid})
+                left.update(out)
+            raise RuntimeError(f"the schemata copy of {fname} does not compile:\n{log}")
+
+        def build(extra, sub):
+            objs, held = [], set()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as ex:
+                for obj, h, out in ex.map(lambda f: one(f, extra, sub), sorted(self.sources)):
+                    objs.append(obj)
+                    held.update(h)
+                    left.update(out)
+            rt = os.path.join(d, sub, "ac_mut.o")
+            p = subprocess.run([CC, "-std=c11", "-D_GNU_SOURCE", "-O2", "-w", *extra,
+                                "-c", os.path.join(d, "ac_mut.c"), "-o", rt],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                raise RuntimeError(f"ac_mut.c does not compile:\n{p.stderr}")
+            return objs + [rt], held
+
+        progress(PROG, f"schemata: one copy of ref/src holding {len(live)} mutant(s)")
+        objs, self.held = build((), "obj")
+        ok, self.runner, log = self.make_runner(os.path.join(self.build, "impl", "schemata"),
+                                                objs)
         if not ok:
-            raise RuntimeError(f"the baseline runner does not build:\n{log}")
+            raise RuntimeError(f"the schemata runner does not build:\n{log}")
+        self._build_san = lambda: build(SAN_FLAGS, "san")
+        return left
+
+    def ensure_san(self):
+        """The memcheck stage's runner, built when a first mutant survives
+        the runs: the schemata build again under AddressSanitizer.  Returns
+        it, or None when it does not build (the stage is then skipped and
+        the report says so)."""
+        with self.san_lock:
+            if self.san_runner is None and self.san_error is None:
+                progress(PROG, "schemata: the same under AddressSanitizer, for the memcheck "
+                               "stage")
+                try:
+                    self.san_suite_objs = self.compile_suite(SAN_FLAGS, "suite-san")
+                    objs, self.san_held = self._build_san()
+                    ok, runner, log = self.make_runner(
+                        os.path.join(self.build, "impl", "schemata-san"), objs, san=True)
+                    if not ok:
+                        raise RuntimeError(log)
+                    self.san_runner = runner
+                except RuntimeError as e:
+                    self.san_error = str(e)[-300:]
+                    progress(PROG, f"memcheck stage off: the ASan build failed: {e}")
+            return self.san_runner
+
+    def baseline(self):
+        """The whole suite (twice by default) on the schemata build with no mutant
+        chosen: the first run records, per run, the mutation points it
+        reaches; a run that fails in either, or whose status differs between
+        the two, never counts as a kill (nor runs for a mutant)."""
+        cov = os.path.join(self.build, "coverage")
+        shutil.rmtree(cov, ignore_errors=True)
+        os.makedirs(cov)
         runs = []
-        for rep in range(2):
-            progress(PROG, f"baseline: the whole suite, run {rep + 1} of 2")
-            rc, results, tail, secs = self.run_stage(runner, "baseline", base_dir,
-                                                     self.args.timeout * 3)
+        for rep in range(self.args.baseline_runs):
+            progress(PROG, f"baseline: the whole suite, run {rep + 1} of "
+                           f"{self.args.baseline_runs}"
+                           f"{' (recording which runs reach which mutation points)' if not rep else ''}")
+            rc, results, tail, secs = self.run_stage(
+                self.runner, f"baseline-{rep}", os.path.join(self.build, "base"),
+                self.args.timeout * 6, jobs=self.args.jobs, first_kill=False,
+                env={"AC_MUT_COVERAGE": cov} if rep == 0 else None)
             if results is None:
                 raise RuntimeError(f"the baseline runner failed (exit {rc}):\n{tail}")
-            runs.append({variant(r): r["status"] for r in results})
-            self.base_secs = max(self.base_secs, secs)
-        self.baseline = {v for r in runs for v, s in r.items() if s in BAD}
-        self.unstable = {v for v in runs[0] if runs[0][v] != runs[1].get(v)}
-        self.base_variants = sorted(runs[0])
-        self.case_ids = sorted({v[0] for v in runs[0]})
-        if self.baseline:
-            progress(PROG, f"note: the unmutated reference already fails {len(self.baseline)} "
-                           "run(s); those never count as kills")
-        if self.unstable:
-            progress(PROG, f"note: {len(self.unstable)} run(s) are unstable on the baseline "
-                           "and never count as kills")
-        if self.args.memcheck:
-            self.prepare_memcheck()
-
-    def prepare_memcheck(self):
-        """The memcheck stage's baseline: the unmutated reference under
-        AddressSanitizer must pass the as-written split with no report, or
-        the stage could not tell a mutant's memory error from the suite's."""
-        progress(PROG, "baseline: the as-written split under AddressSanitizer")
-        self.san_suite_objs = self.compile_suite(SAN_FLAGS, "suite-san")
-        d = os.path.join(self.build, "base", "san")
-        for fname, text in self.sources.items():
-            obj, log = compile_obj(text, fname, d, SAN_FLAGS)
-            if obj is None:
-                raise RuntimeError(f"the reference's {fname} does not compile with ASan:\n{log}")
-            self.san_base_objs[fname] = obj
-        impl = os.path.join(self.build, "impl", "baseline-san")
-        ok, runner, log = self.make_runner(impl, self.san_base_objs.values(), san=True)
-        if not ok:
-            raise RuntimeError(f"the ASan baseline runner does not build:\n{log}")
-        rc, results, tail, _ = self.run_stage(runner, "baseline-san", d, self.args.timeout * 3,
-                                              split=("as-written",), san=True)
-        if rc != RUN_OK or results is None:
-            raise RuntimeError(f"the unmutated reference fails under AddressSanitizer "
-                               f"(exit {rc}):\n{tail}")
-
-    def coverage(self, per_case):
-        """gcov over a coverage build of the reference: returns (lines no
-        case executes {file: set}, cases executing each line {(file, line):
-        set of ids} or None).  Per case, the suite runs once for each case
-        id (slower, but a mutant then runs only the cases that reach it)."""
-        cov_dir = os.path.join(self.build, "cov")
-        shutil.rmtree(cov_dir, ignore_errors=True)
-        d = os.path.join(cov_dir, "obj")
-        os.makedirs(d)
-        objs = []
-        for fname, text in self.sources.items():
-            with open(os.path.join(d, fname), "w", encoding="utf-8") as f:
-                f.write(text)
-            o = fname[:-2] + ".o"
-            p = subprocess.run([CC, *OBJ_FLAGS, "-O0", "--coverage", "-c", fname, "-o", o],
-                               cwd=d, capture_output=True, text=True)
-            err = p.stderr if p.returncode != 0 else rename_alloc(o, cwd=d)
-            if err:
-                raise RuntimeError(f"coverage build of {fname} failed:\n{err}")
-            objs.append(os.path.join(d, o))
-        ok, runner, log = self.make_runner(os.path.join(self.build, "impl", "coverage"), objs,
-                                           extra_libs="--coverage")
-        if not ok:
-            raise RuntimeError(f"the coverage runner does not build:\n{log}")
-
-        def gcov():
-            """{file: (executed lines, unexecuted executable lines)}."""
-            p = subprocess.run(["gcov", "-t", "-o", ".", *self.sources], cwd=d,
-                               capture_output=True, text=True)
-            out, cur = {}, None
-            for ln in p.stdout.splitlines():
-                parts = ln.split(":", 3)
-                if len(parts) < 3:
-                    continue
-                count, num = parts[0].strip(), parts[1].strip()
-                if num == "0" and parts[2] == "Source":
-                    cur = os.path.basename(parts[3].strip())
-                    out[cur] = (set(), set())
-                elif cur and num.isdigit() and count != "-":
-                    hit = count not in ("#####", "=====")
-                    out[cur][0 if hit else 1].add(int(num))
-            return out
-
-        def clear():
-            for g in glob.glob(os.path.join(d, "*.gcda")):
-                os.unlink(g)
-
-        base = self.stage_args()
-        if not per_case:
-            progress(PROG, "coverage: running the whole suite on a gcov build")
-            clear()
-            rc, out, err, _ = run_bounded([runner, *base], timeout=self.args.timeout * 6)
-            if rc not in (RUN_OK, RUN_FAILURES):
-                raise RuntimeError(f"the coverage run failed (exit {rc}):\n{(out + err)[-1500:]}")
-            return {f: v[1] - v[0] for f, v in gcov().items()}, None
-        by_line, hit_any, unhit = {}, {}, {}
-        t0 = time.time()
-        for i, cid in enumerate(self.case_ids, 1):
-            if time.time() - t0 > 15 or i == len(self.case_ids):
-                progress(PROG, f"coverage: case {i} of {len(self.case_ids)} ({cid})")
-                t0 = time.time()
-            clear()
-            rc, out, err, _ = run_bounded([runner, *base, cid], timeout=self.args.timeout * 3)
-            if rc not in (RUN_OK, RUN_FAILURES, None):
-                raise RuntimeError(f"the coverage run of {cid} failed (exit {rc}):\n"
-                                   f"{(out + err)[-1500:]}")
-            for f, (hit, miss) in gcov().items():
-                hit_any.setdefault(f, set()).update(hit)
-                unhit.setdefault(f, set()).update(miss)
-                for n in hit:
-                    by_line.setdefault((f, n), set()).add(cid)
-        # Which backends reach each line: a line that only one backend's runs
-        # execute (the backend's own code, mostly) needs only that backend's
-        # variants.  One whole-suite run per backend.
-        backends = sorted({v[2] for v in self.base_variants})
-        for b in backends:
-            progress(PROG, f"coverage: the whole suite on the {b} backend")
-            clear()
-            rc, out, err, _ = run_bounded([runner, *base, "--backend", b],
-                                          timeout=self.args.timeout * 6)
-            if rc not in (RUN_OK, RUN_FAILURES):
-                raise RuntimeError(f"the coverage run on {b} failed (exit {rc}):\n"
-                                   f"{(out + err)[-1500:]}")
-            for f, (hit, _) in gcov().items():
-                for n in hit:
-                    self.line_backends.setdefault((f, n), set()).add(b)
-        return {f: unhit[f] - hit_any.get(f, set()) for f in unhit}, by_line
-
-    def tce(self, m, mdir):
-        """Compiles the mutant: (status, obj).  status is None (a live
-        mutant), 'equivalent', 'duplicate of Mxxxx' or 'stillborn'."""
-        text = apply(self.sources[m["file"]], m["edits"])
-        obj, log = compile_obj(text, m["file"], os.path.join(mdir, "obj"))
-        if obj is None:
-            return "stillborn", None, log
-        h = digest(obj)
-        if h == digest(self.base_objs[m["file"]]):
-            return "equivalent", obj, ""
-        with self.lock:
-            first = self.seen.setdefault(h, m["id"])
-        if first != m["id"]:
-            return f"duplicate of {first}", obj, ""
-        return None, obj, ""
-
+            runs.append(results)
+        names = [{"@".join([r["id"], f"{r['split']}/{r['backend']}"]): r for r in rs}
+                 for rs in runs]
+        names.append(names[-1])     # one run: nothing to compare
+        for name, r in names[0].items():
+            r2 = names[1].get(name)
+            self.base_ms[name] = max(r.get("duration_ms", 0), (r2 or {}).get("duration_ms", 0))
+            if r["status"] in BAD or r2 is None or r2["status"] != r["status"] \
+                    or r["status"] not in ("PASS",):
+                self.excluded.add(name)
+        for name in names[0]:
+            if name not in self.excluded:
+                self.variants.setdefault(run_parts(name)[0], set()).add(name)
+        if self.excluded:
+            progress(PROG, f"note: {len(self.excluded)} run(s) fail, skip or are unstable on "
+                           "the unmutated reference; they never run for a mutant")
+        for path in glob.glob(os.path.join(cov, "*.hits")):
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().split()
+            if lines:
+                for n in lines[1:]:
+                    self.reach.setdefault(int(n), set()).add(lines[0])
+        progress(PROG, f"coverage: {len(glob.glob(os.path.join(cov, '*.hits')))} process(es) "
+                       f"recorded; {len(self.reach)} mutation point(s) reached")
     def kills(self, results):
         return sorted({variant(r) for r in results if r["status"] in BAD
-                       and variant(r) not in self.baseline and variant(r) not in self.unstable})
+                       and "@".join([r["id"], f"{r['split']}/{r['backend']}"])
+                       not in self.excluded})
+
+    # ----------------------------------------------------------- mutants --
 
     def run_mutant(self, m):
-        """Fills m with status (Killed, Survived, Timeout, Equivalent,
-        Duplicate, Stillborn, NoCoverage), detail and killers."""
+        """Fills m with status (Killed, Survived, Timeout, NoCoverage),
+        detail and killers."""
         t0 = time.time()
         mdir = os.path.join(self.build, "m", m["id"])
         shutil.rmtree(mdir, ignore_errors=True)
         try:
-            return self._run_mutant(m, mdir)
+            m["killers"] = []
+            if m["id"] in self.held:
+                return self._run_held(m, mdir)
+            return self._run_alone(m, mdir)
         finally:
             m["seconds"] = round(time.time() - t0, 1)
-            if not self.args.keep and m.get("status") not in ("Survived", "NoCoverage"):
+            if not self.args.keep:
                 shutil.rmtree(mdir, ignore_errors=True)
-            for name in (m["id"], m["id"] + "-san"):
-                shutil.rmtree(os.path.join(self.build, "b", "conformance", name),
+                shutil.rmtree(os.path.join(self.build, "b", "conformance", m["id"]),
                               ignore_errors=True)
 
-    def _run_mutant(self, m, mdir):
-        m["killers"] = []
-        tce, obj, log = self.tce(m, mdir)
-        if tce == "stillborn":
-            m["status"], m["detail"] = "Stillborn", log.strip().splitlines()[0] if log.strip() else ""
+    def _judge(self, m, rc, results, bound, what):
+        """Sets m's status from one stage; True when the stage decided."""
+        if rc is None:
+            m["status"], m["detail"] = "Timeout", f"{what}: over {bound:.0f} s"
+            return True
+        if results is None:
+            m["status"], m["detail"] = "Killed", f"{what}: the runner exited {rc}"
+            m["killers"] = [f"(runner exit {rc})"]
+            return True
+        k = self.kills(results)
+        if k:
+            m["status"], m["detail"] = "Killed", f"{what}: {len(k)} run(s)"
+            m["killers"] = sorted({v[0] for v in k})
+            m["kill_runs"] = ["@".join([v[0], f"{v[1]}/{v[2]}"]) for v in k]
+            return True
+        return False
+
+    def _run_held(self, m, mdir):
+        """A mutant of the schemata build: the runs that reach its point,
+        as written first, then the other splits, then (for a survivor) the
+        as-written ones under AddressSanitizer."""
+        n = schemata.number(m["id"])
+        runs = self.reach.get(n, set()) - self.excluded
+        m["runs"] = len(runs)
+        if not runs:
+            m["status"], m["detail"] = "NoCoverage", "no run reaches this mutation point"
             return m
-        if tce == "equivalent":
-            m["status"], m["detail"] = "Equivalent", "object code identical to the reference's"
-            return m
-        if tce:
-            m["status"], m["detail"] = "Duplicate", tce
-            return m
-        if m.get("uncovered"):
-            m["status"], m["detail"] = "NoCoverage", "no case executes this line"
+        deadline = time.time() + self.args.timeout
+        first = sorted(r for r in runs if run_parts(r)[1] == "as-written")
+        rest = sorted(r for r in runs if run_parts(r)[1] != "as-written")
+        for name, sel in (("as-written", first), ("other-splits", rest)):
+            if not sel:
+                continue
+            bound = self.bound(sel, deadline)
+            rc, results, tail, secs = self.run_stage(self.runner, name, mdir, bound,
+                                                     self.globs(sel), mutant=n)
+            what = f"{len(sel)} run(s) reaching it, {name}"
+            if self._judge(m, rc, results, bound, what):
+                return m
+        if self.args.memcheck and self.ensure_san() and m["id"] in self.san_held:
+            sel = first or rest
+            what = f"{len(sel)} run(s) reaching it, under AddressSanitizer"
+            bound = max(1.0, deadline - time.time())
+            rc, results, tail, _ = self.run_stage(self.san_runner, "memcheck", mdir, bound,
+                                                  self.globs(sel), san=True, mutant=n)
+            if rc is None:
+                m["status"], m["detail"] = "Timeout", f"{what}: over {bound:.0f} s"
+                return m
+            k = self.kills(results) if results is not None else []
+            if rc == SAN_EXIT or results is None or k:
+                # The same runs on the unmutated build: a report there is the
+                # suite's or the reference's, not the mutant's.
+                rc0, res0, _, _ = self.run_stage(self.san_runner, "memcheck-ref", mdir,
+                                                 self.args.timeout, self.globs(sel), san=True)
+                if rc0 == RUN_OK and res0 is not None and not self.kills(res0):
+                    report = re.search(r"(ERROR: \w+Sanitizer: [^\n]*|SUMMARY: [^\n]*)", tail)
+                    m["status"] = "Killed"
+                    m["detail"] = f"{what}: " + (f"{len(k)} run(s)" if k else
+                                                 report.group(1) if report
+                                                 else f"the runner exited {rc}")
+                    m["killers"] = sorted({v[0] for v in k}) or ["(memcheck)"]
+                    return m
+                m["status"], m["detail"] = "Survived", f"every run reaching it as on the " \
+                    f"reference; {what}: the unmutated build fails the same (exit {rc0})"
+                return m
+        m["status"], m["detail"] = "Survived", "every run reaching it as on the reference"
+        return m
+
+    def _run_alone(self, m, mdir):
+        """A mutant the schemata could not hold: built on its own, run on
+        every run that may count (no coverage is known for it)."""
+        text = apply(self.sources[m["file"]], m["edits"])
+        obj, log = compile_obj(text, m["file"], os.path.join(mdir, "obj"))
+        if obj is None:
+            m["status"], m["detail"] = "Stillborn", log.strip().splitlines()[0]
             return m
         objs = [obj if f == m["file"] else o for f, o in self.base_objs.items()]
         ok, runner, log = self.make_runner(mdir, objs)
@@ -702,80 +850,21 @@ class Campaign:
             m["status"], m["detail"] = "Harness", "runner build failed: " + log[-300:]
             return m
         deadline = time.time() + self.args.timeout
-        ids = sorted(m.get("cases") or ())
-        bks = self.line_backends.get((m["file"], m["line"]), set()) if ids else set()
-        backend = next(iter(bks)) if len(bks) == 1 else None
-        # Cheapest first: most mutants fall to the as-written split alone.
-        # With per-case coverage only the cases (and backends) that execute
-        # the line can see the mutant; --confirm reruns a survivor on the
-        # whole suite, in case the coverage run missed a timing-dependent
-        # path (off by default: it doubles a survivor's cost, and it can
-        # only turn a survivor into a kill, so the score without it is a
-        # lower bound).
-        rest = ("one-shot", "bytewise", "random")
-        stages = [("as-written", ids, ("as-written",), backend),
-                  ("other-splits", ids, rest, backend)]
-        if ids and self.args.confirm:
-            stages.append(("confirm", (), (), None))
-        for name, sel, split, bk in stages:
-            bound = self.bound(sel, split, deadline, bk)
-            rc, results, tail, secs = self.run_stage(runner, name, mdir, bound, sel, split, bk)
-            what = (f"{len(sel)} covering case(s)" if sel else "every case") + \
-                (f", {' '.join(split)} split(s)" if split else ", every split") + \
-                (f", {bk} only" if bk else "")
-            if rc is None:
-                m["status"], m["detail"] = "Timeout", f"{what}: over {bound:.0f} s"
+        every = sorted(r for rs in self.variants.values() for r in rs)
+        for name, split in (("as-written", ("as-written",)),
+                            ("other-splits", ("one-shot", "bytewise", "random"))):
+            sel = [r for r in every if run_parts(r)[1] in split]
+            bound = self.bound(sel, deadline)
+            rc, results, tail, _ = self.run_stage(runner, name, mdir, bound,
+                                                  self.globs(sel))
+            if self._judge(m, rc, results, bound,
+                           f"built alone ({m.get('alone', '')}), {len(sel)} run(s), {name}"):
                 return m
-            if results is None:
-                m["status"], m["detail"] = "Killed", f"{what}: the runner exited {rc}"
-                m["killers"] = [f"(runner exit {rc})"]
-                return m
-            k = self.kills(results)
-            if k:
-                m["status"], m["detail"] = "Killed", f"{what}: {len(k)} run(s)"
-                m["killers"] = sorted({v[0] for v in k})
-                m["kill_runs"] = len(k)
-                if name == "confirm":
-                    m["detail"] += " (not by the covering cases: coverage missed a path)"
-                return m
-        if self.args.memcheck and self.memcheck(m, mdir, ids, backend, deadline):
-            return m
-        m["status"], m["detail"] = "Survived", "every run as on the reference"
+        m["status"], m["detail"] = "Survived", f"built alone ({m.get('alone', '')}): " \
+                                               "every run as on the reference"
         return m
 
-    def memcheck(self, m, mdir, ids, backend, deadline):
-        """The last stage for a mutant every run let through: the covering
-        cases, as written, under AddressSanitizer.  A leak or a use after
-        free is invisible on the wire, and the spec forbids both (E2, E7).
-        Returns True when it killed m."""
-        text = apply(self.sources[m["file"]], m["edits"])
-        obj, log = compile_obj(text, m["file"], os.path.join(mdir, "san"), SAN_FLAGS)
-        if obj is None:
-            return False
-        objs = [obj if f == m["file"] else o for f, o in self.san_base_objs.items()]
-        # The runner's path follows the impl dir's name: one per mutant, or
-        # parallel mutants would link and run each other's.
-        ok, runner, log = self.make_runner(os.path.join(mdir, m["id"] + "-san"), objs,
-                                           san=True)
-        if not ok:
-            return False
-        bound = max(1.0, deadline - time.time())
-        rc, results, tail, _ = self.run_stage(runner, "memcheck", mdir, bound, ids,
-                                              ("as-written",), backend, san=True)
-        what = (f"{len(ids)} covering case(s)" if ids else "every case") + \
-            ", as written, under AddressSanitizer"
-        if rc is None:
-            m["status"], m["detail"] = "Timeout", f"{what}: over {bound:.0f} s"
-            return True
-        k = self.kills(results) if results is not None else []
-        if rc == SAN_EXIT or results is None or k:
-            report = re.search(r"(ERROR: \w+Sanitizer: [^\n]*|SUMMARY: [^\n]*)", tail)
-            m["status"] = "Killed"
-            m["detail"] = f"{what}: " + (f"{len(k)} run(s)" if k else
-                                         report.group(1) if report else f"the runner exited {rc}")
-            m["killers"] = sorted({v[0] for v in k}) or ["(memcheck)"]
-            return True
-        return False
+    # -------------------------------------------------------------- unit --
 
     def unit_prepare(self):
         """Compiles ref/tests/test_*.c once and keeps the tests that pass on
@@ -802,8 +891,10 @@ class Campaign:
 
     def _unit_fails(self, test_obj, objs, d):
         exe = os.path.join(d, os.path.basename(test_obj)[:-2])
-        # The reference objects call the suite's allocator (ALLOC_RENAMES).
-        fa = [o for o in self.suite_objs if os.path.basename(o) == "failalloc.o"]
+        # The reference objects call the suite's allocator and syscall
+        # interposer (ALLOC_RENAMES).
+        fa = [o for o in self.suite_objs
+              if os.path.basename(o) in ("failalloc.o", "failsys.o")]
         p = subprocess.run([CC, test_obj, *objs, *fa, *self.check_flags, "-pthread", "-o", exe],
                            capture_output=True, text=True)
         if p.returncode != 0:
@@ -814,11 +905,17 @@ class Campaign:
 
     def unit_kills(self, m):
         """Information only: which unit tests fail on a survivor."""
-        mdir = os.path.join(self.build, "m", m["id"])
-        obj = os.path.join(mdir, "obj", m["file"][:-2] + ".o")
+        mdir = os.path.join(self.build, "unit", m["id"])
+        text = apply(self.sources[m["file"]], m["edits"])
+        obj, _ = compile_obj(text, m["file"], mdir)
+        if obj is None:
+            return []
         objs = [obj if f == m["file"] else o for f, o in self.base_objs.items()]
-        return [os.path.basename(t)[:-2] for t in self.unit_objs
-                if self._unit_fails(t, objs, mdir)]
+        try:
+            return [os.path.basename(t)[:-2] for t in self.unit_objs
+                    if self._unit_fails(t, objs, mdir)]
+        finally:
+            shutil.rmtree(mdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- reports --
@@ -876,7 +973,7 @@ def write_reports(args, sources, muts, elapsed):
                  f"mutants (killed + timeout over killed + timeout + survived + no coverage)")
     covered_live = live - n.get("NoCoverage", 0)
     if covered_live:
-        lines.append(f"kill rate, covered lines {killed}/{covered_live} = "
+        lines.append(f"kill rate, reached points {killed}/{covered_live} = "
                      f"{100.0 * killed / covered_live:.1f}%")
     reach = reachable(sources, ADAPTER)
     out = [m for m in muts if m["status"] in LIVE and m["function"] not in reach]
@@ -956,6 +1053,22 @@ def report_only(args, muts):
         if m["id"] in done:
             m.update({k: v for k, v in done[m["id"]].items() if k != "edits"})
             muts.append(m)
+    # A campaign cut short never reached its equivalence step: done here.
+    surv = [m for m in muts if m["status"] in ("Survived", "NoCoverage")]
+    if surv and not os.path.exists(os.path.join(args.build, "mutants.json")):
+        camp = Campaign(args, sources)
+        for fname, text in sources.items():
+            obj, log = compile_obj(text, fname, os.path.join(args.build, "tce", "base"))
+            if obj is None:
+                print(f"{PROG}: {fname} does not compile:\n{log}", file=sys.stderr)
+                return 99
+            camp.base_digest[fname] = digest(obj)
+        progress(PROG, f"equivalence: compiling {len(surv)} surviving mutant(s) alone")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+            list(ex.map(camp.tce_digest, surv))
+        for m in sorted(surv, key=lambda m: m["id"]):
+            camp.classify(m)
+        camp.cache.save()
     text, score = write_reports(args, sources, muts, 0)
     print(text)
     return 0
@@ -968,8 +1081,8 @@ def pick(args, muts):
         rng = random.Random(args.seed)
         order = muts[:]
         rng.shuffle(order)
-        return order
-    return muts
+        return order[:args.sample]
+    return list(muts)
 
 
 def main():
@@ -978,8 +1091,9 @@ def main():
         epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--sample", type=int, default=0, metavar="N",
-                    help="examine a seeded sample: mutants of a seeded permutation until N "
-                         "non-equivalent, compilable ones have run")
+                    help="examine a seeded sample: the first N mutants of a seeded "
+                         "permutation (equivalent and stillborn ones among them do not "
+                         "count)")
     ap.add_argument("--seed", type=int, default=1,
                     help="seed of the sample and of the suite's random split (default 1)")
     ap.add_argument("--jobs", type=int, default=2, help="mutants at once (default 2)")
@@ -999,12 +1113,12 @@ def main():
     ap.add_argument("--ids", nargs="*", default=[], metavar="ID",
                     help="only these mutants (ids from --list)")
     ap.add_argument("--no-coverage", action="store_true",
-                    help="run mutants of unexecuted lines too instead of marking them NoCoverage")
-    ap.add_argument("--per-case", choices=("auto", "yes", "no"), default="auto",
-                    help="per-case coverage: run each mutant on the cases that execute its "
-                         "line only (auto: for campaigns of more than 100 mutants)")
-    ap.add_argument("--confirm", action="store_true",
-                    help="with per-case coverage, rerun each survivor on the whole suite")
+                    help="run every mutant on every run, not only on the runs that reach "
+                         "its mutation point (no NoCoverage)")
+    ap.add_argument("--baseline-runs", type=int, choices=(1, 2), default=2,
+                    help="whole-suite runs of the unmutated build: with 2 (default), a "
+                         "run whose status differs between them is unstable and never "
+                         "counts as a kill")
     ap.add_argument("--no-memcheck", dest="memcheck", action="store_false",
                     help="skip the last stage, which runs a survivor's covering cases "
                          "under AddressSanitizer (leaks, use after free)")
@@ -1055,70 +1169,68 @@ def main():
 
     t0 = time.time()
     camp = Campaign(args, sources)
+    live = pick(args, muts)
     try:
         camp.prepare()
-        if not args.no_coverage:
-            per_case = args.per_case == "yes" or (args.per_case == "auto" and not args.sample
-                                                  and len(muts) > 100)
-            unexec, by_line = camp.coverage(per_case)
-            for m in muts:
-                m["uncovered"] = m["line"] in unexec.get(m["file"], ())
-                if by_line is not None:
-                    m["cases"] = sorted(by_line.get((m["file"], m["line"]), ()))
-            progress(PROG, f"coverage: {sum(len(v) for v in unexec.values())} executable "
-                           f"line(s) never run; {sum(1 for m in muts if m['uncovered'])} "
-                           "mutant(s) on them")
+        left = camp.build_schemata(live, max(schemata.number(m["id"]) for m in muts))
+        # A mutant the schemata could not hold: stillborn, or built alone.
+        for m in live:
+            if m["id"] in left and not camp.classify(m):
+                m["alone"] = left[m["id"]]
+        alone = [m for m in live if "alone" in m]
+        if alone:
+            progress(PROG, f"schemata: {len(alone)} mutant(s) built alone: "
+                           f"{', '.join(m['id'] for m in alone[:10])}"
+                           f"{' ...' if len(alone) > 10 else ''}")
+        camp.baseline()
+        if args.no_coverage:
+            every = {r for rs in camp.variants.values() for r in rs}
+            camp.reach = {schemata.number(m["id"]): every for m in live}
     except RuntimeError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 99
-
-    order = pick(args, muts)
-    done, live_done = [], 0
+    done = [m for m in live if "status" in m]
+    live = [m for m in live if "status" not in m]
     open(os.path.join(args.build, "progress.jsonl"), "w").close()
-    want = args.sample or len(order)
-    progress(PROG, f"{len(order)} candidate mutants of {len(files)} file(s); "
-                   f"{'sample of ' + str(args.sample) + ' live ones, ' if args.sample else ''}"
-                   f"{args.jobs} at once, {args.timeout:g} s bound each")
-    it = iter(order)
+    progress(PROG, f"{len(live)} live mutant(s) of {len(files)} file(s) to run, "
+                   f"{args.jobs} at once, {args.timeout:g} s bound each "
+                   f"(setup took {time.time() - t0:.0f} s)")
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-        running = set()
+        # In a seeded random order: a campaign cut short is a seeded sample.
+        order = sorted(live, key=lambda m: m["id"])
+        random.Random(args.seed).shuffle(order)
+        futs = [ex.submit(camp.run_mutant, m) for m in order]
+        for i, fut in enumerate(concurrent.futures.as_completed(futs), 1):
+            try:
+                m = fut.result()
+            except Exception as e:  # a harness bug must not lose the campaign
+                print(f"{PROG}: harness error: {e!r}", file=sys.stderr)
+                for f in futs:
+                    f.cancel()
+                return 99
+            done.append(m)
+            # One line per finished mutant: a campaign cut short can still
+            # be reported (--report-only reads this file).
+            with open(os.path.join(args.build, "progress.jsonl"), "a", encoding="utf-8") as pf:
+                pf.write(json.dumps(m) + "\n")
+            _, k, lv, sc = tally(done)
+            progress(PROG, f"[{i}/{len(live)}] {m['id']} {m['file']}:{m['line']} {m['op']} "
+                           f"{m['desc'][:40]}: {m['status']} ({m.get('detail', '')[:60]}) "
+                           f"{m['seconds']}s | score {k}/{lv} = {sc:.1f}% "
+                           f"| {time.time() - t0:.0f}s")
 
-        def feed():
-            # Keep the pool full, but in sample mode stop submitting once
-            # enough live mutants are done or running.
-            while len(running) < args.jobs:
-                if args.sample and live_done + len(running) >= want:
-                    return
-                m = next(it, None)
-                if m is None:
-                    return
-                running.add(ex.submit(camp.run_mutant, m))
-
-        feed()
-        while running:
-            fin, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-            for fut in fin:
-                running.discard(fut)
-                try:
-                    m = fut.result()
-                except Exception as e:  # a harness bug must not lose the campaign
-                    print(f"{PROG}: harness error: {e!r}", file=sys.stderr)
-                    return 99
-                done.append(m)
-                # One line per finished mutant: a campaign cut short can
-                # still be reported (--report-only reads this file).
-                with open(os.path.join(args.build, "progress.jsonl"), "a",
-                          encoding="utf-8") as pf:
-                    pf.write(json.dumps(m) + "\n")
-                if m["status"] in LIVE:
-                    live_done += 1
-                _, k, lv, sc = tally(done)
-                progress(PROG, f"[{len(done)}/{len(order) if not args.sample else want}] "
-                               f"{m['id']} {m['file']}:{m['line']} {m['op']} {m['desc'][:40]}: "
-                               f"{m['status']} ({m.get('detail', '')[:60]}) {m['seconds']}s "
-                               f"| score {k}/{lv} = {sc:.1f}%")
-            feed()
-
+    # Trivial compiler equivalence, for the mutants that no run told apart:
+    # a killed mutant cannot be equivalent, so only these are compiled
+    # alone (the same object code as the reference's: Equivalent; as an
+    # earlier survivor's: Duplicate; neither counts).
+    surv = sorted((m for m in done if m["status"] in ("Survived", "NoCoverage")),
+                  key=lambda m: m["id"])
+    progress(PROG, f"equivalence: compiling {len(surv)} surviving mutant(s) alone")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        list(ex.map(camp.tce_digest, surv))
+    for m in surv:
+        camp.classify(m)
+    camp.cache.save()
     if args.unit:
         surv = [m for m in done if m["status"] in ("Survived", "NoCoverage")]
         progress(PROG, f"unit: running the reference's unit tests on {len(surv)} survivor(s)")

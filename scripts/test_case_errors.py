@@ -20,6 +20,7 @@ import tempfile
 from acclib import ROOT, run_bounded
 
 HEAD = "id: t.bad.x\nclause: T1\ndescription: A bad case.\n---\n"
+SYSF = "id: t.bad.x\nclause: T1\nrequires: sys-fail\n---\n"
 
 # (name, file text, line the message must name, substring it must hold)
 BAD = [
@@ -45,6 +46,13 @@ BAD = [
      "'or' needs 'skip ERRNO'"),
     ("or skip the expected result", HEAD + "chat a unix\nterm a \"x\" -> EINVAL or skip EINVAL\n",
      6, "other than the expected result"),
+    ("fault without sys-fail", HEAD + "chat a unix\nfault recv EAGAIN\n", 6,
+     "needs 'requires: sys-fail'"),
+    ("fault that does not apply", SYSF + "fault wait EAGAIN\n", 5, "wait calls cannot fail"),
+    ("unknown fault kind", SYSF + "fault read EINTR\n", 5, "syscall kind"),
+    ("unknown fault", SYSF + "fault recv ENOSPC\n", 5, "expected a fault"),
+    ("zero fault count", SYSF + "fault recv EAGAIN 0\n", 5, "a fault count is 1 to"),
+    ("expect-faulted without count", SYSF + "expect-faulted recv\n", 5, "expected a number"),
     # Checked against docs/spec.md: T1 is MUST and states no MAY requirement.
     ("level no clause states", "id: t.bad.x\nclause: T1\nlevel: MAY\n---\nchat a unix\n", 0,
      "level MAY, but none of its clauses (T1)"),

@@ -55,7 +55,8 @@ typedef struct worker worker_t;
 
 typedef struct run {
     stress_opts_t o;
-    const acc_impl_t *impl;
+    const acc_impl_t *impl;     /* our copy of the adapter's table, or NULL */
+    const acc_impl_t *raw;      /* the table the adapter exports */
     char repro[2048];       /* one-line command that reproduces the run */
     atomic_int stop;        /* main -> workers: stop opening, drain, leave */
     void *shared_map;       /* MODE_SHARED_MAP: the one map of every thread */

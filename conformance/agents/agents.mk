@@ -4,8 +4,12 @@
 #   make agents           the reference agent, the agent client's runner, the decoder tests
 #   make agents-ref       the suite through the reference agent
 #   make agents-cpython   the suite through CPython's asyncore/asynchat
+#   make agents-medusa    the suite through Supervisor's medusa copy
+#                         (make medusa: extracts it from Debian's package)
 #   make agents-check     decoder tests; reference agent == in-process, case by
-#                         case; CPython as expected; broken agents give ERROR
+#                         case; CPython as expected, and so a module-swapped
+#                         copy of it (one split); the Python agent's request
+#                         order; broken agents give ERROR
 #   make agents-clang     the same C sources built with clang (-Werror)
 #   make lifetime-check   a runner killed mid-run (SIGKILL) leaves no worker,
 #                         run or agent behind, in-process and through agents
@@ -27,6 +31,12 @@ AGENT_SPLITS ?= as-written random
 AGENTS_BUILD = $(BUILD)/agents
 AGENT_REF_BIN = $(AGENTS_BUILD)/reference-agent
 AGENT_CPYTHON = $(PYTHON) conformance/agents/cpython/agent.py
+# Supervisor's medusa copy, from Debian's supervisor package unpacked (never
+# installed) under $(MEDUSA_DIR) by get-medusa.sh.
+MEDUSA_DIR = $(BUILD)/medusa
+MEDUSA_PY = $(MEDUSA_DIR)/python
+AGENT_MEDUSA = $(AGENT_CPYTHON) --path $(MEDUSA_PY) \
+    --asyncore supervisor.medusa.asyncore_25 --asynchat supervisor.medusa.asynchat_25
 AGENT_PROTO_TEST = $(AGENTS_BUILD)/test_proto
 AGENT_CLIENT_RUN = $(BUILD)/conformance/client/acc-run
 AGENT_INPROC_RUN = $(BUILD)/conformance/ref/acc-run
@@ -72,6 +82,16 @@ agents-cpython: agents
 	    --tap $(AGENT_REPORTS)/cpython-3.11/report.tap \
 	    --junit $(AGENT_REPORTS)/cpython-3.11/report.xml $(AGENT_ARGS)
 
+medusa:
+	@sh conformance/agents/cpython/get-medusa.sh $(MEDUSA_DIR) >/dev/null
+
+agents-medusa: agents medusa
+	@mkdir -p $(AGENT_REPORTS)/supervisor-medusa
+	ACC_AGENT="$(AGENT_MEDUSA)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) --timeout 60 \
+	    --json $(AGENT_REPORTS)/supervisor-medusa/report.json \
+	    --tap $(AGENT_REPORTS)/supervisor-medusa/report.tap \
+	    --junit $(AGENT_REPORTS)/supervisor-medusa/report.xml $(AGENT_ARGS)
+
 agents-check: agents
 	$(AGENT_PROTO_TEST)
 	$(PYTHON) conformance/agents/tests/agents_check.py --build $(BUILD) \
@@ -83,6 +103,7 @@ agents-clang:
 lifetime-check: agents
 	$(PYTHON) scripts/test_lifetime.py --build $(BUILD) --python "$(PYTHON)"
 
-.PHONY: agents agents-ref agents-cpython agents-check agents-clang lifetime-check
+.PHONY: agents agents-ref agents-cpython agents-medusa medusa agents-check agents-clang \
+    lifetime-check
 
 endif

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define ACC_ABI_VERSION 1
+/* 2: the table grew `pending` (ACC_CAP_PENDING).  The runner still accepts
+ * a version-1 table, and never reads past its end (acc_impl_adopt below). */
+#define ACC_ABI_VERSION 2
 
 /* Capabilities an implementation declares; a case that requires one the
  * implementation lacks is reported SKIP, not FAIL. */
@@ -47,7 +49,10 @@ enum {
      * driver may make that first call before its threads start under
      * helgrind and drd.  Undeclared, no call is primed and a first-call
      * race stays visible to them. */
-    ACC_CAP_DEFAULT_MAP_ONCE = 1 << 13
+    ACC_CAP_DEFAULT_MAP_ONCE = 1 << 13,
+    /* pending: a chat's count of output bytes queued and not yet sent
+     * (spec P15).  ABI 2.  (1 << 12 is syscall fault injection's.) */
+    ACC_CAP_PENDING = 1 << 14
 };
 
 /* Callbacks from the implementation into the suite.  ctx is the suite's
@@ -125,9 +130,38 @@ typedef struct acc_impl {
     int (*push_producer)(void *ch, const acc_producer_t *p);
     int (*close_when_done)(void *ch);
     int (*discard_buffers)(void *ch);
+
+    /* ABI 2 and later.  Entries from here on are optional: a table of an
+     * older version ends above, and the suite treats them as absent. */
+
+    /* The bytes of a chat's output queue not yet sent: queued data plus the
+     * chunk a producer has handed over (spec P15).  ACC_CAP_PENDING. */
+    long (*pending)(void *ch);
 } acc_impl_t;
 
 /* The one symbol an implementation's adapter exports. */
 const acc_impl_t *acc_get_impl(void);
+
+/* The size of a version-1 table: everything before the first ABI-2 entry. */
+#define ACC_IMPL_V1_SIZE offsetof(acc_impl_t, pending)
+
+/* Copies an adapter's table into the suite's own, reading no byte past the
+ * table its version has; entries it lacks are NULL and their capabilities
+ * cleared.  Returns 0, or -1 for a NULL table or an unknown version. */
+static inline int acc_impl_adopt(acc_impl_t *dst, const acc_impl_t *src)
+{
+    static const acc_impl_t none;
+    *dst = none;
+    if (src == NULL || src->abi_version < 1 || src->abi_version > ACC_ABI_VERSION)
+        return -1;
+    const unsigned char *from = (const unsigned char *)src;
+    unsigned char *to = (unsigned char *)dst;
+    size_t n = src->abi_version == 1 ? ACC_IMPL_V1_SIZE : sizeof(*dst);
+    for (size_t i = 0; i < n; i++)
+        to[i] = from[i];
+    if (src->abi_version == 1)
+        dst->caps &= ~(unsigned)ACC_CAP_PENDING;
+    return 0;
+}
 
 #endif /* ACC_ADAPTER_H */

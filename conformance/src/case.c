@@ -12,6 +12,7 @@
 
 #include "acc_adapter.h"
 #include "case.h"
+#include "failsys.h"
 
 #define MAX_TOKENS 64
 #define MAX_BYTES (64u << 20) /* largest literal after repetition */
@@ -463,8 +464,58 @@ static const opdef_t ops[] = {
     {"chat", OP_CHAT_UNIX, A_SPECIAL}, {"disp", OP_DISP_UNIX, A_SPECIAL},
     {"connect", OP_CONNECT, A_SPECIAL}, {"listen", OP_LISTEN, A_SPECIAL},
     {"dial", OP_DIAL, A_SPECIAL},      {"adopt", OP_ADOPT, A_SPECIAL},
-    {"map", OP_MAP, A_SPECIAL},
+    {"map", OP_MAP, A_SPECIAL},        {"fault", OP_FAULT, A_SPECIAL},
+    {"expect-faulted", OP_EXPECT_FAULTED, A_SPECIAL},
 };
+
+static int fs_kind_at(parser_t *p, int i)
+{
+    for (int k = 0; k < ACC_FS__KINDS; k++)
+        if (word_is(p, i, acc_fs_kind_names[k]))
+            return k;
+    return fail(p, "expected a syscall kind: recv, send, accept, connect or wait");
+}
+
+/* fault KIND FAULT [N | always] [after K]  |  fault KIND off
+ * expect-faulted KIND N */
+static int parse_fault(parser_t *p, int *i, step_t *st)
+{
+    if (!(p->c->requires & ACC_CAP_SYSCALL_FAULTS))
+        return fail(p, "a case with fault steps needs 'requires: sys-fail' (before '---')");
+    if ((st->fs_kind = fs_kind_at(p, (*i)++)) < 0)
+        return -1;
+    if (st->op == OP_EXPECT_FAULTED)
+        return parse_u64(p, (*i)++, &st->num);
+    st->fs_fault = -1;
+    if (word_is(p, *i, "off")) {
+        (*i)++;
+        return 0;
+    }
+    for (int f = 0; f < ACC_FS__FAULTS; f++)
+        if (word_is(p, *i, acc_fs_fault_names[f]))
+            st->fs_fault = f;
+    if (st->fs_fault < 0)
+        return fail(p, "expected a fault (EINTR, EAGAIN, short, ECONNABORTED, EMFILE, "
+                    "ECONNREFUSED) or off");
+    if (!acc_fs_applies((acc_fs_kind_t)st->fs_kind, (acc_fs_fault_t)st->fs_fault))
+        return fail(p, "%s calls cannot fail with %s", acc_fs_kind_names[st->fs_kind],
+                    acc_fs_fault_names[st->fs_fault]);
+    (*i)++;
+    st->num = 1;
+    if (word_is(p, *i, "always")) {
+        st->num = UINT64_MAX;
+        (*i)++;
+    } else if (*i < p->ntok && !word_is(p, *i, "after") && !word_is(p, *i, "->")) {
+        if (parse_u64(p, (*i)++, &st->num) < 0 || st->num == 0 || st->num > 1000000)
+            return fail(p, "a fault count is 1 to 1000000, or always");
+    }
+    if (word_is(p, *i, "after")) {
+        if (parse_u64(p, *i + 1, &st->num2) < 0 || st->num2 > 1000000)
+            return fail(p, "'after K' needs K from 0 to 1000000");
+        *i += 2;
+    }
+    return 0;
+}
 
 const char *op_word(op_t op)
 {
@@ -523,6 +574,8 @@ static int parse_special(parser_t *p, int *i, step_t *st)
         return parse_producer(p, i, st);
     case OP_MAP:
         return name_at(p, (*i)++, p->c->maps, &p->c->nmaps, 1, "map") < 0 ? -1 : 0;
+    case OP_FAULT: case OP_EXPECT_FAULTED:
+        return parse_fault(p, i, st);
     case OP_CHAT_UNIX:
         if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
             return -1;

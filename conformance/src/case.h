@@ -22,6 +22,8 @@ typedef enum {
     OP_CLOSE_WHEN_DONE, OP_DISCARD, OP_CLOSE, OP_FREE, OP_READABLE,
     OP_WRITABLE, OP_SENDRAW, OP_CLOSE_ALL, OP_EXIT, OP_CLOSE_FD,
     OP_PEER_STALL,
+    /* syscall faults (sys-fail) */
+    OP_FAULT,
     /* loop */
     OP_PASS, OP_RUN, OP_LOOP,
     /* expectations */
@@ -29,7 +31,8 @@ typedef enum {
     OP_EXPECT_CLOSED, OP_EXPECT_OPEN, OP_EXPECT_QUIET,
     /* expectations that run no pass (OP_EXPECT_NOW and after) */
     OP_EXPECT_NOW, OP_EXPECT_QUIET_NOW, OP_EXPECT_PREDICATES,
-    OP_EXPECT_ELAPSED, OP_EXPECT_PEER_SENT, OP_EXPECT_BLOCKED, OP_EXPECT_EITHER
+    OP_EXPECT_ELAPSED, OP_EXPECT_PEER_SENT, OP_EXPECT_BLOCKED, OP_EXPECT_EITHER,
+    OP_EXPECT_FAULTED
 } op_t;
 
 /* Event kinds, as recorded from callbacks and named in expectations. */
@@ -55,6 +58,7 @@ typedef struct step {
     size_t nchunks;
     size_t slow;          /* OP_EXPECT_PEER: bytes per read, 0 = all */
     int has_sent;         /* OP_SENDRAW "sent N": num2 is the exact count */
+    int fs_kind, fs_fault; /* OP_FAULT (fs_fault -1: off), OP_EXPECT_FAULTED */
 } step_t;
 
 typedef struct reaction {

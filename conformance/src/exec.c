@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "failsys.h"
 
 #define MAX_ACCEPTED 8
 #define WAIT_MS 2000        /* longest wait for an expected event */
@@ -27,6 +28,9 @@ typedef struct {
     ev_kind_t kind;
     unsigned char *bytes;
     size_t n, off;      /* data: bytes [off, n) not yet matched */
+    size_t cap;         /* bytes' room: merged collects grow it by doubling,
+                         * so a record of a million 1-byte collects costs
+                         * linear time, under ASan too (its realloc copies) */
     int err;
     int prod;
     /* Where it was delivered: inside the operation step at op_line (op),
@@ -229,11 +233,16 @@ static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
     int op_line = r->op ? r->op->line : 0;
     if ((kind == EV_DATA || kind == EV_READ) && last && last->kind == kind &&
         last->op_line == op_line) {
-        unsigned char *b = realloc(last->bytes, last->n + n);
-        if (b == NULL)
-            abort();
-        memcpy(b + last->n, p, n);
-        last->bytes = b;
+        if (last->n + n > last->cap) {
+            size_t cap = last->cap * 2 > last->n + n ? last->cap * 2
+                                                     : last->n + n;
+            unsigned char *b = realloc(last->bytes, cap);
+            if (b == NULL)
+                abort();
+            last->bytes = b;
+            last->cap = cap;
+        }
+        memcpy(last->bytes + last->n, p, n);
         last->n += n;
     } else {
         if (ch->nev == ch->cap) {
@@ -254,7 +263,7 @@ static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
             if (e->bytes == NULL)
                 abort();
             memcpy(e->bytes, p, n);
-            e->n = n;
+            e->n = e->cap = n;
         }
     }
     ch->seen[kind]++;
@@ -1178,7 +1187,8 @@ static int step_body(run_t *r, const step_t *st);
 static int runs_no_pass(op_t op)
 {
     return op == OP_EXPECT_NOW || op == OP_EXPECT_QUIET_NOW ||
-           op == OP_EXPECT_PREDICATES || op == OP_EXPECT_ELAPSED;
+           op == OP_EXPECT_PREDICATES || op == OP_EXPECT_ELAPSED ||
+           op == OP_EXPECT_FAULTED;
 }
 
 static int exec_step(run_t *r, const step_t *st)
@@ -1218,6 +1228,23 @@ static int step_body(run_t *r, const step_t *st)
     case OP_SEND: return queue_send(r, ch, st);
     case OP_SHUT: case OP_PEER_CLOSE: case OP_RESET:
         return op_peer(r, ch, st->op);
+    case OP_FAULT:
+        if (st->fs_fault < 0)
+            acc_fs_disarm((acc_fs_kind_t)st->fs_kind);
+        else
+            acc_fs_arm((acc_fs_kind_t)st->fs_kind, (acc_fs_fault_t)st->fs_fault,
+                       (long)st->num2, st->num == UINT64_MAX ? -1 : (long)st->num);
+        return 0;
+    case OP_EXPECT_FAULTED: {
+        /* No passes first: what the steps so far made the implementation do. */
+        acc_fs_kind_t k = (acc_fs_kind_t)st->fs_kind;
+        if (acc_fs_injected(k) == (long)st->num)
+            return 0;
+        return failf(r, "expected %llu injected %s fault(s) by now, got %ld (the "
+                     "implementation made %ld %s call(s) since the fault step)",
+                     (unsigned long long)st->num, acc_fs_kind_name(k), acc_fs_injected(k),
+                     acc_fs_calls(k), acc_fs_kind_name(k));
+    }
     case OP_READABLE: ch->readable = st->num != 0; return 0;
     case OP_WRITABLE: ch->writable = st->num != 0; return 0;
     case OP_CLOSE_ALL:
@@ -1380,6 +1407,7 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
     if (r->rng == 0)
         r->rng = 1;
     msg[0] = '\0';
+    acc_fs_reset(); /* faults are the case's own, step by step */
     int fds_before = exec_count_fds();
     at(r, EXEC_AT_START, NULL);
     if (setup(r) == 0) {
@@ -1395,6 +1423,7 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
         if (!r->failed)
             check_leftovers(r);
     }
+    acc_fs_reset();
     at(r, EXEC_AT_TEARDOWN, NULL);
     teardown(r);
     int leaked = exec_count_fds() - fds_before;

@@ -20,21 +20,6 @@ typedef struct {
 
 static _Thread_local fs_plan_t plans[ACC_FS__KINDS];
 
-static const char *const kind_names[ACC_FS__KINDS] = {
-    "recv", "send", "accept", "connect", "wait"};
-static const char *const fault_names[ACC_FS__FAULTS] = {
-    "EINTR", "EAGAIN", "short", "ECONNABORTED", "EMFILE", "ECONNREFUSED"};
-/* Which faults make sense for which kind: each is an outcome the real call
- * can have on a non-blocking socket. */
-static const unsigned applies[ACC_FS__KINDS] = {
-    [ACC_FS_RECV] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
-    [ACC_FS_SEND] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
-    [ACC_FS_ACCEPT] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN |
-                      1u << ACC_FS_ECONNABORTED | 1u << ACC_FS_EMFILE,
-    [ACC_FS_CONNECT] = 1u << ACC_FS_ECONNREFUSED,
-    [ACC_FS_WAIT] = 1u << ACC_FS_EINTR,
-};
-
 void acc_fs_arm(acc_fs_kind_t kind, acc_fs_fault_t fault, long after, long times)
 {
     plans[kind] = (fs_plan_t){1, fault, after, times, 0, 0};
@@ -58,39 +43,6 @@ long acc_fs_calls(acc_fs_kind_t kind)
 long acc_fs_injected(acc_fs_kind_t kind)
 {
     return plans[kind].injected;
-}
-
-int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault)
-{
-    return (applies[kind] >> fault) & 1u;
-}
-
-const char *acc_fs_kind_name(acc_fs_kind_t kind)
-{
-    return kind_names[kind];
-}
-
-const char *acc_fs_fault_name(acc_fs_fault_t fault)
-{
-    return fault_names[fault];
-}
-
-static int by_name(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
-}
-
-int acc_fs_kind_by_name(const char *s)
-{
-    return by_name(kind_names, ACC_FS__KINDS, s);
-}
-
-int acc_fs_fault_by_name(const char *s)
-{
-    return by_name(fault_names, ACC_FS__FAULTS, s);
 }
 
 /* The fault this call of kind gets, or -1: through. */

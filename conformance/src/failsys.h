@@ -40,11 +40,37 @@ void acc_fs_disarm(acc_fs_kind_t kind);   /* counts kept */
 void acc_fs_reset(void);                  /* every kind: disarmed, counts 0 */
 long acc_fs_calls(acc_fs_kind_t kind);    /* since armed or reset */
 long acc_fs_injected(acc_fs_kind_t kind); /* faults injected, likewise */
-int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault);
-const char *acc_fs_kind_name(acc_fs_kind_t kind);
-const char *acc_fs_fault_name(acc_fs_fault_t fault);
-int acc_fs_kind_by_name(const char *s);   /* -1 if unknown */
-int acc_fs_fault_by_name(const char *s);  /* -1 if unknown */
+
+/* Names, as case files spell them (docs/case-format.md), and which faults
+ * apply to which kind: each is an outcome the real call can have on a
+ * non-blocking socket.  Inline, so the case parser needs no interposer. */
+static const char *const acc_fs_kind_names[ACC_FS__KINDS] = {
+    "recv", "send", "accept", "connect", "wait"};
+static const char *const acc_fs_fault_names[ACC_FS__FAULTS] = {
+    "EINTR", "EAGAIN", "short", "ECONNABORTED", "EMFILE", "ECONNREFUSED"};
+
+static inline int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault)
+{
+    static const unsigned ok[ACC_FS__KINDS] = {
+        [ACC_FS_RECV] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
+        [ACC_FS_SEND] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
+        [ACC_FS_ACCEPT] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN |
+                          1u << ACC_FS_ECONNABORTED | 1u << ACC_FS_EMFILE,
+        [ACC_FS_CONNECT] = 1u << ACC_FS_ECONNREFUSED,
+        [ACC_FS_WAIT] = 1u << ACC_FS_EINTR,
+    };
+    return (ok[kind] >> fault) & 1u;
+}
+
+static inline const char *acc_fs_kind_name(acc_fs_kind_t kind)
+{
+    return acc_fs_kind_names[kind];
+}
+
+static inline const char *acc_fs_fault_name(acc_fs_fault_t fault)
+{
+    return acc_fs_fault_names[fault];
+}
 
 /* The interposed functions: an implementation's calls are renamed to these
  * (conformance/src/failsys.syms), with the same prototypes as libc's. */

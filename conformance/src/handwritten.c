@@ -469,6 +469,8 @@ hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_
 /* MUST sentences no case caught (docs/spec-audit.md): handwritten_edges.c,
  * handwritten_residue.c. */
 hw_fn_t hw_loop_edges, hw_adopt_no_peer, hw_connect_unix, hw_residue;
+/* The optional pending-output count: handwritten_pending.c. */
+hw_fn_t hw_pending;
 
 const handwritten_t handwritten[] = {
     {"m.threads.own-maps", "M6 M4 M7", LEVEL_MUST, ACC_CAP_THREADS, t_threads},
@@ -488,6 +490,7 @@ const handwritten_t handwritten[] = {
     {"m.fd.table-edges", "M3 L13", LEVEL_MUST, 0, hw_fd_edges},
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
     {"m.map-free.closes", "M9 D9 D8 P8 P2", LEVEL_MUST, 0, hw_map_free},
+    {"p.pending.exact", "P15 P1 P9 P10", LEVEL_MUST, ACC_CAP_PENDING, hw_pending},
     {"e.alloc.failures", "E3 E6 E5", LEVEL_MUST, ACC_CAP_ALLOC_FAIL, hw_alloc_failures},
     {"e.syscall.faults", "D11 D12 D17 D20 L8 P3 P12 E6", LEVEL_MUST, ACC_CAP_SYSCALL_FAULTS,
      hw_syscall_faults},

@@ -385,8 +385,9 @@ static int connect_scenario(const try_t *t)
 }
 
 /* L8 in time: a pass whose wait is interrupted with input waiting still
- * dispatches it; an idle pass of 30 ms interrupted 8 times (each 10 ms in,
- * if that much is left) lasts 30 ms, not longer, and reports nothing. */
+ * dispatches it; an idle pass of 30 ms interrupted 16 times (each 10 ms
+ * in, if that much is left) lasts 30 ms, not the 190 ms of a wait restarted
+ * with its whole timeout, and reports nothing. */
 static int wait_timing(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
@@ -411,21 +412,30 @@ static int wait_timing(const exec_opts_t *o, char *msg, size_t cap)
         rc = hw_fail(msg, cap, "a pass whose wait met EINTR %ld time(s) with \"x\\n\" waiting "
                      "returned %d having delivered %zu byte(s) (want >= 0 and the record "
                      "in that pass: the wait resumes, L8)", hit, pr, r.nin);
-    acc_fs_reset();
-    acc_fs_arm(ACC_FS_WAIT, ACC_FS_EINTR, 0, 8);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    pr = im->poll(m, o->backend, 30);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    hit = acc_fs_injected(ACC_FS_WAIT);
-    acc_fs_reset();
-    if (rc == 0 && (pr < 0 || ms < 29.0 || ms > 90.0 || r.nin != 2 || r.closes || r.errors))
-        rc = hw_fail(msg, cap, "an idle 30 ms pass whose wait met EINTR %ld time(s), %d ms in "
-                     "each, returned %d after %.1f ms with %s (want >= 0 after 30 ms, well "
-                     "under 90, and no event: resumed with the remaining time, L8 L5)", hit,
-                     ACC_FS_WAIT_EINTR_MS, pr, ms,
-                     r.nin != 2 || r.closes || r.errors ? "events" : "no event");
+    /* Only the upper bound depends on the machine's load: a second try
+     * keeps one descheduled moment from failing a correct wait, while a
+     * wait restarted whole overshoots every time. */
+    double ms = 0;
+    for (int attempt = 0; attempt < 2 && rc == 0; attempt++) {
+        acc_fs_reset();
+        acc_fs_arm(ACC_FS_WAIT, ACC_FS_EINTR, 0, 16);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pr = im->poll(m, o->backend, 30);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        hit = acc_fs_injected(ACC_FS_WAIT);
+        acc_fs_reset();
+        int bad = pr < 0 || ms < 29.0 || r.nin != 2 || r.closes || r.errors;
+        if (!bad && ms <= 120.0)
+            break;
+        if (bad || attempt == 1)
+            rc = hw_fail(msg, cap, "an idle 30 ms pass whose wait met EINTR %ld time(s), %d ms "
+                         "in each, returned %d after %.1f ms with %s (want >= 0 after 30 ms, "
+                         "well under 120, and no event: resumed with the remaining time, "
+                         "L8 L5)", hit, ACC_FS_WAIT_EINTR_MS, pr, ms,
+                         r.nin != 2 || r.closes || r.errors ? "events" : "no event");
+    }
     im->free(c);
     close(peer);
     im->map_free(m);

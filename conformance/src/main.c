@@ -74,6 +74,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: acc-run [options] [ID-GLOB ...]\n"
 "Runs the achat conformance suite against the linked implementation.\n"
+"An ID-GLOB matches a case id, or one run's id@split/backend.\n"
 "  --cases DIR          case files (default conformance/cases)\n"
 "  --list               list the selected runs and exit\n"
 "  --split NAME         as-written, one-shot, bytewise, random (repeatable)\n"
@@ -356,6 +357,13 @@ static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *
     return 0;
 }
 
+/* One run's full name, "id@split/backend": what an ID-GLOB or an
+ * expectation line may match to pick a single variant. */
+static void run_name(const plan_t *p, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s@%s/%s", plan_id(p), split_name(p->split), p->backend);
+}
+
 static int has_clause(const plan_t *p, const char *want)
 {
     char buf[64];
@@ -375,8 +383,10 @@ static int selected(const opts_t *o, const plan_t *p)
         return 0;
     if (o->nglobs == 0)
         return 1;
+    char full[600];
+    run_name(p, full, sizeof(full));
     for (int i = 0; i < o->nglobs; i++)
-        if (fnmatch(o->globs[i], plan_id(p), 0) == 0)
+        if (fnmatch(o->globs[i], plan_id(p), 0) == 0 || fnmatch(o->globs[i], full, 0) == 0)
             return 1;
     return 0;
 }
@@ -468,8 +478,7 @@ static int load_expectations(const char *path, int required)
         int matched = 0;
         for (int i = 0; i < nplans; i++) {
             char full[600];
-            snprintf(full, sizeof(full), "%s@%s/%s", plan_id(&plans[i]),
-                     split_name(plans[i].split), plans[i].backend);
+            run_name(&plans[i], full, sizeof(full));
             if (fnmatch(glob, plan_id(&plans[i]), 0) && fnmatch(glob, full, 0))
                 continue;
             matched++;
@@ -554,6 +563,11 @@ START_TEST(t_plan)
     if (!in_process)
         die_with(run_parent);
     char msg[4096];
+    /* The run's name in its own environment, so that an implementation's
+     * tracing (coverage of a mutation campaign, logs) can tell runs apart;
+     * nothing in the suite reads it back. */
+    run_name(p, msg, sizeof(msg));
+    setenv("ACC_RUN_ID", msg, 1);
     double t0 = now_s();
     int failed = run_plan(p, &sl->where, msg, sizeof(msg));
     sl->seconds = now_s() - t0;
@@ -781,11 +795,17 @@ int main(int argc, char **argv)
     opts_t o = {0};
     if (parse_opts(argc, argv, &o) < 0)
         return EXIT_USAGE;
-    const acc_impl_t *im = acc_get_impl();
-    if (im == NULL || im->abi_version != ACC_ABI_VERSION) {
-        fprintf(stderr, "acc-run: the adapter's ABI version is not %d\n", ACC_ABI_VERSION);
+    /* The suite's own copy of the table: an older adapter's is shorter, and
+     * what it lacks reads as NULL here, never past its end. */
+    static acc_impl_t table;
+    const acc_impl_t *raw = acc_get_impl();
+    if (acc_impl_adopt(&table, raw) < 0) {
+        fprintf(stderr, "acc-run: the adapter's table has ABI version %d; this runner "
+                "knows versions 1 to %d (conformance/include/acc_adapter.h, "
+                "docs/implementing.md)\n", raw ? raw->abi_version : -1, ACC_ABI_VERSION);
         return EXIT_HARNESS;
     }
+    const acc_impl_t *im = &table;
     if (load_dir(o.cases_dir) < 0)
         return EXIT_HARNESS;
     qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);

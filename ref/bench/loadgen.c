@@ -1,6 +1,8 @@
 /* loadgen.c: the benchmark's load generator.  N connections to a "\r\n"
  * line echo server, each keeping up to D lines in flight; every echoed byte
- * is checked against what was sent.  Prints one JSON line of results. */
+ * is checked against what was sent.  Prints one JSON line of results; with
+ * --hold it then keeps the connections open, idle, until its standard
+ * input closes (bench.py measures the server's memory meanwhile). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +49,8 @@ static struct {
     size_t size;
     double duration, warmup, timeout;
     uint64_t lines;
-} opt = {"127.0.0.1", NULL, 1, 1, 16, 0, 0, 60, 0};
+    int hold;
+} opt = {"127.0.0.1", NULL, 1, 1, 16, 0, 0, 60, 0, 0};
 
 static unsigned char *pattern;
 static int counting, stopping;
@@ -221,9 +225,12 @@ static int usage(FILE *f, int rc)
     fprintf(f,
             "usage: loadgen --port N [--host ADDR] [--conns N] [--depth D]\n"
             "               [--size BYTES] (--duration SEC | --lines N)\n"
-            "               [--warmup SEC] [--timeout SEC]\n"
+            "               [--warmup SEC] [--timeout SEC] [--hold 1]\n"
             "  --size counts the whole line, \"\\r\\n\" included (>= 3).\n"
             "  --lines is the total over all connections.\n"
+            "  --hold 1 keeps the connections open after the JSON line until\n"
+            "  standard input closes.  The descriptor limit is raised to its\n"
+            "  hard limit; too low a hard limit is an error before any connect.\n"
             "Prints one JSON line; exit 0, 1 on a failed run, 2 on usage.\n");
     return rc;
 }
@@ -258,6 +265,8 @@ static int parse(int argc, char **argv)
             opt.warmup = d;
         else if (!strcmp(a, "--timeout"))
             opt.timeout = d;
+        else if (!strcmp(a, "--hold"))
+            opt.hold = d != 0;
         else
             return -1;
     }
@@ -266,6 +275,34 @@ static int parse(int argc, char **argv)
         (opt.duration > 0) == (opt.lines > 0))
         return -1;
     return 0;
+}
+
+/* Every connection is a descriptor: raise the soft limit as far as the
+ * hard one allows, and say so plainly when that is not enough. */
+static void raise_fd_limit(unsigned need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        die("getrlimit", strerror(errno));
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need + 16) {
+        char why[160];
+        snprintf(why, sizeof(why), "%u connections need %u descriptors, the "
+                 "hard limit is %llu (raise it: ulimit -Hn, limits.conf)",
+                 opt.conns, need + 16, (unsigned long long)rl.rlim_cur);
+        die("descriptor limit", why);
+    }
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static conn_t *open_conns(int ep)
@@ -322,10 +359,12 @@ int main(int argc, char **argv)
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
         pattern[i] = (unsigned char)(33 + x % 94); /* printable, no CR/LF */
     }
+    raise_fd_limit(opt.conns);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
         die("epoll_create1", strerror(errno));
     conn_t *cs = open_conns(ep);
+    double cpu0 = cpu_seconds();
 
     int64_t t0 = now_ns(), start = t0, stop = 0;
     int64_t warm_end = t0 + (int64_t)(opt.warmup * 1e9);
@@ -366,11 +405,20 @@ int main(int argc, char **argv)
     double secs = (double)(stop - start) / 1e9;
     printf("{\"conns\": %u, \"depth\": %u, \"size\": %zu, \"lines\": %llu, "
            "\"secs\": %.6f, \"lines_per_s\": %.1f, \"mb_per_s\": %.3f, "
-           "\"p50_us\": %.2f, \"p99_us\": %.2f}\n",
+           "\"p50_us\": %.2f, \"p99_us\": %.2f, \"client_cpu\": %.3f}\n",
            opt.conns, opt.depth, opt.size, (unsigned long long)window_lines,
            secs, (double)window_lines / secs,
            (double)window_lines * (double)opt.size / secs / 1e6,
-           percentile_us(0.50), percentile_us(0.99));
+           percentile_us(0.50), percentile_us(0.99),
+           /* the share of a CPU the generator itself used after connecting:
+            * near 1.0, it is the bottleneck, not the server */
+           (cpu_seconds() - cpu0) / ((double)(now_ns() - t0) / 1e9));
+    fflush(stdout);
+    if (opt.hold) {
+        char c;
+        while (read(0, &c, 1) > 0)
+            ;
+    }
     close_conns(cs);
     close(ep);
     free(buf);

@@ -255,8 +255,11 @@ int ac_framer_new(ac_framer_t **out, const ac_framer_cbs_t *cbs, void *ud);
 void ac_framer_free(ac_framer_t *f);
 
 /* Sets a string terminator (len >= 1, <= AC_TERMINATOR_MAX; len 0 means
- * NONE).  The bytes are copied.  Applies at once, also inside found.
- * -EINVAL for a NULL pointer with len > 0 or len > AC_TERMINATOR_MAX. */
+ * NONE).  The bytes are copied: up to 16 into the framer itself, a longer
+ * terminator into storage sized for it.  Applies at once, also inside
+ * found.  -EINVAL for a NULL pointer with len > 0 or len >
+ * AC_TERMINATOR_MAX; -ENOMEM (nothing changed) if that storage cannot be
+ * had. */
 int ac_framer_set_terminator(ac_framer_t *f, const void *term, size_t len);
 /* Sets a count terminator (0 means NONE), applying at once.  -EINVAL if f
  * is NULL. */
@@ -288,7 +291,8 @@ int ac_framer_feed(ac_framer_t *f, const void *data, size_t len);
 /* Returns how many bytes are held back (a proper prefix of the string
  * terminator; 0 for a NULL f) and points *bytes (if bytes is not NULL) at
  * them.  *bytes points into f's own storage (never free it) and is valid,
- * holding those bytes, until the next ac_framer_feed, ac_framer_discard or
+ * holding those bytes, until the next ac_framer_feed, ac_framer_discard,
+ * ac_framer_set_terminator (the storage is sized to the terminator) or
  * ac_framer_free on f. */
 size_t ac_framer_held(const ac_framer_t *f, const void **bytes);
 

@@ -1,7 +1,9 @@
 /* framer.c: the socket-free framing core (asynchat's handle_read loop).
  * Bytes in, collect/found callbacks out, linear in the input: each step
  * consumes through the next match, and only a partial terminator match
- * (at most len-1 bytes) is ever copied, into the held buffer. */
+ * (at most len-1 bytes) is ever copied, into the held buffer.  A framer
+ * costs what its terminator needs: up to INLINE_TERM bytes live in the
+ * struct, longer ones in one block sized for them. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,21 +11,50 @@
 
 #include "internal.h"
 
+/* Every usual terminator ("\r\n", "\n", "\r\n\r\n", a boundary line) is
+ * at most this long and needs no allocation at all. */
+#define INLINE_TERM 16
+
+/* Where the terminator, the held bytes and the scratch space live: the
+ * struct's inline array while they fit, else one heap block sized for the
+ * terminator in force.  The scratch is where held_step joins the held bytes
+ * to the next few data bytes, so it must hold held_cap + tlen - 1. */
+typedef struct {
+    unsigned char *term, *held, *scratch;
+    size_t held_cap, scratch_cap;
+    unsigned char *block; /* the heap block, NULL when inline */
+} store_t;
+
 struct ac_framer {
     ac_framer_cbs_t cbs;
     void *ud;
     ac_term_kind_t kind;
-    unsigned char *term;    /* STRING: the terminator bytes */
-    size_t tlen;
+    size_t tlen;            /* STRING: the terminator's length */
     uint64_t count;         /* COUNT: bytes still to come */
-    unsigned char *held;    /* proper prefix of term ending the last feed */
-    size_t nheld;
-    unsigned char *scratch; /* held bytes joined with the next few bytes */
+    size_t nheld;           /* proper prefix of term ending the last feed */
+    store_t st;
+    /* The scratch a running held_step reads from: a terminator set from its
+     * callbacks must not free it under it, so a block replaced then is
+     * retired and freed when that step ends. */
+    const unsigned char *pinned;
+    unsigned char *retired;
+    size_t scan_nh;         /* held bytes that running held_step started with */
     size_t limit, reclen;   /* input limit and current record length */
     int err;                /* sticky AC_ETOOBIG */
     unsigned gen;           /* bumped by discard: stops a feed */
     int feeding;
+    unsigned char inl[INLINE_TERM * 4]; /* term | held | scratch (x2) */
 };
+
+static void store_inline(ac_framer_t *f, store_t *st)
+{
+    st->term = f->inl;
+    st->held = f->inl + INLINE_TERM;
+    st->scratch = f->inl + 2 * INLINE_TERM;
+    st->held_cap = INLINE_TERM;
+    st->scratch_cap = 2 * INLINE_TERM;
+    st->block = NULL;
+}
 
 int ac_framer_new(ac_framer_t **out, const ac_framer_cbs_t *cbs, void *ud)
 {
@@ -32,13 +63,7 @@ int ac_framer_new(ac_framer_t **out, const ac_framer_cbs_t *cbs, void *ud)
     ac_framer_t *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return -ENOMEM;
-    f->held = malloc(AC_TERMINATOR_MAX);
-    f->scratch = malloc(2 * AC_TERMINATOR_MAX);
-    f->term = malloc(AC_TERMINATOR_MAX);
-    if (!f->held || !f->scratch || !f->term) {
-        ac_framer_free(f);
-        return -ENOMEM;
-    }
+    store_inline(f, &f->st);
     if (cbs)
         f->cbs = *cbs;
     f->ud = ud;
@@ -50,10 +75,54 @@ void ac_framer_free(ac_framer_t *f)
 {
     if (f == NULL)
         return;
-    free(f->held);
-    free(f->scratch);
-    free(f->term);
+    free(f->st.block);
+    free(f->retired);
     free(f);
+}
+
+/* Makes room for a terminator of len bytes, keeping the held bytes (they
+ * are framed again under it, T11).  The held buffer must also take back
+ * what a running held_step still has in its scratch (scan_nh bytes at
+ * most).  On failure nothing changes. */
+static int store_fit(ac_framer_t *f, const void *term, size_t len)
+{
+    size_t held_cap = len - 1;
+    if (held_cap < f->nheld)
+        held_cap = f->nheld;
+    if (held_cap < f->scan_nh)
+        held_cap = f->scan_nh;
+    store_t st;
+    if (len <= INLINE_TERM && held_cap <= INLINE_TERM) {
+        store_inline(f, &st);
+    } else {
+        size_t scratch_cap = held_cap + len - 1;
+        unsigned char *b = malloc(len + held_cap + scratch_cap);
+        if (b == NULL)
+            return -ENOMEM;
+        st.term = b;
+        st.held = b + len;
+        st.scratch = b + len + held_cap;
+        st.held_cap = held_cap;
+        st.scratch_cap = scratch_cap;
+        st.block = b;
+    }
+    /* term may point into the old storage (ac_framer_terminator's bytes),
+     * and inline to inline the regions coincide: move, do not copy. */
+    memmove(st.term, term, len);
+    if (st.held != f->st.held)
+        memcpy(st.held, f->st.held, f->nheld);
+    if (st.block != f->st.block || st.block == NULL) {
+        unsigned char *old = f->st.block;
+        int in_use = f->pinned != NULL && f->pinned == f->st.scratch;
+        f->st = st;
+        if (old != NULL && old != st.block) {
+            if (in_use)
+                f->retired = old; /* freed when that held_step ends */
+            else
+                free(old);
+        }
+    }
+    return 0;
 }
 
 int ac_framer_set_terminator(ac_framer_t *f, const void *term, size_t len)
@@ -62,7 +131,9 @@ int ac_framer_set_terminator(ac_framer_t *f, const void *term, size_t len)
         return -EINVAL;
     if (len == 0)
         return ac_framer_set_none(f);
-    memmove(f->term, term, len); /* term may be ac_framer_terminator's */
+    int rc = store_fit(f, term, len);
+    if (rc < 0)
+        return rc;
     f->tlen = len;
     f->kind = AC_TERM_STRING;
     return 0;
@@ -93,7 +164,7 @@ ac_term_kind_t ac_framer_terminator(const ac_framer_t *f, const void **bytes,
 {
     int s = f && f->kind == AC_TERM_STRING;
     if (bytes)
-        *bytes = s ? f->term : NULL;
+        *bytes = s ? f->st.term : NULL;
     if (len)
         *len = s ? f->tlen : 0;
     if (count)
@@ -112,7 +183,7 @@ int ac_framer_set_limit(ac_framer_t *f, size_t max_record)
 size_t ac_framer_held(const ac_framer_t *f, const void **bytes)
 {
     if (bytes)
-        *bytes = f ? f->held : NULL;
+        *bytes = f ? f->st.held : NULL;
     return f ? f->nheld : 0;
 }
 
@@ -169,7 +240,7 @@ static size_t prefix_at_end(const ac_framer_t *f, const unsigned char *p,
 {
     size_t k = f->tlen - 1 < n ? f->tlen - 1 : n;
     for (; k > 0; k--)
-        if (memcmp(p + n - k, f->term, k) == 0)
+        if (memcmp(p + n - k, f->st.term, k) == 0)
             return k;
     return 0;
 }
@@ -200,7 +271,7 @@ static size_t count_step(ac_framer_t *f, const unsigned char *p, size_t n)
 static const unsigned char *find_term(const ac_framer_t *f,
                                       const unsigned char *p, size_t n)
 {
-    const unsigned char *t = f->term, *end = p + n;
+    const unsigned char *t = f->st.term, *end = p + n;
     size_t tlen = f->tlen;
     if (tlen > 16)
         return memmem(p, n, t, tlen);
@@ -241,7 +312,7 @@ static size_t step(ac_framer_t *f, const unsigned char *p, size_t n)
     unsigned gen = f->gen;
     collect(f, p, n - k);
     if (!f->err && gen == f->gen) { /* collect may have discarded */
-        memcpy(f->held, p + n - k, k);
+        memcpy(f->st.held, p + n - k, k);
         f->nheld = k;
     }
     return n;
@@ -256,10 +327,15 @@ static size_t held_step(ac_framer_t *f, const unsigned char *p, size_t n)
     size_t nh = f->nheld;
     size_t m = f->kind == AC_TERM_STRING ? f->tlen - 1 : 0;
     m = m < n ? m : n;
-    unsigned char *s = f->scratch;
-    memcpy(s, f->held, nh);
+    unsigned char *s = f->st.scratch;
+    memcpy(s, f->st.held, nh);
     memcpy(s + nh, p, m);
     f->nheld = 0;
+    /* A terminator set from the callbacks below may move the storage: s
+     * stays readable until this step ends, and what is left of the held
+     * bytes must fit the new held buffer. */
+    f->pinned = s;
+    f->scan_nh = nh;
     unsigned gen = f->gen;
     size_t used;
     if (f->kind == AC_TERM_NONE) {
@@ -273,14 +349,21 @@ static size_t held_step(ac_framer_t *f, const unsigned char *p, size_t n)
         collect(f, s, nh); /* no match can start in the held bytes */
         used = nh;
     }
-    if (gen != f->gen || f->err)
-        return n;
-    if (used < nh) { /* a record ended inside the held bytes */
-        memmove(f->held, s + used, nh - used);
+    f->pinned = NULL;
+    f->scan_nh = 0;
+    size_t consumed;
+    if (gen != f->gen || f->err) {
+        consumed = n;
+    } else if (used < nh) { /* a record ended inside the held bytes */
+        memmove(f->st.held, s + used, nh - used);
         f->nheld = nh - used;
-        return 0;
+        consumed = 0;
+    } else {
+        consumed = used - nh;
     }
-    return used - nh;
+    free(f->retired);
+    f->retired = NULL;
+    return consumed;
 }
 
 int ac_framer_feed(ac_framer_t *f, const void *data, size_t len)

@@ -1077,6 +1077,109 @@ START_TEST(set_terminator_from_own_bytes)
 }
 END_TEST
 
+/* --------------------------------------------------------- storage -- */
+
+/* A framer keeps short terminators inline and long ones in a block sized
+ * for them; a terminator set inside found_terminator while held bytes are
+ * being framed again moves that storage under the running step.  Each test
+ * switches between the two and checks the records; under valgrind and ASan
+ * (make memcheck, make sanitize) a use of the old storage is an error. */
+typedef struct {
+    run_t r;
+    const char *next[4]; /* terminators set in found 1..4 ("" = none) */
+    size_t next_len[4];
+} switch_t;
+
+static void switch_found(void *ud)
+{
+    switch_t *w = ud;
+    on_found(&w->r);
+    unsigned k = w->r.nfound;
+    if (k >= 1 && k <= 4 && w->next[k - 1] != NULL)
+        ck_assert_int_eq(ac_framer_set_terminator(w->r.f, w->next[k - 1],
+                                                  w->next_len[k - 1]), 0);
+}
+
+static void switch_init(switch_t *w, const char *label)
+{
+    memset(w, 0, sizeof(*w));
+    w->r.label = label;
+    w->r.keep = 1;
+    ac_framer_cbs_t cbs = {on_collect, switch_found};
+    ck_assert_int_eq(ac_framer_new(&w->r.f, &cbs, w), 0);
+}
+
+static const char *pending(run_t *r)
+{
+    buf_put(&r->cur, "", 1);
+    r->cur.n--;
+    return (const char *)r->cur.p;
+}
+
+/* T11 between feeds: 25 held bytes of a 31-byte terminator are framed
+ * again under "AA", which needs the held bytes kept beyond inline size. */
+START_TEST(storage_long_held_under_short_terminator)
+{
+    switch_t w;
+    switch_init(&w, "long held, short terminator");
+    char t[32], a[25];
+    memset(t, 'A', 30);
+    t[30] = 'B';
+    memset(a, 'A', sizeof(a));
+    ck_assert_int_eq(ac_framer_set_terminator(w.r.f, t, 31), 0);
+    feed(&w.r, "xyz", 3);
+    feed(&w.r, a, sizeof(a));
+    ck_assert_uint_eq(ac_framer_held(w.r.f, NULL), 25);
+    ck_assert_int_eq(ac_framer_set_terminator(w.r.f, "AA", 2), 0);
+    feed(&w.r, "Q", 1);
+    ck_assert_uint_eq(w.r.nfound, 12);
+    ck_assert_str_eq(pending(&w.r), "AQ");
+    run_free(&w.r);
+}
+END_TEST
+
+/* Inside found, during a held step over inline storage: short to long. */
+START_TEST(storage_short_to_long_in_found)
+{
+    switch_t w;
+    switch_init(&w, "short to long in found");
+    char l[40];
+    memset(l, 'L', sizeof(l));
+    w.next[0] = l;
+    w.next_len[0] = sizeof(l);
+    ck_assert_int_eq(ac_framer_set_terminator(w.r.f, "ab", 2), 0);
+    feed(&w.r, "a", 1);
+    feed(&w.r, "bcd", 3);
+    feed(&w.r, l, sizeof(l));
+    ck_assert_str_eq((char *)w.r.recs.p, "\"\", \"cd\"");
+    run_free(&w.r);
+}
+END_TEST
+
+/* Inside found, during a held step over a heap block: long to short, with
+ * 20 held bytes still to frame again, which must survive the block. */
+START_TEST(storage_long_to_short_in_found_keeps_held)
+{
+    switch_t w;
+    switch_init(&w, "long to short in found");
+    char t[24], in[23];
+    memcpy(t, "qAB", 3);
+    memset(t + 3, 'z', 20);
+    t[23] = '!';
+    memcpy(in, t, sizeof(in));
+    ck_assert_int_eq(ac_framer_set_terminator(w.r.f, t, sizeof(t)), 0);
+    feed(&w.r, in, sizeof(in));
+    ck_assert_uint_eq(ac_framer_held(w.r.f, NULL), 23);
+    ck_assert_int_eq(ac_framer_set_terminator(w.r.f, "AB", 2), 0);
+    w.next[0] = "z";
+    w.next_len[0] = 1;
+    feed(&w.r, "w", 1);
+    ck_assert_uint_eq(w.r.nfound, 21);
+    ck_assert_str_eq(pending(&w.r), "w");
+    run_free(&w.r);
+}
+END_TEST
+
 /* ----------------------------------------------------------- bad input -- */
 
 START_TEST(bad_input_changes_nothing)
@@ -1223,6 +1326,9 @@ static Suite *framer_suite(void)
     tcase_add_test(tc, feed_inside_callback_is_busy);
     tcase_add_test(tc, discard_inside_collect_drops_held);
     tcase_add_test(tc, set_terminator_from_own_bytes);
+    tcase_add_test(tc, storage_long_held_under_short_terminator);
+    tcase_add_test(tc, storage_short_to_long_in_found);
+    tcase_add_test(tc, storage_long_to_short_in_found_keeps_held);
     tcase_add_test(tc, bad_input_changes_nothing);
     suite_add_tcase(s, tc);
 

@@ -319,6 +319,7 @@ static int push_producer(void *p, const acc_producer_t *src)
     return ac_chat_push_producer(chat(p), &ops, pr);
 }
 
+static long pending(void *p) { return (long)ac_chat_pending(chat(p)); }
 static int cwd(void *p) { return ac_chat_close_when_done(chat(p)); }
 static int discard(void *p) { return ac_chat_discard_buffers(chat(p)); }
 
@@ -340,7 +341,7 @@ static const acc_impl_t impl = {
              * other drivers never arm the failing allocator or the
              * syscall interposer */
             ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS |
-            ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE,
+            ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE | ACC_CAP_PENDING,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,
@@ -367,6 +368,7 @@ static const acc_impl_t impl = {
     .push_producer = push_producer,
     .close_when_done = cwd,
     .discard_buffers = discard,
+    .pending = pending,
 };
 
 const acc_impl_t *acc_get_impl(void)

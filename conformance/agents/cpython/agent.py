@@ -1,23 +1,34 @@
 #!/usr/bin/env python3
-"""agent.py: CPython's standard-library asyncore/asynchat as a conformance
-agent (docs/agent-protocol.md), so the suite judges the stdlib itself.
+"""agent.py: a Python asyncore/asynchat as a conformance agent
+(docs/agent-protocol.md), so the suite judges the copy a user runs: CPython's
+standard library by default, or any other pair of modules named with
+--asyncore/--asynchat (a PyPI backport, Supervisor's medusa copy, a user's
+own module or file).
 
-Each protocol request maps onto the stdlib the way a Python user would write
+Each protocol request maps onto the modules the way a Python user would write
 it: an async_chat subclass whose collect_incoming_data/found_terminator
 forward to the suite, a dispatcher subclass for plain dispatchers and
-listeners, asyncore.poll/poll2/loop with map=..., socket.socket(fileno=fd) for
-descriptors the suite passes, producers as objects with more().  Nothing is
-corrected: where CPython departs from the spec, the suite sees it depart.
-Two rules make the C-shaped protocol fit Python faithfully:
+listeners, poll/poll2/loop with map=..., socket.socket(fileno=fd) for
+descriptors the suite passes, producers as objects with more().  A listener
+takes connections the way that copy's users do: handle_accepted(sock, addr)
+where the copy has it (3.2+), otherwise handle_accept() calling accept().
+Nothing is corrected: where the copy departs from the spec, the suite sees
+it depart.  Two rules make the C-shaped protocol fit Python faithfully:
   * an operation the suite runs from inside a handler (a reaction) that raises
     returns its errno to the suite AND the exception then propagates out of
     that handler, as it would from uncaught user code (this is how a spurious
     read reaches handle_error, CQ9);
-  * a producer is "released" when CPython drops its last reference to it.
+  * a producer is "released" when the copy drops its last reference to it.
+The name and version told to the suite (hence its expectations file,
+conformance/expectations/<name>.txt) come from the modules: cpython-X.Y for
+the standard library, the distribution that ships them otherwise.
 Stdlib only.  Run by the agent client with the connection on $ACC_AGENT_FD.
 """
+import argparse
 import collections
 import errno
+import importlib
+import importlib.util
 import os
 import re
 import resource
@@ -25,15 +36,10 @@ import select
 import signal
 import socket
 import sys
+import sysconfig
 import traceback
 import urllib.parse
 import warnings
-
-with warnings.catch_warnings():
-    # asyncore/asynchat are deprecated in 3.11 (removed in 3.12, PEP 594).
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import asyncore
-    import asynchat
 
 PROTO = 1
 MAX_LINE = 32 << 20
@@ -97,7 +103,7 @@ class Conn:
 
     def fail(self, why):
         # The suite is gone or broken: nothing sensible is left to do here.
-        sys.stderr.write("cpython agent: %s\n" % why)
+        sys.stderr.write("python agent (%s): %s\n" % (self.agent.impl.name, why))
         sys.stderr.flush()
         os._exit(3)
 
@@ -190,12 +196,13 @@ class Conn:
 
     def call(self, body, fd=None, timeout=EVENT_TIMEOUT):
         """Sends a request, serves the suite until its reply; the reply."""
-        # Pending releases go out first: they are requests too, and must not
-        # take a sequence number after the one this request already holds.
+        # The hook first: it may send requests of its own (a producer's
+        # release), which must take their numbers, and reach the suite,
+        # before this one does (numbers strictly increase on the wire).
         self.agent.before_send()
         seq = self.next_seq
         self.next_seq += 1
-        self.send_line("Q %d %s" % (seq, body), fd)
+        self.send_line("Q %d %s" % (seq, body), fd, hook=False)
         while True:
             m = self.read_msg(timeout)
             if m is None:
@@ -219,55 +226,71 @@ class Conn:
 
 # ---------------------------------------------------------------- channels
 
-class _Forward:
-    """Handlers shared by chat channels and plain dispatchers: each forwards
-    to the suite, then does what asyncore's default does."""
+def channel_classes(core, chat):
+    """The handler classes (Chat, Disp) built on the copy's own
+    async_chat and dispatcher."""
 
-    def handle_connect(self):
-        self._agent.event("connect", self)
+    class Forward:
+        """Handlers shared by chat channels and plain dispatchers: each
+        forwards to the suite, then does what the copy's default does."""
 
-    def handle_close(self):
-        self._agent.event("close", self)
-        asyncore.dispatcher.handle_close(self)      # the default: close()
+        def handle_connect(self):
+            self._agent.event("connect", self)
 
-    def handle_error(self):
-        exc = sys.exc_info()[1]
-        self._agent.event("error", self, errname(exc), describe(exc))
-        asyncore.dispatcher.handle_error(self)      # the default: print, handle_close()
+        def handle_close(self):
+            self._agent.event("close", self)
+            super().handle_close()          # the copy's default
 
+        def handle_error(self):
+            exc = sys.exc_info()[1]
+            self._agent.event("error", self, errname(exc), describe(exc))
+            super().handle_error()          # the copy's default
 
-class Chat(_Forward, asynchat.async_chat):
-    def __init__(self, agent, cid, sock=None, map=None):
-        self._agent, self._cid = agent, cid
-        asynchat.async_chat.__init__(self, sock, map)
+    class Chat(Forward, chat.async_chat):
+        def __init__(self, agent, cid, sock=None, map=None):
+            self._agent, self._cid = agent, cid
+            chat.async_chat.__init__(self, sock, map)
 
-    def collect_incoming_data(self, data):
-        self._agent.event("collect", self, esc(data))
+        def collect_incoming_data(self, data):
+            self._agent.event("collect", self, esc(data))
 
-    def found_terminator(self):
-        self._agent.event("found", self)
+        def found_terminator(self):
+            self._agent.event("found", self)
 
+    class Disp(Forward, core.dispatcher):
+        def __init__(self, agent, cid, sock=None, map=None):
+            self._agent, self._cid = agent, cid
+            core.dispatcher.__init__(self, sock, map)
 
-class Disp(_Forward, asyncore.dispatcher):
-    def __init__(self, agent, cid, sock=None, map=None):
-        self._agent, self._cid = agent, cid
-        asyncore.dispatcher.__init__(self, sock, map)
+        def readable(self):
+            return self._agent.event("readable", self) > 0
 
-    def readable(self):
-        return self._agent.event("readable", self) > 0
+        def writable(self):
+            return self._agent.event("writable", self) > 0
 
-    def writable(self):
-        return self._agent.event("writable", self) > 0
+        def handle_read(self):
+            self._agent.event("read", self)
 
-    def handle_read(self):
-        self._agent.event("read", self)
+        def handle_write(self):
+            self._agent.event("write", self)
 
-    def handle_write(self):
-        self._agent.event("write", self)
+        def _accepted(self, sock):
+            # The accepted socket goes to the suite, which owns it from now on.
+            self._agent.event("accept", self, "@", fd=sock)
 
-    def handle_accepted(self, sock, addr):
-        # The accepted socket goes to the suite, which owns it from now on.
-        self._agent.event("accept", self, "@", fd=sock)
+        if hasattr(core.dispatcher, "handle_accepted"):
+            # 3.2 and later: the copy accepts and hands the socket over.
+            def handle_accepted(self, sock, addr):
+                self._accepted(sock)
+        else:
+            # Older copies only announce the connection; their users accept
+            # it themselves, and accept() gives None when there was none.
+            def handle_accept(self):
+                pair = self.accept()
+                if pair is not None:
+                    self._accepted(pair[0])
+
+    return Chat, Disp
 
 
 class Producer:
@@ -318,7 +341,10 @@ def _addr(tok):
 
 
 class Agent:
-    def __init__(self):
+    def __init__(self, impl):
+        self.impl = impl
+        self.core = impl.core
+        self.Chat, self.Disp = channel_classes(impl.core, impl.chat)
         self.conn = None
         self.maps = {}
         self.chans = {}
@@ -407,9 +433,7 @@ class Agent:
     def op_hello(self, args, fds):
         if args != [str(PROTO)]:
             return -errno.EPROTONOSUPPORT
-        v = sys.version_info
-        fields = {"name": "cpython-%d.%d" % (v.major, v.minor),
-                  "version": "%d.%d.%d" % (v.major, v.minor, v.micro),
+        fields = {"name": self.impl.name, "version": self.impl.version,
                   "backends": ",".join(BACKENDS), "caps": ",".join(CAPS),
                   "features": "fork"}
         return 0, " ".join(["proto=%d" % PROTO] +
@@ -434,12 +458,12 @@ class Agent:
     def op_map_default(self, args, fds):
         # asyncore has one process-wide default map, whatever the thread
         # (CL1, CM3): every suite thread gets the same one.
-        self.maps[args[0]] = asyncore.socket_map
+        self.maps[args[0]] = self.core.socket_map
 
     def op_map_free(self, args, fds):
         # close_all is how a Python user ends a map; the dict itself stays
         # usable, as a map freed from inside its own pass is in CPython.
-        asyncore.close_all(map=self.map(args[0]))
+        self.core.close_all(map=self.map(args[0]))
 
     def op_thread_end(self, args, fds):
         # asyncore's default map is process-wide: a thread's end changes
@@ -465,14 +489,14 @@ class Agent:
         return len(self.map(args[0]))
 
     def op_close_all(self, args, fds):
-        asyncore.close_all(map=self.map(args[0]))
+        self.core.close_all(map=self.map(args[0]))
 
     def op_map_exit(self, args, fds):
         # asyncore's exit request is raising ExitNow from a handler; outside
         # any handler there is nothing to ask.
         self.map(args[0])
         if self.frames and not self.frames[-1]:
-            self.frames[-1].append(asyncore.ExitNow())
+            self.frames[-1].append(self.core.ExitNow())
 
     @staticmethod
     def _timeout(ms):
@@ -485,10 +509,10 @@ class Agent:
             return -errno.EINVAL
         try:
             if backend == "poll":
-                asyncore.poll2(t, m)
+                self.core.poll2(t, m)
             else:
-                asyncore.poll(t, m)
-        except asyncore.ExitNow:
+                self.core.poll(t, m)
+        except self.core.ExitNow:
             pass
 
     def op_loop(self, args, fds):
@@ -497,9 +521,9 @@ class Agent:
         if backend not in BACKENDS + ("-",):
             return -errno.EINVAL
         try:
-            asyncore.loop(t, use_poll=backend == "poll", map=m,
+            self.core.loop(t, use_poll=backend == "poll", map=m,
                           count=None if count == 0 else count)
-        except asyncore.ExitNow:
+        except self.core.ExitNow:
             pass
 
     # channels
@@ -529,15 +553,15 @@ class Agent:
             raise
 
     def op_chat_adopt(self, args, fds):
-        self._adopt(Chat, args, fds)
+        self._adopt(self.Chat, args, fds)
 
     def op_disp_adopt(self, args, fds):
-        self._adopt(Disp, args, fds)
+        self._adopt(self.Disp, args, fds)
 
     def op_chat_connect(self, args, fds):
         cid, m = args[0], self.map(args[1])
         family, addr = _addr(args[2])
-        ch = Chat(self, cid, map=m)
+        ch = self.Chat(self, cid, map=m)
         self.chans[cid] = ch    # kept even if connect raises: CPython keeps it registered (D7)
         ch.create_socket(family, socket.SOCK_STREAM)
         ch.connect(addr)
@@ -546,7 +570,7 @@ class Agent:
     def op_listen(self, args, fds):
         cid, m = args[0], self.map(args[1])
         family, addr = _addr(args[2])
-        d = Disp(self, cid, map=m)
+        d = self.Disp(self, cid, map=m)
         self.chans[cid] = d
         d.create_socket(family, socket.SOCK_STREAM)
         try:
@@ -641,8 +665,8 @@ class SwitchConnection(Exception):
         self.fd = fd
 
 
-def serve_forever(fd):
-    agent = Agent()
+def serve_forever(fd, impl):
+    agent = Agent(impl)
     sock = socket.socket(fileno=fd)
     agent.conn = Conn(sock, agent)
     while True:
@@ -654,14 +678,154 @@ def serve_forever(fd):
         except SwitchConnection as sw:
             sock.detach()       # the zygote's connection: leave it to the zygote
             os.close(fd)
-            return serve_forever(sw.fd)
+            return serve_forever(sw.fd, impl)
         except (ProtocolError, OSError) as e:
             agent.conn.fail(str(e))
 
 
-def main():
+# ------------------------------------------------------ the copy under test
+
+class Impl:
+    """The copy under test: its two modules, and the name and version told
+    to the suite."""
+
+    def __init__(self, core, chat, name, version):
+        self.core, self.chat, self.name, self.version = core, chat, name, version
+
+
+def load_module(what):
+    """A module named by dotted name, or by file (a path with a '/' or
+    ending in .py; a package directory means its __init__.py).  A file is
+    loaded under its own base name, so a sibling module importing it by that
+    name gets this very copy."""
+    if not (what.endswith(".py") or os.sep in what):
+        return importlib.import_module(what)
+    path = os.path.abspath(what)
+    if os.path.isdir(path):
+        path = os.path.join(path, "__init__.py")
+    name = os.path.splitext(os.path.basename(path))[0]
+    if name == "__init__":
+        name = os.path.basename(os.path.dirname(path))
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or not os.path.isfile(path):
+        raise ImportError("%s: no such Python file" % path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return mod
+
+
+def _in_stdlib(path):
+    lib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    parts = path.split(os.sep)
+    return (path.startswith(lib + os.sep) and "site-packages" not in parts
+            and "dist-packages" not in parts)
+
+
+def source_of(mod):
+    """(name, version) of where a module comes from: cpython-X.Y for the
+    standard library; the distribution that ships its top-level package
+    (plus the subpackage holding it, e.g. supervisor-medusa); else the
+    module's own name and __version__."""
+    path = os.path.realpath(getattr(mod, "__file__", None) or "")
+    if path and _in_stdlib(path):
+        v = sys.version_info
+        return "cpython-%d.%d" % (v.major, v.minor), "%d.%d.%d" % (v.major, v.minor, v.micro)
+    top = mod.__name__.partition(".")[0]
+    try:
+        import importlib.metadata as md
+        dists = md.packages_distributions().get(top, [])
+        dist = md.distribution(dists[0]) if dists else None
+    except (ImportError, AttributeError, OSError, ValueError):
+        dist = None
+    if dist is not None:
+        name = re.sub(r"[^a-z0-9.]+", "-", dist.metadata["Name"].lower())
+        parent = mod.__name__.rpartition(".")[0].rpartition(".")[2]
+        if parent and parent != name:
+            name += "-" + parent
+        return name, dist.version
+    return mod.__name__, str(getattr(mod, "__version__", "") or "unknown")
+
+
+def load_impl(a):
+    """The copy the options name; ImportError or TypeError says why not."""
+    sys.path[:0] = [os.path.abspath(p) for p in a.path]
+    with warnings.catch_warnings():
+        # asyncore/asynchat are deprecated in 3.11 (removed in 3.12, PEP 594).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        core = load_module(a.asyncore)
+        chat = load_module(a.asynchat)
+    for mod, attrs in ((core, ("dispatcher", "poll", "poll2", "loop", "socket_map",
+                               "close_all", "ExitNow")), (chat, ("async_chat",))):
+        missing = [x for x in attrs if not hasattr(mod, x)]
+        if missing:
+            raise TypeError("%s (%s) has no %s" % (mod.__name__, getattr(mod, "__file__", "?"),
+                                                  ", ".join(missing)))
+    if not issubclass(chat.async_chat, core.dispatcher):
+        base = chat.async_chat.__mro__[1]
+        raise TypeError("%s.async_chat is built on %s.%s, not on %s.dispatcher: name the "
+                        "asyncore module it imports" % (chat.__name__, base.__module__,
+                                                        base.__name__, core.__name__))
+    (n1, v1), (n2, v2) = source_of(core), source_of(chat)
+    name = a.name or (n1 if n1 == n2 else n1 + "+" + n2)
+    version = a.impl_version or (v1 if v1 == v2 else v1 + "+" + v2)
+    return Impl(core, chat, name, version)
+
+
+def parse_args(argv):
+    env = os.environ.get
+    ap = argparse.ArgumentParser(
+        description="Serves a Python asyncore/asynchat copy to the conformance suite "
+                    "as an agent (docs/agent-protocol.md).",
+        epilog="Each option's default comes from the environment variable in brackets, so "
+               "a matrix can set it without changing the command.  Exit: 0 the suite "
+               "closed the connection, 1 --describe --want: another copy, 2 usage, "
+               "3 protocol failure, 4 the modules cannot be loaded.")
+    ap.add_argument("--asyncore", default=env("ACC_AGENT_ASYNCORE") or "asyncore",
+                    metavar="MODULE", help="the asyncore module: a dotted name "
+                    "(supervisor.medusa.asyncore_25) or a .py file [ACC_AGENT_ASYNCORE; "
+                    "default asyncore]")
+    ap.add_argument("--asynchat", default=env("ACC_AGENT_ASYNCHAT") or "asynchat",
+                    metavar="MODULE", help="the asynchat module, built on the asyncore one "
+                    "[ACC_AGENT_ASYNCHAT; default asynchat]")
+    ap.add_argument("--path", action="append", metavar="DIR",
+                    default=[p for p in (env("ACC_AGENT_PATH") or "").split(os.pathsep) if p],
+                    help="put DIR first on sys.path (repeatable) [ACC_AGENT_PATH, "
+                         "%s-separated]" % os.pathsep)
+    ap.add_argument("--name", default=env("ACC_AGENT_NAME"),
+                    help="the name told to the suite, which picks conformance/expectations/"
+                         "NAME.txt [ACC_AGENT_NAME; default: from the modules]")
+    ap.add_argument("--version", dest="impl_version", default=env("ACC_AGENT_VERSION"),
+                    help="the version told to the suite [ACC_AGENT_VERSION; default: from "
+                         "the modules]")
+    ap.add_argument("--describe", action="store_true",
+                    help="print the name, version and files of the copy, and exit")
+    ap.add_argument("--want", metavar="NAME",
+                    help="with --describe: exit 1 unless the copy's name is NAME")
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    try:
+        impl = load_impl(a)
+    except (ImportError, TypeError, SyntaxError) as e:
+        sys.stderr.write("python agent: cannot load %s/%s: %s\n" % (a.asyncore, a.asynchat, e))
+        return 4
+    if a.describe:
+        print("%s %s (%s, %s)" % (impl.name, impl.version, impl.core.__file__,
+                                   impl.chat.__file__))
+        if a.want and a.want != impl.name:
+            print("python agent: %s/%s give %s here, not %s" % (a.asyncore, a.asynchat,
+                                                                impl.name, a.want))
+            return 1
+        return 0
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # as a zygote: children reap themselves
-    return serve_forever(int(os.environ.get("ACC_AGENT_FD", "3")))
+    return serve_forever(int(os.environ.get("ACC_AGENT_FD", "3")), impl)
 
 
 if __name__ == "__main__":

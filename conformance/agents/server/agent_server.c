@@ -651,11 +651,15 @@ static int serve(accp_conn_t *c, accp_msg_t *q)
 
 int main(void)
 {
-    im = acc_get_impl();
-    if (im == NULL || im->abi_version != ACC_ABI_VERSION) {
-        fprintf(stderr, "agent: the linked adapter's ABI is not %d\n", ACC_ABI_VERSION);
+    /* Our own copy of the table: an older adapter's is shorter (ABI 1). */
+    static acc_impl_t table;
+    const acc_impl_t *raw = acc_get_impl();
+    if (acc_impl_adopt(&table, raw) < 0) {
+        fprintf(stderr, "agent: the linked adapter's ABI is %d; this agent knows 1 to %d\n",
+                raw ? raw->abi_version : -1, ACC_ABI_VERSION);
         return 2;
     }
+    im = &table;
     const char *s = getenv("ACC_AGENT_FD");
     int fd = s ? atoi(s) : 3;
     signal(SIGPIPE, SIG_IGN);

@@ -9,7 +9,19 @@
      deviation expected, no unexpected pass); every line of that file names,
      before its first colon, only clauses that the runs it matches check,
      and none says its failure is "masked" by another clause.
-  3. Broken agents (tests/bad_agent.py: crash, SIGSEGV, hang, garbage, wrong
+  3. The same agent on a module-swapped copy of the standard library
+     (asyncore.py/asynchat.py copied under build/ as other module names,
+     while `import asyncore`/`import asynchat` would fail): one split and
+     one backend, with CPython's expectations, exits 0, and the agent names
+     the copy by its own modules, not cpython-*.  The agent depends on no
+     module name.
+  4. The agent's own request order (tests/agent_order.py): a producer's
+     release due in the same pass as an event goes first, numbered first.
+     And the names it reports (--describe): cpython-X.Y for the stdlib, the
+     distributions' names for a package laid out as the PyPI backports are
+     (made here from the stdlib's files, with their metadata), and a refusal
+     (exit 4) for a chat module built on another asyncore than the one named.
+  5. Broken agents (tests/bad_agent.py: crash, SIGSEGV, hang, garbage, wrong
      sequence number, missing descriptor, unknown event, overlong and
      truncated lines), one that kills its run with SIGSEGV, and one that
      hangs past the runner's timeout give ERROR on the run with a clear
@@ -57,9 +69,28 @@ def counts(report):
 
 
 # Tests an agent cannot take: they need the implementation inside the
-# runner's process (alloc-fail makes the runner's own allocator fail), so
-# over the protocol they are SKIP by design, not a difference.
-IN_PROCESS_ONLY = {"e.alloc.failures"}
+# runner's process (alloc-fail makes the runner's own allocator fail,
+# sys-fail its own socket calls), so over the protocol they are SKIP by
+# design, not a difference.  Case files say so in their requires: line.
+IN_PROCESS_CAPS = ("alloc-fail", "sys-fail")
+
+
+def in_process_only():
+    ids = {"e.alloc.failures", "e.syscall.faults"}
+    for d, _, files in os.walk(os.path.join(ROOT, "conformance", "cases")):
+        for name in files:
+            if not name.endswith(".case"):
+                continue
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                head = f.read().split("\n---", 1)[0].splitlines()
+            req = [w for l in head if l.startswith("requires:") for w in l[9:].split()]
+            cid = [l[3:].strip() for l in head if l.startswith("id:")]
+            if cid and any(c in req for c in IN_PROCESS_CAPS):
+                ids.add(cid[0])
+    return ids
+
+
+IN_PROCESS_ONLY = in_process_only()
 
 
 def key(r):
@@ -164,6 +195,152 @@ def check_cpython(a, tmp, seed, problems, print=print):
         print("  every expectation names a clause its case checks; none is masked")
 
 
+SWAP_CORE, SWAP_CHAT = "acc_swapped_core", "acc_swapped_chat"
+SWAP_SPLIT, SWAP_BACKEND = "as-written", "poll"
+# Left out of the swapped run to keep it short: CPython's framing is
+# quadratic (T15), these take most of its time and say nothing about names.
+SWAP_LEAVE_OUT = ("t.linear.",)
+
+
+def make_swapped(tmp, python):
+    """The interpreter's asyncore.py and asynchat.py copied into tmp/swapped
+    under other names (the copy of asynchat imports the copy of asyncore),
+    and tmp/poison holding an asyncore and an asynchat that refuse to load.
+    Returns (swapped dir, poison dir) or raises RuntimeError."""
+    p = subprocess.run([python, "-W", "ignore", "-c",
+                        "import asyncore, asynchat; print(asyncore.__file__); "
+                        "print(asynchat.__file__)"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("this interpreter has no asyncore/asynchat to copy: "
+                           + (p.stderr.strip().splitlines() or ["?"])[-1])
+    core, chat = p.stdout.split()
+    swapped, poison = os.path.join(tmp, "swapped"), os.path.join(tmp, "poison")
+    os.makedirs(swapped)
+    os.makedirs(poison)
+    with open(core, encoding="utf-8") as f:
+        core_src = f.read()
+    with open(chat, encoding="utf-8") as f:
+        chat_src = f.read()
+    if chat_src.count("\nimport asyncore\n") != 1:
+        raise RuntimeError("%s does not import asyncore the way this check expects" % chat)
+    chat_src = chat_src.replace("\nimport asyncore\n", "\nimport %s as asyncore\n" % SWAP_CORE)
+    for name, src in ((SWAP_CORE, core_src), (SWAP_CHAT, chat_src)):
+        with open(os.path.join(swapped, name + ".py"), "w", encoding="utf-8") as f:
+            f.write(src)
+    for name in ("asyncore", "asynchat"):
+        with open(os.path.join(poison, name + ".py"), "w", encoding="utf-8") as f:
+            f.write("raise ImportError('agents-check: the agent imported the name %s')\n" % name)
+    return swapped, poison
+
+
+def check_swapped(a, tmp, seed, problems, print=print):
+    out = os.path.join(tmp, "swapped.json")
+    try:
+        swapped, poison = make_swapped(tmp, a.python)
+    except (RuntimeError, OSError) as e:
+        print("swapped stdlib copy:   cannot be made: %s" % e)
+        problems.append("the module-swapped stdlib copy cannot be made: %s" % e)
+        return
+    agent = "%s %s --path %s --asyncore %s --asynchat %s" % (
+        a.python, os.path.join("conformance", "agents", "cpython", "agent.py"), swapped,
+        SWAP_CORE, SWAP_CHAT)
+    # PYTHONPATH puts the refusing asyncore/asynchat before the stdlib's.
+    env = {"ACC_AGENT": agent, "PYTHONPATH": poison}
+    sel = ["--split", SWAP_SPLIT, "--backend", SWAP_BACKEND]
+    p, _ = run(a.client, ["--list"] + sel, env)
+    ids = sorted({line.split()[0] for line in p.stdout.splitlines() if line.strip()})
+    ids = [i for i in ids if not i.startswith(SWAP_LEAVE_OUT)]
+    if p.returncode != 0 or not ids:
+        print("swapped stdlib copy:   --list failed (exit %d): %s"
+              % (p.returncode, p.stderr.strip().splitlines()[-3:]))
+        problems.append("the agent on the swapped stdlib copy did not start (exit %d)"
+                        % p.returncode)
+        return
+    p, t = run(a.client, ["--seed", seed, "--timeout", "60", "--expectations",
+                          os.path.join("conformance", "expectations", "cpython-3.11.txt"),
+                          "--json", out] + sel + ids, env)
+    if not os.path.exists(out):
+        print("swapped stdlib copy:   exit %d, no report: %s"
+              % (p.returncode, p.stderr.strip().splitlines()[-3:]))
+        problems.append("the agent on the swapped stdlib copy did not run (exit %d)" % p.returncode)
+        return
+    rep = load(out)
+    name = rep.get("run_info", {}).get("impl", "")
+    print("swapped stdlib copy:   exit %d, %.1f s, agent named %s: %s"
+          % (p.returncode, t, name, counts(rep)))
+    if p.returncode != 0:
+        for r in rep["results"]:
+            if r["status"] in ("FAIL", "XPASS", "ERROR"):
+                print("  %s %s [%s/%s]: %s" % (r["status"], r["id"], r["split"],
+                                              r["backend"], r["message"][:200]))
+        problems.append("the agent on the swapped stdlib copy did not run as CPython's "
+                        "expectations say (exit %d)" % p.returncode)
+    if name != "%s+%s" % (SWAP_CORE, SWAP_CHAT):
+        problems.append("the agent on the swapped copy calls itself %r, not after its modules"
+                        % name)
+
+
+def check_naming(a, tmp, problems):
+    agent = [a.python, os.path.join(ROOT, "conformance", "agents", "cpython", "agent.py")]
+
+    def describe(*args):
+        p = subprocess.run(agent + ["--describe"] + list(args), cwd=ROOT, capture_output=True,
+                           text=True, timeout=60)
+        return p.returncode, (p.stdout + p.stderr).strip()
+
+    try:
+        swapped = os.path.join(tmp, "swapped")
+        if not os.path.isdir(swapped):
+            make_swapped(tmp, a.python)
+        bp = os.path.join(tmp, "backport-layout")
+        for dist, mod, src in (("pyasyncore", "asyncore", SWAP_CORE),
+                               ("pyasynchat", "asynchat", SWAP_CHAT)):
+            os.makedirs(os.path.join(bp, mod))
+            with open(os.path.join(swapped, src + ".py"), encoding="utf-8") as f:
+                text = f.read().replace("import %s as asyncore" % SWAP_CORE, "import asyncore")
+            with open(os.path.join(bp, mod, "__init__.py"), "w", encoding="utf-8") as f:
+                f.write(text)
+            info = os.path.join(bp, "%s-1.0.5.dist-info" % dist)
+            os.makedirs(info)
+            with open(os.path.join(info, "METADATA"), "w", encoding="utf-8") as f:
+                f.write("Metadata-Version: 2.1\nName: %s\nVersion: 1.0.5\n" % dist)
+            with open(os.path.join(info, "top_level.txt"), "w", encoding="utf-8") as f:
+                f.write(mod + "\n")
+    except (RuntimeError, OSError) as e:
+        problems.append("the naming check cannot set up its modules: %s" % e)
+        return
+    v = "%d.%d" % sys.version_info[:2]
+    checks = [
+        ((), 0, "cpython-"),
+        (("--path", bp, "--want", "pyasyncore+pyasynchat"), 0, "pyasyncore+pyasynchat 1.0.5 "),
+        (("--want", "pyasyncore+pyasynchat"), 1, "give cpython-"),
+        (("--path", swapped, "--asyncore", SWAP_CORE), 4, "not on %s.dispatcher" % SWAP_CORE),
+        (("--name", "mine", "--version", "7"), 0, "mine 7 "),
+    ]
+    bad = 0
+    for args, want_rc, want_text in checks:
+        rc, out = describe(*args)
+        if rc != want_rc or want_text not in out:
+            bad += 1
+            print("  --describe %s: exit %d, %r (want exit %d and %r)"
+                  % (" ".join(args), rc, out[-200:], want_rc, want_text))
+    print("agent naming:          %d of %d --describe checks as expected (python %s)"
+          % (len(checks) - bad, len(checks), v))
+    if bad:
+        problems.append("the Python agent named %d cop%s wrongly" % (bad, "y" if bad == 1 else "ies"))
+
+
+def check_order(a, problems):
+    p = subprocess.run([a.python, os.path.join(ROOT, "conformance", "agents", "tests",
+                                               "agent_order.py"),
+                        "--agent", "%s conformance/agents/cpython/agent.py" % a.python],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    print("agent request order:   exit %d: %s" % (p.returncode, p.stdout.strip().splitlines()[-1:]))
+    if p.returncode != 0:
+        print("  " + "\n  ".join((p.stdout + p.stderr).strip().splitlines()[-25:]))
+        problems.append("the Python agent's own requests are out of order (agent_order.py)")
+
+
 BAD = [  # mode, what stderr must say
     ("crash", "the agent exited with status 5"),
     ("segv", "killed by signal 11"),
@@ -252,7 +429,7 @@ def main():
                     choices=["as-written", "one-shot", "bytewise", "random"],
                     help="read chunkings to compare (repeatable; default: all four)")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["reference", "cpython", "bad"])
+                    choices=["reference", "cpython", "swapped", "order", "bad"])
     a = ap.parse_args()
     a.split_args = [x for sp in a.split for x in ("--split", sp)]
     b = os.path.join(ROOT, a.build)
@@ -264,8 +441,10 @@ def main():
         # The two long parts wait on process ping-pong more than on the CPU:
         # side by side they take about as long as the longer one.
         jobs = []
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            for name, fn in (("reference", check_reference), ("cpython", check_cpython)):
+        # The swapped copy's short run goes alongside.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            for name, fn in (("reference", check_reference), ("cpython", check_cpython),
+                             ("swapped", check_swapped)):
                 if name in a.skip:
                     continue
                 lines = []
@@ -274,6 +453,9 @@ def main():
             job.result()
             for line in lines:
                 print(line)
+        if "order" not in a.skip:
+            check_order(a, problems)
+            check_naming(a, tmp, problems)
         if "bad" not in a.skip:
             check_bad_agents(a, tmp, problems)
     for p in problems:
