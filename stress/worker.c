@@ -115,7 +115,7 @@ enum ending {
     E_NONE,
     E_PEER_EOF,   /* exact: drained, then the peer shuts down writing */
     E_CWD,        /* exact: drained, then close_when_done */
-    E_PEER_FIN,   /* exact: drained, then the peer closes (hangup, Q3) */
+    E_PEER_FIN,   /* exact: drained, then the peer closes (hangup, CQ3) */
     E_DRV_CLOSE,  /* the driver closes the channel (no handle_close) */
     E_DRV_FREE,   /* the driver frees it, sometimes inside a callback */
     E_PEER_RESET, /* the peer resets (SO_LINGER 0) at a random point */
@@ -1248,7 +1248,7 @@ static void start_ending(chan_t *c, int e)
  * thread (preferably one whose peer hung up, so its hangup may still be due
  * in this pass) and at once open a socketpair channel, which likely gets
  * b's fd number.  b's pending event must never reach the new channel, and
- * b must get no callback (ownership.md rule 8, semantics Q1). */
+ * b must get no callback (ownership.md rule 8, CQ1). */
 static void churn_in_callback(chan_t *c)
 {
     worker_t *w = c->w;
@@ -1318,7 +1318,7 @@ static void ending_step(chan_t *c)
         if (c->step == 1 && c->impl_open && down_idle(c) &&
             up_complete(c)) {
             /* peer-fin closes outright: the channel may see a hangup with
-             * input still unread, which it must deliver first (Q3). */
+             * input still unread, which it must deliver first (CQ3). */
             if (c->ending == E_PEER_FIN)
                 peer_close(c);
             else if (c->pfd >= 0)

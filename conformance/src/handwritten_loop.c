@@ -333,6 +333,11 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     fd = -1; /* the channel's now */
+    /* Set, not left to the default (T2): what is checked here is L13. */
+    if (im->set_terminator(lo, "\n", 1) < 0 || im->set_terminator(hi, "\n", 1) < 0) {
+        rc = hw_fail(msg, cap, "set_terminator failed");
+        goto out;
+    }
     (void)!send(sv[1], "hi", 2, MSG_NOSIGNAL);
     (void)!send(plo, "lo", 2, MSG_NOSIGNAL);
     if (strcmp(be, "select") == 0) {

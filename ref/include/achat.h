@@ -151,7 +151,7 @@ typedef struct ac_ops {
      * Default: handle_close. */
     void (*handle_error)(ac_disp_t *d, int err, void *ud);
     /* Urgent (out-of-band) data is pending.  Default: read and discard the
-     * urgent byte, so the condition never spins (Q10). */
+     * urgent byte, so the condition never spins (CQ10). */
     void (*handle_expt)(ac_disp_t *d, void *ud);
 } ac_ops_t;
 
@@ -192,9 +192,9 @@ int ac_disp_listen(ac_disp_t *d, int backlog);
 /* Starts a non-blocking connect.  0 when it is in progress (or done at
  * once): handle_connect runs from the loop on the first read or write event
  * once SO_ERROR is 0; a failure found then goes to handle_error and, if the
- * channel is still open after it, handle_close (Q8).  A
+ * channel is still open after it, handle_close (CQ8).  A
  * synchronous failure returns its -errno and closes the channel without
- * calling any handler (no zombie, no spurious handle_connect: Q6).  addr is
+ * calling any handler (no zombie, no spurious handle_connect: CQ6).  addr is
  * only read during the call. */
 int ac_disp_connect(ac_disp_t *d, const struct sockaddr *addr, socklen_t len);
 
@@ -206,7 +206,7 @@ ssize_t ac_disp_send(ac_disp_t *d, const void *buf, size_t len);
 
 /* Receives up to len bytes into the caller's buf.  Returns the count (> 0);
  * 0 at end of stream or on a disconnect, after handle_close has run; -EAGAIN
- * when no data is ready (not an end: Q9); another negative errno on other
+ * when no data is ready (not an end: CQ9); another negative errno on other
  * errors. */
 ssize_t ac_disp_recv(ac_disp_t *d, void *buf, size_t len);
 
@@ -334,7 +334,7 @@ typedef struct ac_producer {
 
 /* Creates a chat channel bound to map (NULL: this thread's default); it gets
  * its socket through ac_chat_disp() (adopt, create_socket + connect).  The
- * caller owns it (ac_chat_free).  Terminator NONE (Q18).  -EINVAL, -ENOMEM. */
+ * caller owns it (ac_chat_free).  Terminator NONE (CQ18).  -EINVAL, -ENOMEM. */
 int ac_chat_new(ac_chat_t **out, ac_map_t *map, const ac_chat_ops_t *ops,
                 void *ud);
 
@@ -352,7 +352,7 @@ ac_chat_t *ac_disp_chat(ac_disp_t *d);
  * library never reads, writes or frees it. */
 void *ac_chat_data(const ac_chat_t *c);
 
-/* Terminators, as the framer's (Q17: refused when set, never later). */
+/* Terminators, as the framer's (CQ17: refused when set, never later). */
 /* Sets a string terminator, as ac_framer_set_terminator (term is copied). */
 int ac_chat_set_terminator(ac_chat_t *c, const void *term, size_t len);
 /* Sets a count terminator, as ac_framer_set_count (0 means NONE). */
@@ -373,7 +373,7 @@ int ac_chat_set_input_limit(ac_chat_t *c, size_t max_record);
  * -EINVAL otherwise or for a NULL c). */
 int ac_chat_set_buffer_sizes(ac_chat_t *c, size_t in_size, size_t out_size);
 
-/* Queues a copy of len bytes (Q15); len 0 is a no-op (Q14).  Bytes go out in
+/* Queues a copy of len bytes (CQ15); len 0 is a no-op (CQ14).  Bytes go out in
  * push order on later write events.  -EBADF once closed, -EPIPE after
  * close_when_done, -EINVAL (NULL with len > 0), -ENOMEM. */
 int ac_chat_push(ac_chat_t *c, const void *data, size_t len);

@@ -155,7 +155,7 @@ static unsigned from_epoll(uint32_t r)
 }
 
 /* epoll silently forgets a descriptor closed behind the library's back
- * (Q5).  A pass that waited and heard nothing is when an idle loop can
+ * (CQ5).  A pass that waited and heard nothing is when an idle loop can
  * afford to look for such fds, so a busy loop never pays for it. */
 static int find_closed(struct ac_watch *w, size_t n)
 {
@@ -186,7 +186,7 @@ static int epoll_wait_pass(void *state, struct ac_watch *w, size_t n,
         if (rc < 0)
             return rc;
         if (rc > 0) {
-            w[i].revents = AC__EV_NVAL; /* Q5: one bad fd, not the loop */
+            w[i].revents = AC__EV_NVAL; /* CQ5: one bad fd, not the loop */
             bad++;
         } else {
             synced++;

@@ -18,7 +18,7 @@ static void select_free(void *state)
     (void)state;
 }
 
-/* Q5: find the descriptors select choked on and report them as NVAL. */
+/* CQ5: find the descriptors select choked on and report them as NVAL. */
 static int mark_invalid(struct ac_watch *w, size_t n)
 {
     int bad = 0;

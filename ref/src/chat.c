@@ -66,7 +66,7 @@ static void chat_read(ac_disp_t *d, void *ud)
     }
     ssize_t n = ac_disp_recv(d, buf, c->in_size);
     if (n == -EAGAIN || n == 0)
-        return; /* no data (Q9), or closed by recv */
+        return; /* no data (CQ9), or closed by recv */
     if (n < 0) {
         ac__error_event(d, (int)n);
         return;
@@ -152,7 +152,7 @@ int ac_chat_new(ac_chat_t **out, ac_map_t *map, const ac_chat_ops_t *ops,
     return 0;
 }
 
-/* Close is final for a chat too: held input goes (Q11: framing stops) and
+/* Close is final for a chat too: held input goes (CQ11: framing stops) and
  * queued output goes, releasing producers now rather than at free. */
 void ac__chat_on_close(ac_chat_t *c)
 {

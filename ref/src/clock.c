@@ -1,5 +1,5 @@
 /* clock.c: monotonic milliseconds, so EINTR retries wait only the time that
- * is left (Q27) and a wall-clock jump never stretches or cuts a pass. */
+ * is left (CQ27) and a wall-clock jump never stretches or cuts a pass. */
 #include <time.h>
 
 #include "internal.h"

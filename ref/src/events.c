@@ -1,6 +1,6 @@
 /* events.c: what each kind of readiness does to a dispatcher, with the
  * defaults of asyncore where the user gave no callback.  Every path checks
- * that the channel is still open: close is final (Q2). */
+ * that the channel is still open: close is final (CQ2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -33,7 +33,7 @@ void ac__error_event(ac_disp_t *d, int err)
         ac__close_event(d);
 }
 
-/* Q6/Q8: handle_connect only once SO_ERROR says the connect really
+/* CQ6/CQ8: handle_connect only once SO_ERROR says the connect really
  * succeeded; a failure is an error event carrying the errno. */
 static void connect_event(ac_disp_t *d)
 {
@@ -44,7 +44,7 @@ static void connect_event(ac_disp_t *d)
     if (err != 0) {
         d->connecting = 0;
         ac__error_event(d, -err);
-        /* Q8: handle_close follows even if handle_error kept the channel
+        /* CQ8: handle_close follows even if handle_error kept the channel
          * open; no read or write handler runs on a failed connect. */
         if (ac__disp_open(d))
             ac__close_event(d);
@@ -55,7 +55,7 @@ static void connect_event(ac_disp_t *d)
     /* D14: still connecting, not yet connected, while the callback runs */
     d->connecting = 0;
     if (ac__disp_open(d))
-        d->connected = 1;
+        d->connected = 1; /* after the callback, as asyncore (CQ7) */
 }
 
 /* With no free descriptor the pending connection would keep the listener
@@ -87,7 +87,7 @@ static void accept_event(ac_disp_t *d)
         else if (err != EAGAIN && err != EWOULDBLOCK &&
                  err != ECONNABORTED && err != EPROTO)
             ac__error_event(d, -err);
-        return; /* Q24: no channel, no handle_accept */
+        return; /* CQ24: no channel, no handle_accept */
     }
     if (d->ops.handle_accept)
         d->ops.handle_accept(d, fd, (struct sockaddr *)&ss, len, d->ud);
@@ -123,7 +123,7 @@ void ac__write_event(ac_disp_t *d)
         d->ops.handle_write(d, d->ud);
 }
 
-/* Q10: the default consumes the urgent byte, so pending OOB data can
+/* CQ10: the default consumes the urgent byte, so pending OOB data can
  * never make every pass report the same condition again. */
 void ac__expt_event(ac_disp_t *d)
 {

@@ -72,7 +72,7 @@ static void pop(ac__fifo_t *q)
 int ac__fifo_push(ac__fifo_t *q, const void *data, size_t len)
 {
     if (len == 0)
-        return 0; /* Q14: an empty push costs nothing */
+        return 0; /* CQ14: an empty push costs nothing */
     ac__fifo_entry_t *t = q->tail;
     if (t == NULL || t->kind != E_DATA || t->cap - t->len < len) {
         t = entry_new(E_DATA, len < BLOCK ? BLOCK : len);
@@ -80,7 +80,7 @@ int ac__fifo_push(ac__fifo_t *q, const void *data, size_t len)
             return -ENOMEM;
         append(q, t);
     }
-    memcpy(t->data + t->len, data, len); /* Q15: a copy, never an alias */
+    memcpy(t->data + t->len, data, len); /* CQ15: a copy, never an alias */
     t->len += len;
     q->bytes += len;
     return 0;
@@ -136,7 +136,7 @@ static int refill(ac__fifo_t *q, ac__fifo_entry_t *e)
     return 1;
 }
 
-/* Removes the exhausted producer e, and only it (Q13). */
+/* Removes the exhausted producer e, and only it (CQ13). */
 static ac__fifo_entry_t *unlink_entry(ac__fifo_t *q, ac__fifo_entry_t *prev,
                                       ac__fifo_entry_t *e)
 {

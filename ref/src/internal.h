@@ -21,7 +21,7 @@ enum {
 };
 
 /* One entry of a pass's snapshot: what was asked, what came back, and the
- * dispatcher it was asked for (identity check against stale events, Q1). */
+ * dispatcher it was asked for (identity check against stale events, CQ1). */
 struct ac_watch {
     int fd;
     unsigned events;

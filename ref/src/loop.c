@@ -1,6 +1,6 @@
 /* loop.c: one pass of the loop as named phases (ask the predicates, wait,
  * dispatch, reap), and ac_loop repeating it.  The snapshot taken in the
- * first phase is what makes stale events (Q1) and late additions harmless. */
+ * first phase is what makes stale events (CQ1) and late additions harmless. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -62,8 +62,8 @@ static int stopped(ac_map_t *map, ac_disp_t *d)
 }
 
 /* Phase 3 for one channel: read, write, urgent, close, stopping as soon as
- * the channel closed (Q2).  With input readiness the read path drains the
- * data and recv()==0 closes (Q3), so hangup and error flags close only a
+ * the channel closed (CQ2).  With input readiness the read path drains the
+ * data and recv()==0 closes (CQ3), so hangup and error flags close only a
  * channel that asked for input and got no input step.  A channel that only
  * writes learns of a hangup from its next send, exactly as on select, which
  * has no hangup report: the backends stay equivalent (L4). */
@@ -110,7 +110,7 @@ static int pass(ac_map_t *map, int timeout_ms)
     int fired = 0;
     for (size_t i = 0; i < n && !map->exit_requested; i++) {
         struct ac_watch *w = &map->watch[i];
-        /* Only the very object polled gets the event (Q1): a channel closed
+        /* Only the very object polled gets the event (CQ1): a channel closed
          * earlier in this pass is skipped even if its fd was reused. */
         if (w->revents == 0 || !ac__disp_open(w->disp) ||
             w->disp->fd != w->fd)

@@ -104,7 +104,7 @@ int ac_map_exit(ac_map_t *map)
 }
 
 /* Registers d under its fd.  Refuses an fd another live channel holds
- * (Q22): silently overwriting it would leave that channel unreachable. */
+ * (CQ22): silently overwriting it would leave that channel unreachable. */
 int ac__map_add(ac_map_t *map, ac_disp_t *d)
 {
     size_t fd = (size_t)d->fd;

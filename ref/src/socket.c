@@ -119,7 +119,7 @@ int ac_disp_connect(ac_disp_t *d, const struct sockaddr *addr, socklen_t len)
         return 0;
     }
     int rc = -errno;
-    ac_disp_close(d); /* Q6: no registered zombie */
+    ac_disp_close(d); /* CQ6: no registered zombie */
     return rc;
 }
 

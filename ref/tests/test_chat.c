@@ -1,7 +1,7 @@
 /* test_chat.c: the chat layer over real sockets on every backend: framing
  * across read boundaries, terminator changes and closes inside callbacks
- * (Q11), the output queue (copies, producers, close_when_done, partial
- * sends), the input limit, half-close (D23) and connect-time pushes (Q7). */
+ * (CQ11), the output queue (copies, producers, close_when_done, partial
+ * sends), the input limit, half-close (CD23) and connect-time pushes (CQ7). */
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -237,7 +237,7 @@ START_TEST(test_count_across_reads)
 END_TEST
 
 /* A terminator set inside found_terminator frames the rest of the same
- * read at once (semantics V35). */
+ * read at once (CV35). */
 START_TEST(test_terminator_change_in_found)
 {
     FDS_BEGIN();
@@ -259,7 +259,7 @@ START_TEST(test_terminator_change_in_found)
 }
 END_TEST
 
-/* Q11: closing inside found_terminator ends framing of that very read. */
+/* CQ11: closing inside found_terminator ends framing of that very read. */
 START_TEST(test_close_in_found_stops_framing)
 {
     FDS_BEGIN();
@@ -320,13 +320,13 @@ START_TEST(test_push_copies_and_empty_push)
     crec_t r = {0};
     int peer;
     ac_chat_t *c = chat_pair(map, &chat_ops, &r, &peer);
-    /* Q14: empty pushes queue nothing, so the chat is not even writable. */
+    /* CQ14: empty pushes queue nothing, so the chat is not even writable. */
     ck_assert_int_eq(ac_chat_push(c, "x", 0), 0);
     ck_assert_int_eq(ac_chat_push(c, NULL, 0), 0);
     ck_assert_int_eq(ac_chat_push(c, NULL, 3), -EINVAL);
     ck_assert_uint_eq(ac_chat_pending(c), 0);
     ck_assert_int_eq(ac_poll(map, 0, b), 0);
-    /* Q15: the bytes are copied at push time. */
+    /* CQ15: the bytes are copied at push time. */
     char buf[] = "hello";
     ck_assert_int_eq(ac_chat_push(c, buf, 5), 0);
     ck_assert_uint_eq(ac_chat_pending(c), 5);
@@ -537,7 +537,7 @@ START_TEST(test_input_limit)
 }
 END_TEST
 
-/* D23: the peer's SHUT_WR reads as the end of the channel.  The read path
+/* CD23: the peer's SHUT_WR reads as the end of the channel.  The read path
  * runs first in the pass, so output still queued is dropped unsent and the
  * peer gets EOF right away. */
 START_TEST(test_peer_shut_wr_with_output_pending)
@@ -567,7 +567,7 @@ START_TEST(test_peer_shut_wr_with_output_pending)
 }
 END_TEST
 
-/* Q7: what handle_connect pushes is the first thing the peer receives,
+/* CQ7: what handle_connect pushes is the first thing the peer receives,
  * ahead of replies to input that was already waiting. */
 START_TEST(test_push_in_handle_connect_goes_first)
 {

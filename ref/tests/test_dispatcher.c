@@ -1,6 +1,6 @@
 /* test_dispatcher.c: a dispatcher's socket operations over loopback TCP and
- * AF_UNIX: listen/accept, connect (Q6, Q7, Q8), send without SIGPIPE, close
- * rules, argument errors, freeing inside handle_close, OOB (Q10), EMFILE. */
+ * AF_UNIX: listen/accept, connect (CQ6, CQ7, CQ8), send without SIGPIPE, close
+ * rules, argument errors, freeing inside handle_close, OOB (CQ10), EMFILE. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -251,8 +251,8 @@ START_TEST(test_connect_tcp)
     ck_assert_int_eq(ac_disp_connected(d), 0);
     run_until_settled(map, b, &r);
     ck_assert_int_eq(r.connects, 1);
-    /* D14: inside handle_connect the channel is still connecting and not
-     * yet connected; both change once it returns. */
+    /* D14 (CQ7): inside handle_connect the channel is still connecting and
+     * not yet connected; both change once it returns. */
     ck_assert_int_eq(r.conn_in_cb, 0);
     ck_assert_int_eq(r.connecting_in_cb, 1);
     ck_assert_int_eq(ac_disp_connected(d), 1);
@@ -310,7 +310,7 @@ START_TEST(test_connect_unix_completes_in_loop)
 }
 END_TEST
 
-/* Q8: a refused connect gives handle_error(-ECONNREFUSED) then
+/* CQ8: a refused connect gives handle_error(-ECONNREFUSED) then
  * handle_close, never handle_connect nor any other handler.
  * _i: backend * 2 + (0: own handle_error, 1: the default one). */
 START_TEST(test_connect_refused)
@@ -349,7 +349,7 @@ START_TEST(test_connect_refused)
 }
 END_TEST
 
-/* Q6: a connect that fails at once returns its error and leaves no
+/* CQ6: a connect that fails at once returns its error and leaves no
  * registered zombie and no handler call behind. */
 START_TEST(test_connect_sync_failure)
 {
@@ -688,7 +688,7 @@ END_TEST
 
 /* --------------------------------------------------------- urgent / EMFILE */
 
-/* Q10: one urgent byte with the default handle_expt is reported once or
+/* CQ10: one urgent byte with the default handle_expt is reported once or
  * twice, not on every pass, and the byte is consumed. */
 START_TEST(test_oob_does_not_spin)
 {

@@ -182,7 +182,7 @@ START_TEST(producer_chunks_then_end)
 }
 END_TEST
 
-/* Q13: an exhausted producer removes itself and nothing else, wherever it
+/* CQ13: an exhausted producer removes itself and nothing else, wherever it
  * sits: at the head, between data, next to another empty one. */
 START_TEST(exhausted_producer_removes_only_itself)
 {
@@ -228,7 +228,7 @@ START_TEST(push_copies_bytes)
     ac__fifo_t q;
     ac__fifo_init(&q);
     ck_assert_int_eq(ac__fifo_push(&q, src, 5), 0);
-    memset(src, 'X', 5); /* Q15: the queue must not alias the caller */
+    memset(src, 'X', 5); /* CQ15: the queue must not alias the caller */
     char big[9000];
     memset(big, 'b', sizeof(big)); /* over one block: its own entry */
     ck_assert_int_eq(ac__fifo_push(&q, big, sizeof(big)), 0);
@@ -244,7 +244,7 @@ START_TEST(push_copies_bytes)
 }
 END_TEST
 
-/* Q14: an empty push queues nothing, so it can never cost a send. */
+/* CQ14: an empty push queues nothing, so it can never cost a send. */
 START_TEST(empty_push_is_a_noop)
 {
     ac__fifo_t q;

@@ -1,7 +1,7 @@
 /* test_framer.c: unit tests of the socket-free framing core (ac_framer_*).
- * The 50 vectors of semantics.md §5, as our normative behaviour reads them,
- * run as written, whole, byte by byte and cut at every offset; the rest
- * covers NULs, long and self-overlapping terminators, counts, the limit. */
+ * The 50 framing vectors CV1-CV50 of docs/cpython-3.11.md, as our normative
+ * behaviour reads them, run as written, whole, byte by byte and cut at every
+ * offset; the rest covers NULs, long and self-overlapping terminators, counts, the limit. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -95,7 +95,7 @@ static void buf_bytes(buf_t *b, bytes_t x)
 
 /* What a test does to the framer: set a terminator, discard, or "close"
  * (discard, and no feed ever again: how a closed chat looks to its framer).
- * BAD_* are the C forms of the terminators Q17 says to refuse when set. */
+ * BAD_* are the C forms of the terminators CQ17 says to refuse when set. */
 typedef enum {
     OP_END = 0, OP_STRING, OP_COUNT, OP_NONE, OP_DISCARD, OP_CLOSE,
     OP_BAD_NULL, OP_BAD_LONG
@@ -133,126 +133,126 @@ typedef struct {
     act_t after;              /* the terminator at the end */
 } vec_t;
 
-/* §5 of semantics.md.  CPython's outcome is kept except where our
- * normative behaviour departs; each departure says why.  Records, pending,
+/* CV1-CV50 of docs/cpython-3.11.md.  CPython's outcome is kept except where
+ * our normative behaviour departs; each departure says why.  Records, pending,
  * held and the final terminator are compared; how a record is split into
  * collect calls is not (it depends on read sizes by design). */
 static const vec_t vectors[] = {
-    {"V1", STR("\n"), {B("a\nb\n")}, .nrec = 2, .rec = {B("a"), B("b")},
+    {"CV1", STR("\n"), {B("a\nb\n")}, .nrec = 2, .rec = {B("a"), B("b")},
      .after = STR("\n")},
-    {"V2", STR("\n"), {B("a\n\nb\n")}, .nrec = 3,
+    {"CV2", STR("\n"), {B("a\n\nb\n")}, .nrec = 3,
      .rec = {B("a"), B(""), B("b")}, .after = STR("\n")},
-    {"V3", STR("\n"), {B("\n")}, .nrec = 1, .rec = {B("")},
+    {"CV3", STR("\n"), {B("\n")}, .nrec = 1, .rec = {B("")},
      .after = STR("\n")},
-    {"V4", STR("\n"), {B("\nabc")}, .nrec = 1, .rec = {B("")},
+    {"CV4", STR("\n"), {B("\nabc")}, .nrec = 1, .rec = {B("")},
      .pending = B("abc"), .after = STR("\n")},
-    {"V5", STR("\r\n"), {B("abc\r"), B("\n")}, .nrec = 1, .rec = {B("abc")},
+    {"CV5", STR("\r\n"), {B("abc\r"), B("\n")}, .nrec = 1, .rec = {B("abc")},
      .after = STR("\r\n")},
-    {"V6", STR("\r\n"), {B("abc\r"), B("x\n"), B("\r\n")}, .nrec = 1,
+    {"CV6", STR("\r\n"), {B("abc\r"), B("x\n"), B("\r\n")}, .nrec = 1,
      .rec = {B("abc\rx\n")}, .after = STR("\r\n")},
-    {"V7", STR("\r\n"), {B("\r"), B("\r"), B("\n")}, .nrec = 1,
+    {"CV7", STR("\r\n"), {B("\r"), B("\r"), B("\n")}, .nrec = 1,
      .rec = {B("\r")}, .after = STR("\r\n")},
-    {"V8", STR("\r\n"), {B("a"), B("\r"), B("\n"), B("b"), B("\r"), B("\n")},
+    {"CV8", STR("\r\n"), {B("a"), B("\r"), B("\n"), B("b"), B("\r"), B("\n")},
      .nrec = 2, .rec = {B("a"), B("b")}, .after = STR("\r\n")},
-    {"V9", STR("\r\n"), {B("\r")}, .held = B("\r"), .after = STR("\r\n")},
-    {"V10", STR("\r\n"), {B("a\r\r\n")}, .nrec = 1, .rec = {B("a\r")},
+    {"CV9", STR("\r\n"), {B("\r")}, .held = B("\r"), .after = STR("\r\n")},
+    {"CV10", STR("\r\n"), {B("a\r\r\n")}, .nrec = 1, .rec = {B("a\r")},
      .after = STR("\r\n")},
-    {"V11", STR("qqq"), {B("aqq"), B("q")}, .nrec = 1, .rec = {B("a")},
+    {"CV11", STR("qqq"), {B("aqq"), B("q")}, .nrec = 1, .rec = {B("a")},
      .after = STR("qqq")},
-    {"V12", STR("qqq"), {B("aq"), B("qq"), B("b")}, .nrec = 1,
+    {"CV12", STR("qqq"), {B("aq"), B("qq"), B("b")}, .nrec = 1,
      .rec = {B("a")}, .pending = B("b"), .after = STR("qqq")},
-    {"V13", STR("qqq"), {B("qqqq")}, .nrec = 1, .rec = {B("")},
+    {"CV13", STR("qqq"), {B("qqqq")}, .nrec = 1, .rec = {B("")},
      .held = B("q"), .after = STR("qqq")},
-    {"V14", STR("qqq"), {B("qqqqqq")}, .nrec = 2, .rec = {B(""), B("")},
+    {"CV14", STR("qqq"), {B("qqqqqq")}, .nrec = 2, .rec = {B(""), B("")},
      .after = STR("qqq")},
-    {"V15", STR("aab"), {B("aa"), B("ab")}, .nrec = 1, .rec = {B("a")},
+    {"CV15", STR("aab"), {B("aa"), B("ab")}, .nrec = 1, .rec = {B("a")},
      .after = STR("aab")},
-    {"V16", STR("abab"), {B("xaba"), B("bab")}, .nrec = 1, .rec = {B("x")},
+    {"CV16", STR("abab"), {B("xaba"), B("bab")}, .nrec = 1, .rec = {B("x")},
      .held = B("ab"), .after = STR("abab")},
-    {"V17", STR("ab"), {B("a"), B("a"), B("b")}, .nrec = 1, .rec = {B("a")},
+    {"CV17", STR("ab"), {B("a"), B("a"), B("b")}, .nrec = 1, .rec = {B("a")},
      .after = STR("ab")},
-    {"V18", STR("\r\n.\r\n"), {B("l1\r\nl2\r\n."), B("\r\n")}, .nrec = 1,
+    {"CV18", STR("\r\n.\r\n"), {B("l1\r\nl2\r\n."), B("\r\n")}, .nrec = 1,
      .rec = {B("l1\r\nl2")}, .after = STR("\r\n.\r\n")},
-    {"V19", STR("\r\n.\r\n"), {B("x\r\n."), B("y\r\n.\r\n")}, .nrec = 1,
+    {"CV19", STR("\r\n.\r\n"), {B("x\r\n."), B("y\r\n.\r\n")}, .nrec = 1,
      .rec = {B("x\r\n.y")}, .after = STR("\r\n.\r\n")},
-    {"V20", STR("\r\n"), {B("data-no-term")}, .pending = B("data-no-term"),
+    {"CV20", STR("\r\n"), {B("data-no-term")}, .pending = B("data-no-term"),
      .after = STR("\r\n")},
     /* The 4-byte recv cap is a chat knob; here it is 4-byte feeds. */
-    {"V21", STR("\r\n"), {B("hell"), B("o\r\nw"), B("orld"), B("\r\n")},
+    {"CV21", STR("\r\n"), {B("hell"), B("o\r\nw"), B("orld"), B("\r\n")},
      .nrec = 2, .rec = {B("hello"), B("world")}, .after = STR("\r\n")},
-    {"V22", STR(";"), {B("a;b;;c;d")}, .nrec = 4,
+    {"CV22", STR(";"), {B("a;b;;c;d")}, .nrec = 4,
      .rec = {B("a"), B("b"), B(""), B("c")}, .pending = B("d"),
      .after = STR(";")},
-    {"V23", STR(""), {B("ab"), B("c\n")}, .pending = B("abc\n"),
+    {"CV23", STR(""), {B("ab"), B("c\n")}, .pending = B("abc\n"),
      .after = NONE},
-    {"V24", NONE, {B("ab"), B("c\n")}, .pending = B("abc\n"), .after = NONE},
+    {"CV24", NONE, {B("ab"), B("c\n")}, .pending = B("abc\n"), .after = NONE},
     /* bytearray: C has only bytes. */
-    {"V25", STR("\n"), {B("a\nb")}, .nrec = 1, .rec = {B("a")},
+    {"CV25", STR("\n"), {B("a\nb")}, .nrec = 1, .rec = {B("a")},
      .pending = B("b"), .after = STR("\n")},
-    {"V26", CNT(5), {B("12345")}, .nrec = 1, .rec = {B("12345")},
+    {"CV26", CNT(5), {B("12345")}, .nrec = 1, .rec = {B("12345")},
      .after = NONE},
-    {"V27", CNT(5), {B("12"), B("34"), B("5678")}, .nrec = 1,
+    {"CV27", CNT(5), {B("12"), B("34"), B("5678")}, .nrec = 1,
      .rec = {B("12345")}, .pending = B("678"), .after = NONE},
-    {"V28", CNT(5), {B("1234567890")}, .nrec = 1, .rec = {B("12345")},
+    {"CV28", CNT(5), {B("1234567890")}, .nrec = 1, .rec = {B("12345")},
      .pending = B("67890"), .after = NONE},
-    {"V29", CNT(5), {B("1234567890ab")}, .react = {{0, CNT(5)}}, .nrec = 2,
+    {"CV29", CNT(5), {B("1234567890ab")}, .react = {{0, CNT(5)}}, .nrec = 2,
      .rec = {B("12345"), B("67890")}, .pending = B("ab"), .after = CNT(3)},
-    {"V30", CNT(1), {B("abc")}, .react = {{0, CNT(1)}}, .nrec = 3,
+    {"CV30", CNT(1), {B("abc")}, .react = {{0, CNT(1)}}, .nrec = 3,
      .rec = {B("a"), B("b"), B("c")}, .after = CNT(1)},
-    {"V31", CNT(0), {B("abc")}, .pending = B("abc"), .after = NONE},
+    {"CV31", CNT(0), {B("abc")}, .pending = B("abc"), .after = NONE},
     /* bool True: C has no bool terminator; it is the count 1. */
-    {"V32", CNT(1), {B("abc")}, .nrec = 1, .rec = {B("a")},
+    {"CV32", CNT(1), {B("abc")}, .nrec = 1, .rec = {B("a")},
      .pending = B("bc"), .after = NONE},
     /* A negative count cannot be expressed (the count is a uint64_t); the
      * largest one is used instead and must just count down. */
-    {"V33", CNT(UINT64_MAX), {B("abcd")}, .pending = B("abcd"),
+    {"CV33", CNT(UINT64_MAX), {B("abcd")}, .pending = B("abcd"),
      .after = CNT(UINT64_MAX - 4)},
-    {"V34", CNT(1099511627776), {B("abc"), B("de")}, .pending = B("abcde"),
+    {"CV34", CNT(1099511627776), {B("abc"), B("de")}, .pending = B("abcde"),
      .after = CNT(1099511627771)},
-    {"V35", STR("\r\n"), {B("LEN\r\nbodyREST\r\n")},
+    {"CV35", STR("\r\n"), {B("LEN\r\nbodyREST\r\n")},
      .react = {{1, CNT(4)}, {2, STR("\r\n")}, {3, CNT(4)}}, .nrec = 3,
      .rec = {B("LEN"), B("body"), B("REST")}, .after = CNT(4)},
-    {"V36", STR("\n"), {B("a\nrest\nmore")}, .react = {{1, NONE}}, .nrec = 1,
+    {"CV36", STR("\n"), {B("a\nrest\nmore")}, .react = {{1, NONE}}, .nrec = 1,
      .rec = {B("a")}, .pending = B("rest\nmore"), .after = NONE},
-    {"V37", CNT(2), {B("ab\ncd\n")}, .react = {{1, STR("\n")}}, .nrec = 3,
+    {"CV37", CNT(2), {B("ab\ncd\n")}, .react = {{1, STR("\n")}}, .nrec = 3,
      .rec = {B("ab"), B(""), B("cd")}, .after = STR("\n")},
     /* Only as written: the change happens between two given feeds. */
-    {"V38", STR("\r\n"), {B("abc\r"), B("\nX")}, .mid = STR("X"),
+    {"CV38", STR("\r\n"), {B("abc\r"), B("\nX")}, .mid = STR("X"),
      .written_only = 1, .nrec = 1, .rec = {B("abc\r\n")}, .after = STR("X")},
-    /* V39, V40, V50: EOF is the chat's business; no flush (Q12). */
-    {"V39", STR("\n"), {B("a\nbc")}, .nrec = 1, .rec = {B("a")},
+    /* CV39, CV40, CV50: EOF is the chat's business; no flush (CQ12). */
+    {"CV39", STR("\n"), {B("a\nbc")}, .nrec = 1, .rec = {B("a")},
      .pending = B("bc"), .after = STR("\n")},
-    {"V40", STR("\r\n"), {B("a\r\nbc\r")}, .nrec = 1, .rec = {B("a")},
+    {"CV40", STR("\r\n"), {B("a\r\nbc\r")}, .nrec = 1, .rec = {B("a")},
      .pending = B("bc"), .held = B("\r"), .after = STR("\r\n")},
-    /* Q11: framing stops at close (CPython delivers b and c after it). */
-    {"V41", STR("\n"), {B("a\nb\nc\n")}, .react = {{1, CLOSE}}, .nrec = 1,
+    /* CQ11: framing stops at close (CPython delivers b and c after it). */
+    {"CV41", STR("\n"), {B("a\nb\nc\n")}, .react = {{1, CLOSE}}, .nrec = 1,
      .rec = {B("a")}, .after = STR("\n")},
     /* Only as written: discard drops the rest of the current feed, so
      * what later feeds bring depends on the cuts (see discard_scope). */
-    {"V42", STR("\n"), {B("a\nb\nc\n")}, .react = {{1, DISCARD}},
+    {"CV42", STR("\n"), {B("a\nb\nc\n")}, .react = {{1, DISCARD}},
      .written_only = 1, .nrec = 1, .rec = {B("a")}, .after = STR("\n")},
-    /* V43 (str) and V45 (float): C has neither type.  Their C analogue is
+    /* CV43 (str) and CV45 (float): C has neither type.  Their C analogue is
      * a terminator the setter can only refuse (a NULL pointer, a length
-     * over AC_TERMINATOR_MAX); Q17: refused when set, never at the first
+     * over AC_TERMINATOR_MAX); CQ17: refused when set, never at the first
      * data.  The framer keeps NONE and collects everything. */
-    {"V43", BAD_NULL, {B("a\nb")}, .pending = B("a\nb"), .after = NONE},
+    {"CV43", BAD_NULL, {B("a\nb")}, .pending = B("a\nb"), .after = NONE},
     /* use_encoding: C strings are bytes already. */
-    {"V44", STR("\n"), {B("a\nb\n")}, .nrec = 2, .rec = {B("a"), B("b")},
+    {"CV44", STR("\n"), {B("a\nb\n")}, .nrec = 2, .rec = {B("a"), B("b")},
      .after = STR("\n")},
-    {"V45", BAD_LONG, {B("abc")}, .pending = B("abc"), .after = NONE},
+    {"CV45", BAD_LONG, {B("abc")}, .pending = B("abc"), .after = NONE},
     /* memoryview: C has only bytes. */
-    {"V46", STR("\r\n"), {B("a\r"), B("\nb")}, .nrec = 1, .rec = {B("a")},
+    {"CV46", STR("\r\n"), {B("a\r"), B("\nb")}, .nrec = 1, .rec = {B("a")},
      .pending = B("b"), .after = STR("\r\n")},
-    {"V47", STR("\n"), {R('x', 65536), R('x', 34464)},
+    {"CV47", STR("\n"), {R('x', 65536), R('x', 34464)},
      .pending = R('x', 100000), .after = STR("\n")},
-    {"V48", STR("ABCDE"), {B("xAB"), B("CD"), B("Ey")}, .nrec = 1,
+    {"CV48", STR("ABCDE"), {B("xAB"), B("CD"), B("Ey")}, .nrec = 1,
      .rec = {B("x")}, .pending = B("y"), .after = STR("ABCDE")},
     /* The EOF and the close are the chat's; CPython's c('\r') after the
-     * close cannot happen here (Q11).  The held byte stays held: only the
-     * next feed would read it again, under the new terminator (V38). */
-    {"V49", STR("\r\n"), {B("ab\r")}, .post = NONE, .pending = B("ab"),
+     * close cannot happen here (CQ11).  The held byte stays held: only the
+     * next feed would read it again, under the new terminator (CV38). */
+    {"CV49", STR("\r\n"), {B("ab\r")}, .post = NONE, .pending = B("ab"),
      .held = B("\r"), .after = NONE},
-    {"V50", STR("\n"), {B("a\n")}, .nrec = 1, .rec = {B("a")},
+    {"CV50", STR("\n"), {B("a\n")}, .nrec = 1, .rec = {B("a")},
      .after = STR("\n")},
 };
 
@@ -517,7 +517,7 @@ static void check_vector(const vec_t *v)
     buf_free(&want);
 }
 
-START_TEST(semantics_vector)
+START_TEST(cpython_vector)
 {
     check_vector(&vectors[_i]);
 }
@@ -547,7 +547,7 @@ static const vec_t switches[] = {
      .after = STR("q")},
     /* Held bytes re-read under a count set between feeds: the record ends
      * inside the held bytes and the rest of them goes on (only as
-     * written, like V38). */
+     * written, like CV38). */
     {"held-to-count", STR("abcd"), {B("xabc"), B("Z")}, .mid = CNT(1),
      .written_only = 1, .nrec = 1, .rec = {B("xa")}, .pending = B("bcZ"),
      .after = NONE},
@@ -961,7 +961,7 @@ END_TEST
 /* ---------------------------------------------- discard and re-entry -- */
 
 /* Discard inside found stops this feed only: the next feed frames from
- * scratch (the reason V42 runs only as written). */
+ * scratch (the reason CV42 runs only as written). */
 START_TEST(discard_scope)
 {
     static const vec_t v = {.id = "discard", .react = {{1, DISCARD}}};
@@ -1292,8 +1292,8 @@ static Suite *framer_suite(void)
 {
     Suite *s = suite_create("framer");
     TCase *tc = tcase_create("vectors");
-    tcase_set_timeout(tc, 120); /* V47 cut at ~1400 offsets under valgrind */
-    tcase_add_loop_test(tc, semantics_vector, 0, NVECTORS);
+    tcase_set_timeout(tc, 120); /* CV47 cut at ~1400 offsets under valgrind */
+    tcase_add_loop_test(tc, cpython_vector, 0, NVECTORS);
     tcase_add_loop_test(tc, switch_vector, 0,
                         (int)(sizeof(switches) / sizeof(switches[0])));
     tcase_add_loop_test(tc, extra_vector, 0,

@@ -1,6 +1,6 @@
 /* test_loop.c: one pass and the loop around it, on every backend: predicates,
- * stale events (Q1), close detection and ordering (Q2, Q3, Q5), argument
- * rules (Q19), exit requests, nesting, FD_SETSIZE and EINTR (Q27). */
+ * stale events (CQ1), close detection and ordering (CQ2, CQ3, CQ5), argument
+ * rules (CQ19), exit requests, nesting, FD_SETSIZE and EINTR (CQ27). */
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -255,7 +255,7 @@ static void close_b_open_c(chan_t *a)
     chan_open(p->c, p->map, bfd);
 }
 
-/* Q1: in one pass, A closes (or frees) B and creates C on B's fd number;
+/* CQ1: in one pass, A closes (or frees) B and creates C on B's fd number;
  * neither B nor C gets the event B was polled for.  _i: backend * 2 +
  * (0: close B, 1: free B). */
 START_TEST(test_stale_events)
@@ -402,7 +402,7 @@ START_TEST(test_close_once)
 }
 END_TEST
 
-/* Q2: a channel ready for input (EOF) and output in the same pass closes
+/* CQ2: a channel ready for input (EOF) and output in the same pass closes
  * in the read path; no handle_write follows, and handle_close runs once.
  * _i: backend * 2 + (0: AF_UNIX, 1: TCP). */
 START_TEST(test_no_handler_after_close)
@@ -473,7 +473,7 @@ static void small_close(ac_disp_t *d, void *ud)
     ((stream_t *)c->extra)->at_close = ((stream_t *)c->extra)->checked;
 }
 
-/* Q3: a peer that sent 100000 bytes and closed leaves POLLIN|POLLHUP; a
+/* CQ3: a peer that sent 100000 bytes and closed leaves POLLIN|POLLHUP; a
  * reader taking 100 bytes per event still gets every byte before its
  * handle_close. */
 START_TEST(test_hangup_with_unread_data)
@@ -521,7 +521,7 @@ static void read_twice(chan_t *c)
     c->last_recv = (int)ac_disp_recv(c->d, buf, sizeof(buf));
 }
 
-/* Q9: no data is -EAGAIN, never an end: outside the loop and on a second
+/* CQ9: no data is -EAGAIN, never an end: outside the loop and on a second
  * recv inside handle_read. */
 START_TEST(test_recv_eagain_is_not_eof)
 {
@@ -688,7 +688,7 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
-/* Q19: infinite timeout with nothing to watch returns at once. */
+/* CQ19: infinite timeout with nothing to watch returns at once. */
 START_TEST(test_infinite_with_nothing_to_watch)
 {
     FDS_BEGIN();
@@ -798,7 +798,7 @@ START_TEST(test_select_refuses_large_fd)
 }
 END_TEST
 
-/* Q5: an fd closed behind the library's back closes its channel (on select
+/* CQ5: an fd closed behind the library's back closes its channel (on select
  * too, where the kernel only says EBADF for the whole set) and the loop
  * goes on serving the others. */
 START_TEST(test_fd_closed_behind_back)
@@ -845,7 +845,7 @@ static void on_alarm(int sig)
     alarms++;
 }
 
-/* Q27: a signal (handler without SA_RESTART) during the wait neither ends
+/* CQ27: a signal (handler without SA_RESTART) during the wait neither ends
  * the pass early nor becomes an error.  The >= 250 ms bound is the
  * correctness condition (the full 300 ms were waited), not a benchmark. */
 START_TEST(test_eintr_waits_full_timeout)

@@ -1,6 +1,6 @@
 /* test_map.c: maps as registries of live channels: their lifetime (new, free,
  * close_all, exit), the per-thread default map behind a NULL argument, and
- * the Q22 rule that exactly one live channel owns an fd in a map. */
+ * the CQ22 rule that exactly one live channel owns an fd in a map. */
 #include <pthread.h>
 
 #include "check_util.h"
@@ -201,7 +201,7 @@ START_TEST(test_default_map_per_thread)
 }
 END_TEST
 
-/* Q22: a second adopt of a live channel's fd is refused; the owner keeps
+/* CQ22: a second adopt of a live channel's fd is refused; the owner keeps
  * its registration and goes on working, also after the loser is freed. */
 START_TEST(test_adopt_refuses_live_fd)
 {
@@ -244,7 +244,7 @@ START_TEST(test_adopt_refuses_live_fd)
 }
 END_TEST
 
-/* Q22: closing (or freeing) a channel removes its own entry only, even when
+/* CQ22: closing (or freeing) a channel removes its own entry only, even when
  * its old fd number now belongs to another live channel. */
 START_TEST(test_close_removes_only_itself)
 {

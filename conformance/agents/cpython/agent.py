@@ -17,7 +17,7 @@ it depart.  Two rules make the C-shaped protocol fit Python faithfully:
   * an operation the suite runs from inside a handler (a reaction) that raises
     returns its errno to the suite AND the exception then propagates out of
     that handler, as it would from uncaught user code (this is how a spurious
-    read reaches handle_error, semantics Q9);
+    read reaches handle_error, CQ9);
   * a producer is "released" when the copy drops its last reference to it.
 The name and version told to the suite (hence its expectations file,
 conformance/expectations/<name>.txt) come from the modules: cpython-X.Y for
@@ -458,7 +458,7 @@ class Agent:
 
     def op_map_default(self, args, fds):
         # asyncore has one process-wide default map, whatever the thread
-        # (semantics L1, M3): every suite thread gets the same one.
+        # (CL1, CM3): every suite thread gets the same one.
         self.maps[args[0]] = self.core.socket_map
 
     def op_map_free(self, args, fds):
@@ -468,7 +468,7 @@ class Agent:
 
     def op_thread_end(self, args, fds):
         # asyncore's default map is process-wide: a thread's end changes
-        # nothing (semantics L1; spec M10).
+        # nothing (CL1; spec M10).
         return 0
 
     def op_nofile(self, args, fds):

@@ -6,7 +6,9 @@
      that proves the protocol path.
   2. CPython 3.11's asyncore/asynchat through its agent runs the whole suite
      with conformance/expectations/cpython-3.11.txt and exits 0 (every
-     deviation expected, no unexpected pass).
+     deviation expected, no unexpected pass); every line of that file names,
+     before its first colon, only clauses that the runs it matches check,
+     and none says its failure is "masked" by another clause.
   3. The same agent on a module-swapped copy of the standard library
      (asyncore.py/asynchat.py copied under build/ as other module names,
      while `import asyncore`/`import asynchat` would fail): one split and
@@ -33,6 +35,7 @@ Prints the verdict counts and timings.  Stdlib only.
 import argparse
 import collections
 import concurrent.futures
+import fnmatch
 import json
 import os
 import re
@@ -126,6 +129,44 @@ def check_reference(a, tmp, seed, problems, print=print):
         print("  same verdict on all %d runs" % len(ra))
 
 
+CPYTHON_EXPECTATIONS = os.path.join("conformance", "expectations", "cpython-3.11.txt")
+
+
+def expectation_problems(path, results):
+    """Lines of an expectations file that do not name a deviation of the
+    clause their case checks: a reason must start with the clause(s) it
+    departs from ("D6: ..."), each a clause of every run the line matches,
+    and must not put the failure on another clause ("masked by")."""
+    out = []
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for n, line in enumerate(lines, 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        parts = s.split(None, 2)
+        if len(parts) < 3 or parts[1] not in ("XFAIL", "SKIP"):
+            continue
+        glob, why = parts[0], parts[2]
+        where = "%s:%d: %s" % (path, n, glob)
+        if re.search(r"\bmask(?:s|ed|ing)?\b", why, re.I):
+            out.append("%s: says the failure is masked by another clause" % where)
+        named = re.findall(r"\b[LDTPME]\d+\b", why.split(":", 1)[0])
+        if not named:
+            out.append("%s: the reason names no clause before its colon" % where)
+            continue
+        for r in results:
+            full = "%s@%s/%s" % (r["id"], r["split"], r["backend"])
+            if not (fnmatch.fnmatchcase(r["id"], glob) or fnmatch.fnmatchcase(full, glob)):
+                continue
+            missing = [c for c in named if c not in r["clauses"]]
+            if missing:
+                out.append("%s: names %s, which %s does not check (its clauses: %s)"
+                           % (where, " ".join(missing), r["id"], " ".join(r["clauses"])))
+                break
+    return out
+
+
 def check_cpython(a, tmp, seed, problems, print=print):
     out = os.path.join(tmp, "cpython.json")
     agent = "%s %s" % (a.python, os.path.join("conformance", "agents", "cpython", "agent.py"))
@@ -147,6 +188,14 @@ def check_cpython(a, tmp, seed, problems, print=print):
                 print("  %s %s [%s/%s]: %s" % (r["status"], r["id"], r["split"],
                                               r["backend"], r["message"][:200]))
         problems.append("the CPython agent's run did not go as expected (exit %d)" % p.returncode)
+    bad = expectation_problems(CPYTHON_EXPECTATIONS, load(out)["results"])
+    for b in bad:
+        print("  " + b)
+    if bad:
+        problems.append("%d line(s) of %s do not name a deviation of the case's own clauses"
+                        % (len(bad), CPYTHON_EXPECTATIONS))
+    else:
+        print("  every expectation names a clause its case checks; none is masked")
 
 
 SWAP_CORE, SWAP_CHAT = "acc_swapped_core", "acc_swapped_chat"
