@@ -26,9 +26,12 @@ static void check_case(const acc_case_t *c)
                    i);
         FUZZ_CHECK(st->nbytes == 0 || st->bytes != NULL, "step %d: bytes",
                    i);
+        /* An empty chunk ("") is a step of its own since the language
+         * grew producers that yield one (docs/case-format.md); any other
+         * chunk has its bytes. */
         for (size_t k = 0; k < st->nchunks; k++)
-            FUZZ_CHECK(st->lens[k] > 0 && st->chunks[k] != NULL,
-                       "step %d: empty producer chunk", i);
+            FUZZ_CHECK(st->lens[k] == 0 || st->chunks[k] != NULL,
+                       "step %d: producer chunk %zu has no bytes", i, k);
     }
     for (int i = 0; i < c->nreactions; i++)
         FUZZ_CHECK(c->reactions[i].ch >= 0 &&
