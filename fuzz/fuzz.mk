@@ -47,7 +47,7 @@ FUZZ_COV_framing = -fno-sanitize-coverage=trace-cmp
 FUZZ_INC := -Iref/include -Iref/src -Iconformance/include -Iconformance/src \
             -Ifuzz
 FUZZ_HDR := fuzz/fuzz_common.h fuzz/oracle_framing.h ref/include/achat.h \
-            ref/src/internal.h conformance/src/case.h
+            ref/src/fifo.h conformance/src/case.h
 
 # Standalone: the project's own compiler and flags (no dependency files:
 # several sources go into one command).

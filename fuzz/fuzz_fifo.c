@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 
 #include "fuzz_common.h"
-#include "internal.h"
+#include "fifo.h"
 
 #define OPS_MAX 256
 #define PRODS_MAX 64

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""readme_check.py: the API example in README.md must stay true.  Every
+"""readme_check.py: README.md must stay true to the tree.  Its layout table
+names every file of ref/src, every header there, every top-level directory
+and every page of docs/; a file added without a line there fails.  Every
 ```c block of the README is compiled and linked against the built library
 with -std=c11 -Wall -Wextra -Werror, then run: the README's example is a
 line-echo server taking its port as argv[1], so each one gets a free
 loopback port and must echo lines byte for byte to two clients in turn.
 
-Exit status: 0 every block compiled and echoed, 1 a block did not,
+Exit status: 0 the layout matches and every block compiled and echoed,
+1 a name is missing from the layout table or a block did not,
 2 usage or setup error (no README, no C block, no library).
 """
 import argparse
@@ -31,6 +34,33 @@ def log(msg):
 
 def c_blocks(text):
     return re.findall(r"^```c\n(.*?)^```$", text, re.S | re.M)
+
+
+def layout_table(text):
+    """The README's '## Layout' section, up to the next heading."""
+    m = re.search(r"^## Layout\n(.*?)^## ", text, re.S | re.M)
+    return m.group(1) if m else ""
+
+
+def layout_missing(text):
+    """Names the tree has and the layout table does not mention."""
+    table = layout_table(text)
+    missing = []
+    for name in sorted(os.listdir(ROOT)):
+        full = os.path.join(ROOT, name)
+        if (os.path.isdir(full) and not name.startswith(".")
+                and name != "build" and f"`{name}/" not in table):
+            missing.append(f"{name}/ (a top-level directory)")
+    src = os.path.join(ROOT, "ref", "src")
+    for name in sorted(os.listdir(src)):
+        if name.endswith(".c") and f"`{name}`" not in table:
+            missing.append(f"ref/src/{name}")
+        if name.endswith(".h") and f"`{name}`" not in table:
+            missing.append(f"ref/src/{name} (a header)")
+    for name in sorted(os.listdir(os.path.join(ROOT, "docs"))):
+        if name.endswith(".md") and f"(docs/{name})" not in table:
+            missing.append(f"docs/{name}")
+    return missing
 
 
 def free_port():
@@ -113,10 +143,17 @@ def main():
     args = ap.parse_args()
     try:
         with open(args.readme, encoding="utf-8") as f:
-            blocks = c_blocks(f.read())
+            text = f.read()
     except OSError as e:
         log(f"cannot read the README: {e}")
         return 2
+    blocks = c_blocks(text)
+    missing = layout_missing(text)
+    for name in missing:
+        log(f"FAIL layout: README's layout table does not name {name}")
+    if not missing:
+        log("PASS layout: the table names every file of ref/src, every "
+            "top-level directory and every page of docs/")
     if not blocks:
         log(f"{args.readme} has no ```c block")
         return 2
@@ -153,8 +190,8 @@ def main():
         log(f"PASS block {i}: compiled with -Wall -Wextra -Werror, echoed "
             f"two clients on port {port}")
     print(f"readme_check: {len(blocks) - failed} of {len(blocks)} "
-          "C blocks passed")
-    return 1 if failed else 0
+          f"C blocks passed; {len(missing)} name(s) missing from the layout")
+    return 1 if failed or missing else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
  * tools and tests can loop over all of them. */
 #include <string.h>
 
-#include "internal.h"
+#include "backend.h"
 
 static const ac_backend_t *const all[] = {&ac_backend_select,
                                           &ac_backend_poll,

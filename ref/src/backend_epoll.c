@@ -10,7 +10,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "clock.h"
 
 /* What the kernel has for one fd, and where it sits in this pass. */
 typedef struct {

@@ -5,7 +5,8 @@
 #include <poll.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "clock.h"
 
 typedef struct {
     struct pollfd *pfd;

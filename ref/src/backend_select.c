@@ -5,7 +5,8 @@
 #include <fcntl.h>
 #include <sys/select.h>
 
-#include "internal.h"
+#include "backend.h"
+#include "clock.h"
 
 static int select_init(void **state)
 {

@@ -1,13 +1,18 @@
-/* chat.c: asynchat's channel: a dispatcher whose reads go through the
- * framing core and whose writes drain the producer FIFO.  It owns its
- * framer and FIFO and embeds its dispatcher, so one free releases all. */
+/* chat.c: asynchat's channel: a dispatcher whose handlers are the chat's,
+ * reading through the framing core and writing from the producer FIFO.  It
+ * owns its framer and FIFO and embeds its dispatcher, so one free releases
+ * all.  Top floor: nothing below knows a chat exists. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "dispatcher.h"
+#include "events.h"
+#include "fifo.h"
+#include "socket.h"
 
 struct ac_chat {
-    ac_disp_t disp;         /* first: the loop only knows dispatchers */
+    ac_disp_t disp;         /* the dispatcher it is */
     ac_chat_ops_t ops;
     void *ud;
     ac_framer_t *framer;
@@ -18,7 +23,7 @@ struct ac_chat {
 
 static ac_chat_t *chat_of(ac_disp_t *d)
 {
-    return d->chat;
+    return (ac_chat_t *)((char *)d - offsetof(ac_chat_t, disp));
 }
 
 static void on_collect(void *ud, const void *data, size_t len)
@@ -59,7 +64,7 @@ static void chat_read(ac_disp_t *d, void *ud)
 {
     (void)ud;
     ac_chat_t *c = chat_of(d);
-    unsigned char *buf = ac__map_rbuf(d->map, c->in_size);
+    unsigned char *buf = ac__map_rbuf(d->io.map, c->in_size);
     if (buf == NULL) {
         ac__error_event(d, -ENOMEM);
         return;
@@ -123,6 +128,25 @@ static const ac_ops_t chat_disp_ops = {
     .handle_error = chat_error,
 };
 
+/* Close is final for a chat too: held input goes (CQ11: framing stops) and
+ * queued output goes, releasing producers now rather than at free. */
+static void chat_closed(ac_disp_t *d)
+{
+    ac_chat_t *c = chat_of(d);
+    ac_framer_discard(c->framer);
+    ac__fifo_discard(&c->fifo);
+}
+
+static void chat_release(ac_disp_t *d)
+{
+    ac_chat_t *c = chat_of(d);
+    ac__fifo_discard(&c->fifo);
+    ac_framer_free(c->framer);
+    free(c);
+}
+
+static const ac__disp_kind_t chat_kind = {chat_closed, chat_release};
+
 int ac_chat_new(ac_chat_t **out, ac_map_t *map, const ac_chat_ops_t *ops,
                 void *ud)
 {
@@ -146,25 +170,9 @@ int ac_chat_new(ac_chat_t **out, ac_map_t *map, const ac_chat_ops_t *ops,
     c->in_size = AC_DEFAULT_IN_BUFFER;
     c->out_size = AC_DEFAULT_OUT_BUFFER;
     ac__fifo_init(&c->fifo);
-    c->disp.chat = c;
-    ac__disp_init(&c->disp, map, &chat_disp_ops, c);
+    ac__disp_init(&c->disp, map, &chat_disp_ops, c, &chat_kind);
     *out = c;
     return 0;
-}
-
-/* Close is final for a chat too: held input goes (CQ11: framing stops) and
- * queued output goes, releasing producers now rather than at free. */
-void ac__chat_on_close(ac_chat_t *c)
-{
-    ac_framer_discard(c->framer);
-    ac__fifo_discard(&c->fifo);
-}
-
-void ac__chat_destroy(ac_chat_t *c)
-{
-    ac__fifo_discard(&c->fifo);
-    ac_framer_free(c->framer);
-    free(c);
 }
 
 void ac_chat_free(ac_chat_t *c)
@@ -180,7 +188,7 @@ ac_disp_t *ac_chat_disp(ac_chat_t *c)
 
 ac_chat_t *ac_disp_chat(ac_disp_t *d)
 {
-    return d ? d->chat : NULL;
+    return d && d->kind == &chat_kind ? chat_of(d) : NULL;
 }
 
 void *ac_chat_data(const ac_chat_t *c)

@@ -2,7 +2,8 @@
  * is left (CQ27) and a wall-clock jump never stretches or cuts a pass. */
 #include <time.h>
 
-#include "internal.h"
+#include "achat.h"
+#include "clock.h"
 
 int64_t ac__now_ms(void)
 {

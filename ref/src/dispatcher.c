@@ -1,22 +1,97 @@
-/* dispatcher.c: the life of a dispatcher handle: creation, close (final,
- * idempotent), deferred free, and the accessors.  Socket operations live in
- * socket.c and event paths in events.c. */
+/* dispatcher.c: a dispatcher as its map serves it: the constructor, and the
+ * class through which a pass asks the predicates and delivers readiness in
+ * asyncore's order (read, write, urgent, then hangup/error). */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#include "internal.h"
+#include "dispatcher.h"
+#include "events.h"
+
+static int want(int (*pred)(ac_disp_t *, void *), ac_disp_t *d)
+{
+    return pred ? pred(d, d->ud) != 0 : 1;
+}
+
+/* readable() and writable() are asked once a pass.  A listening channel is
+ * never watched for output (asyncore's rule). */
+static unsigned disp_interest(ac__io_t *io)
+{
+    ac_disp_t *d = ac__disp_of(io);
+    unsigned ev = 0;
+    if (want(d->ops.readable, d))
+        ev |= AC__EV_IN;
+    if (ac__disp_open(d) && !d->accepting && want(d->ops.writable, d))
+        ev |= AC__EV_OUT;
+    return ac__disp_open(d) ? ev : 0;
+}
+
+static int stopped(ac_disp_t *d)
+{
+    return !ac__disp_open(d) || d->io.map->exit_requested;
+}
+
+/* Read, write, urgent, close, stopping as soon as the channel closed
+ * (CQ2).  With input readiness the read path drains the data and recv()==0
+ * closes (CQ3), so hangup and error flags close only a channel that asked
+ * for input and got no input step.  A channel that only writes learns of a
+ * hangup from its next send, exactly as on select, which has no hangup
+ * report: the backends stay equivalent (L4). */
+static void disp_ready(ac__io_t *io, unsigned asked, unsigned ev)
+{
+    ac_disp_t *d = ac__disp_of(io);
+    if (ev & AC__EV_IN) {
+        ac__read_event(d);
+        if (stopped(d))
+            return;
+    }
+    if (ev & AC__EV_OUT) {
+        ac__write_event(d);
+        if (stopped(d))
+            return;
+    }
+    if (ev & AC__EV_PRI) {
+        ac__expt_event(d);
+        if (stopped(d))
+            return;
+    }
+    if (ev & AC__EV_NVAL) {
+        d->io.fd_lost = 1; /* its number may name another file by now */
+        ac__close_event(d);
+    } else if ((ev & (AC__EV_ERR | AC__EV_HUP)) && (asked & AC__EV_IN) &&
+               !(ev & AC__EV_IN)) {
+        ac__close_event(d);
+    }
+}
+
+static int disp_close(ac__io_t *io)
+{
+    return ac_disp_close(ac__disp_of(io));
+}
+
+static void disp_release(ac__io_t *io)
+{
+    ac__disp_release(ac__disp_of(io));
+}
+
+static const ac__io_class_t disp_class = {
+    .interest = disp_interest,
+    .ready = disp_ready,
+    .close = disp_close,
+    .release = disp_release,
+};
 
 void ac__disp_init(ac_disp_t *d, ac_map_t *map, const ac_ops_t *ops,
-                   void *ud)
+                   void *ud, const ac__disp_kind_t *kind)
 {
     if (ops)
         d->ops = *ops;
     d->ud = ud;
-    d->fd = -1;
+    d->kind = kind;
+    d->io.cls = &disp_class;
+    d->io.fd = -1;
     d->spare_fd = -1;
     d->state = AC__NEW;
-    ac__map_bind(map, d);
+    ac__map_bind(map, &d->io);
 }
 
 int ac_disp_new(ac_disp_t **out, ac_map_t *map, const ac_ops_t *ops,
@@ -31,107 +106,7 @@ int ac_disp_new(ac_disp_t **out, ac_map_t *map, const ac_ops_t *ops,
     ac_disp_t *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return -ENOMEM;
-    ac__disp_init(d, map, ops, ud);
+    ac__disp_init(d, map, ops, ud, NULL);
     *out = d;
     return 0;
-}
-
-int ac__disp_open(const ac_disp_t *d)
-{
-    return d != NULL && d->state == AC__OPEN;
-}
-
-int ac_disp_close(ac_disp_t *d)
-{
-    if (d == NULL)
-        return -EINVAL;
-    if (d->state == AC__CLOSED)
-        return -EBADF;
-    if (d->state == AC__OPEN) {
-        ac__map_del(d->map, d);
-        if (!d->fd_lost)
-            close(d->fd); /* EBADF/ENOTCONN change nothing: it is closed */
-        if (d->spare_fd >= 0)
-            close(d->spare_fd);
-    }
-    d->fd = d->spare_fd = -1;
-    d->state = AC__CLOSED;
-    d->connected = d->connecting = d->accepting = 0;
-    if (d->chat)
-        ac__chat_on_close(d->chat);
-    return 0;
-}
-
-/* Frees the memory of a handle nobody can reach any more. */
-void ac__disp_release(ac_disp_t *d)
-{
-    if (d->chat)
-        ac__chat_destroy(d->chat); /* frees d too: it is embedded */
-    else
-        free(d);
-}
-
-/* A handle freed while callbacks run above it on the stack (or while its
- * map is in a pass) must outlive them: the free is deferred until then. */
-void ac_disp_free(ac_disp_t *d)
-{
-    if (d == NULL || d->freed)
-        return;
-    ac_disp_close(d);
-    d->freed = 1;
-    ac_map_t *map = d->map;
-    if (map)
-        ac__map_unbind(map, d);
-    if (map && map->in_pass) {
-        d->buried = 1;
-        ac__map_bury(map, d);
-    } else if (d->busy == 0) {
-        ac__disp_release(d);
-    }
-}
-
-void ac__disp_enter(ac_disp_t *d)
-{
-    d->busy++;
-}
-
-void ac__disp_leave(ac_disp_t *d)
-{
-    if (--d->busy == 0 && d->freed && !d->buried)
-        ac__disp_release(d);
-}
-
-int ac_disp_fd(const ac_disp_t *d)
-{
-    return ac__disp_open(d) ? d->fd : -1;
-}
-
-ac_map_t *ac_disp_map(const ac_disp_t *d)
-{
-    return d ? d->map : NULL;
-}
-
-void *ac_disp_data(const ac_disp_t *d)
-{
-    return d ? d->ud : NULL;
-}
-
-int ac_disp_connected(const ac_disp_t *d)
-{
-    return d ? d->connected : 0;
-}
-
-int ac_disp_connecting(const ac_disp_t *d)
-{
-    return d ? d->connecting : 0;
-}
-
-int ac_disp_accepting(const ac_disp_t *d)
-{
-    return d ? d->accepting : 0;
-}
-
-int ac_disp_closed(const ac_disp_t *d)
-{
-    return d == NULL || d->state == AC__CLOSED;
 }

@@ -1,12 +1,13 @@
 /* events.c: what each kind of readiness does to a dispatcher, with the
- * defaults of asyncore where the user gave no callback.  Every path checks
- * that the channel is still open: close is final (CQ2). */
+ * defaults of asyncore where the user gave no callback, and the one place
+ * that decides a peer is gone.  Every path checks that the channel is still
+ * open: close is final (CQ2). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "events.h"
 
 /* handle_close runs at most once, and the channel is closed after it
  * whatever the callback did: a channel never lingers half-closed. */
@@ -21,6 +22,29 @@ void ac__close_event(ac_disp_t *d)
         d->ops.handle_close(d, d->ud);
     if (d->state == AC__OPEN)
         ac_disp_close(d);
+}
+
+/* End of stream, and the errnos by which a send or a recv says the
+ * connection is over: each is a close, never an error event. */
+static int disconnect_errno(int err)
+{
+    switch (err) {
+    case ECONNRESET: case ENOTCONN: case ESHUTDOWN:
+    case ECONNABORTED: case EPIPE: case EBADF:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int ac__peer_gone(ac_disp_t *d, int err)
+{
+    if (err != 0 && !disconnect_errno(-err))
+        return 0;
+    ac__disp_enter(d);
+    ac__close_event(d);
+    ac__disp_leave(d);
+    return 1;
 }
 
 void ac__error_event(ac_disp_t *d, int err)
@@ -39,7 +63,7 @@ static void connect_event(ac_disp_t *d)
 {
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (getsockopt(d->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err != 0) {
         d->connecting = 0;
@@ -65,7 +89,7 @@ static void drop_pending(ac_disp_t *d)
     if (d->spare_fd < 0)
         return;
     close(d->spare_fd);
-    int fd = accept(d->fd, NULL, NULL);
+    int fd = accept(d->io.fd, NULL, NULL);
     if (fd >= 0)
         close(fd);
     d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -77,7 +101,7 @@ static void accept_event(ac_disp_t *d)
     socklen_t len = sizeof(ss);
     int fd;
     do
-        fd = accept4(d->fd, (struct sockaddr *)&ss, &len,
+        fd = accept4(d->io.fd, (struct sockaddr *)&ss, &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
@@ -129,7 +153,7 @@ void ac__expt_event(ac_disp_t *d)
 {
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+    if (getsockopt(d->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
         ac__close_event(d);
         return;
     }
@@ -138,5 +162,5 @@ void ac__expt_event(ac_disp_t *d)
         return;
     }
     char c;
-    (void)recv(d->fd, &c, 1, MSG_OOB);
+    (void)recv(d->io.fd, &c, 1, MSG_OOB);
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "fifo.h"
 
 enum { E_DATA, E_PRODUCER, E_CLOSE };
 

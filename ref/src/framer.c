@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "achat.h"
 
 /* Every usual terminator ("\r\n", "\n", "\r\n\r\n", a boundary line) is
  * at most this long and needs no allocation at all. */

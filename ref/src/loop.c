@@ -1,10 +1,12 @@
-/* loop.c: one pass of the loop as named phases (ask the predicates, wait,
- * dispatch, reap), and ac_loop repeating it.  The snapshot taken in the
- * first phase is what makes stale events (CQ1) and late additions harmless. */
+/* loop.c: one pass of the loop as named phases (ask each registration what
+ * to watch, wait, deliver, reap), and ac_loop repeating it.  The snapshot
+ * taken in the first phase is what makes stale events (CQ1) and late
+ * additions harmless.  What a registration does with readiness is its
+ * class's business: the loop knows no dispatcher. */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "map.h"
 
 static int use_backend(ac_map_t *map, const ac_backend_t *b)
 {
@@ -21,26 +23,16 @@ static int use_backend(ac_map_t *map, const ac_backend_t *b)
     return 0;
 }
 
-static int want(int (*pred)(ac_disp_t *, void *), ac_disp_t *d)
-{
-    return pred ? pred(d, d->ud) != 0 : 1;
-}
-
-/* Phase 1: every open channel is asked readable() and writable() once.
- * A listening channel is never watched for output (asyncore's rule). */
+/* Phase 1: every registration is asked once, in fd order, what to watch. */
 static int snapshot(ac_map_t *map, size_t *nout)
 {
     size_t n = 0;
     for (size_t fd = 0; fd < map->nbyfd; fd++) {
-        ac_disp_t *d = map->byfd[fd];
-        if (d == NULL)
+        ac__io_t *io = map->byfd[fd];
+        if (io == NULL)
             continue;
-        unsigned ev = 0;
-        if (want(d->ops.readable, d))
-            ev |= AC__EV_IN;
-        if (ac__disp_open(d) && !d->accepting && want(d->ops.writable, d))
-            ev |= AC__EV_OUT;
-        if (!ac__disp_open(d) || ev == 0)
+        unsigned ev = io->cls->interest(io);
+        if (ev == 0)
             continue;
         if (n == map->capwatch) {
             size_t cap = map->capwatch ? map->capwatch * 2 : 64;
@@ -50,48 +42,10 @@ static int snapshot(ac_map_t *map, size_t *nout)
             map->watch = w;
             map->capwatch = cap;
         }
-        map->watch[n++] = (struct ac_watch){d->fd, ev, 0, d, d->serial};
+        map->watch[n++] = (struct ac_watch){io->fd, ev, 0, io, io->serial};
     }
     *nout = n;
     return 0;
-}
-
-static int stopped(ac_map_t *map, ac_disp_t *d)
-{
-    return map->exit_requested || !ac__disp_open(d);
-}
-
-/* Phase 3 for one channel: read, write, urgent, close, stopping as soon as
- * the channel closed (CQ2).  With input readiness the read path drains the
- * data and recv()==0 closes (CQ3), so hangup and error flags close only a
- * channel that asked for input and got no input step.  A channel that only
- * writes learns of a hangup from its next send, exactly as on select, which
- * has no hangup report: the backends stay equivalent (L4). */
-static void dispatch(ac_map_t *map, ac_disp_t *d, unsigned asked,
-                     unsigned ev)
-{
-    if (ev & AC__EV_IN) {
-        ac__read_event(d);
-        if (stopped(map, d))
-            return;
-    }
-    if (ev & AC__EV_OUT) {
-        ac__write_event(d);
-        if (stopped(map, d))
-            return;
-    }
-    if (ev & AC__EV_PRI) {
-        ac__expt_event(d);
-        if (stopped(map, d))
-            return;
-    }
-    if (ev & AC__EV_NVAL) {
-        d->fd_lost = 1; /* its number may name another file by now */
-        ac__close_event(d);
-    } else if ((ev & (AC__EV_ERR | AC__EV_HUP)) && (asked & AC__EV_IN) &&
-               !(ev & AC__EV_IN)) {
-        ac__close_event(d);
-    }
 }
 
 static int pass(ac_map_t *map, int timeout_ms)
@@ -110,13 +64,13 @@ static int pass(ac_map_t *map, int timeout_ms)
     int fired = 0;
     for (size_t i = 0; i < n && !map->exit_requested; i++) {
         struct ac_watch *w = &map->watch[i];
-        /* Only the very object polled gets the event (CQ1): a channel closed
-         * earlier in this pass is skipped even if its fd was reused. */
-        if (w->revents == 0 || !ac__disp_open(w->disp) ||
-            w->disp->fd != w->fd)
+        /* Only the very registration polled gets the event (CQ1): one
+         * closed earlier in this pass is skipped even if its fd was reused. */
+        if (w->revents == 0 || w->io->fd != w->fd ||
+            !ac__map_holds(map, w->io))
             continue;
         fired++;
-        dispatch(map, w->disp, w->events, w->revents);
+        w->io->cls->ready(w->io, w->events, w->revents);
     }
     return fired;
 }

@@ -1,12 +1,12 @@
-/* map.c: maps, the fd -> channel registry that one loop serves.  A map knows
- * every handle bound to it (so freeing the map can detach them) and the
- * handles freed during a pass (reaped after it, never inside a handler). */
+/* map.c: maps, the fd -> registration table that one loop serves.  A map
+ * knows every handle bound to it (so freeing the map can detach them) and
+ * the handles freed during a pass (reaped after it, never inside a handler). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "map.h"
 
 /* The per-thread default map lives behind a TLS key.  The key itself is
  * written once (pthread_once) and never changes after: it is the only
@@ -88,7 +88,8 @@ int ac_map_close_all(ac_map_t *map)
         return -EINVAL;
     int n = 0;
     for (size_t fd = 0; fd < map->nbyfd; fd++) {
-        if (map->byfd[fd] != NULL && ac_disp_close(map->byfd[fd]) == 0)
+        ac__io_t *io = map->byfd[fd];
+        if (io != NULL && io->cls->close(io) == 0)
             n++;
     }
     return n;
@@ -103,16 +104,16 @@ int ac_map_exit(ac_map_t *map)
     return 0;
 }
 
-/* Registers d under its fd.  Refuses an fd another live channel holds
- * (CQ22): silently overwriting it would leave that channel unreachable. */
-int ac__map_add(ac_map_t *map, ac_disp_t *d)
+/* Registers io under its fd.  Refuses an fd another live registration
+ * holds (CQ22): silently overwriting it would leave that one unreachable. */
+int ac__map_add(ac_map_t *map, ac__io_t *io)
 {
-    size_t fd = (size_t)d->fd;
+    size_t fd = (size_t)io->fd;
     if (fd >= map->nbyfd) {
         size_t n = map->nbyfd ? map->nbyfd : 64;
         while (n <= fd)
             n *= 2;
-        ac_disp_t **t = realloc(map->byfd, n * sizeof(*t));
+        ac__io_t **t = realloc(map->byfd, n * sizeof(*t));
         if (t == NULL)
             return -ENOMEM;
         memset(t + map->nbyfd, 0, (n - map->nbyfd) * sizeof(*t));
@@ -121,64 +122,67 @@ int ac__map_add(ac_map_t *map, ac_disp_t *d)
     }
     if (map->byfd[fd] != NULL)
         return -EEXIST;
-    map->byfd[fd] = d;
+    map->byfd[fd] = io;
     map->count++;
+    io->serial = ++map->serials;
     return 0;
 }
 
-/* Removes d, and only d: an entry some other channel holds stays. */
-void ac__map_del(ac_map_t *map, ac_disp_t *d)
+int ac__map_holds(const ac_map_t *map, const ac__io_t *io)
 {
-    if (map == NULL || d->fd < 0 || (size_t)d->fd >= map->nbyfd)
+    return io->fd >= 0 && (size_t)io->fd < map->nbyfd &&
+           map->byfd[io->fd] == io;
+}
+
+/* Removes io, and only io: an entry some other handle holds stays. */
+void ac__map_del(ac_map_t *map, ac__io_t *io)
+{
+    if (map == NULL || !ac__map_holds(map, io))
         return;
-    if (map->byfd[d->fd] == d) {
-        map->byfd[d->fd] = NULL;
-        map->count--;
-        /* A lost fd's number may name another socket by now: leave it. */
-        if (map->backend && map->backend->forget && !d->fd_lost)
-            map->backend->forget(map->bstate, d->fd);
-    }
+    map->byfd[io->fd] = NULL;
+    map->count--;
+    /* A lost fd's number may name another socket by now: leave it. */
+    if (map->backend && map->backend->forget && !io->fd_lost)
+        map->backend->forget(map->bstate, io->fd);
 }
 
-void ac__map_bind(ac_map_t *map, ac_disp_t *d)
+void ac__map_bind(ac_map_t *map, ac__io_t *io)
 {
-    d->map = map;
-    d->hprev = NULL;
-    d->hnext = map->handles;
+    io->map = map;
+    io->hprev = NULL;
+    io->hnext = map->handles;
     if (map->handles)
-        map->handles->hprev = d;
-    map->handles = d;
+        map->handles->hprev = io;
+    map->handles = io;
 }
 
-void ac__map_unbind(ac_map_t *map, ac_disp_t *d)
+void ac__map_unbind(ac_map_t *map, ac__io_t *io)
 {
-    if (d->hprev)
-        d->hprev->hnext = d->hnext;
+    if (io->hprev)
+        io->hprev->hnext = io->hnext;
     else
-        map->handles = d->hnext;
-    if (d->hnext)
-        d->hnext->hprev = d->hprev;
-    d->hprev = d->hnext = NULL;
-    d->map = NULL;
+        map->handles = io->hnext;
+    if (io->hnext)
+        io->hnext->hprev = io->hprev;
+    io->hprev = io->hnext = NULL;
+    io->map = NULL;
 }
 
-void ac__map_bury(ac_map_t *map, ac_disp_t *d)
+void ac__map_bury(ac_map_t *map, ac__io_t *io)
 {
-    d->grave_next = map->graveyard;
-    map->graveyard = d;
+    io->grave_next = map->graveyard;
+    map->graveyard = io;
 }
 
 void ac__map_reap(ac_map_t *map)
 {
     while (map->graveyard) {
-        ac_disp_t *d = map->graveyard;
-        map->graveyard = d->grave_next;
-        ac__disp_release(d);
+        ac__io_t *io = map->graveyard;
+        map->graveyard = io->grave_next;
+        io->cls->release(io);
     }
 }
 
-/* One read buffer per map serves all its chats: a map is used by one
- * thread, and a read is framed before the next read starts. */
 unsigned char *ac__map_rbuf(ac_map_t *map, size_t size)
 {
     if (size > map->rbufsz) {

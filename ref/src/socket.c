@@ -7,7 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "events.h"
+#include "socket.h"
 
 /* A handle can take a socket once: a closed channel stays closed. */
 static int can_take_socket(const ac_disp_t *d)
@@ -18,21 +19,20 @@ static int can_take_socket(const ac_disp_t *d)
         return -EBADF;
     if (d->state == AC__OPEN)
         return -EISCONN;
-    if (d->map == NULL)
+    if (d->io.map == NULL)
         return -EBADF; /* its map was freed */
     return 0;
 }
 
 static int attach(ac_disp_t *d, int fd)
 {
-    d->fd = fd;
-    int rc = ac__map_add(d->map, d);
+    d->io.fd = fd;
+    int rc = ac__map_add(d->io.map, &d->io);
     if (rc < 0) {
-        d->fd = -1;
+        d->io.fd = -1;
         return rc;
     }
     d->state = AC__OPEN;
-    d->serial = ++d->map->serials;
     return 0;
 }
 
@@ -78,7 +78,7 @@ int ac_disp_set_reuse_addr(ac_disp_t *d)
     if (!ac__disp_open(d))
         return d ? -EBADF : -EINVAL;
     int one = 1;
-    if (setsockopt(d->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+    if (setsockopt(d->io.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         return -errno;
     return 0;
 }
@@ -89,7 +89,7 @@ int ac_disp_bind(ac_disp_t *d, const struct sockaddr *addr, socklen_t len)
         return d ? -EBADF : -EINVAL;
     if (addr == NULL)
         return -EINVAL;
-    return bind(d->fd, addr, len) < 0 ? -errno : 0;
+    return bind(d->io.fd, addr, len) < 0 ? -errno : 0;
 }
 
 /* The spare descriptor is what lets EMFILE be handled without spinning:
@@ -98,7 +98,7 @@ int ac_disp_listen(ac_disp_t *d, int backlog)
 {
     if (!ac__disp_open(d))
         return d ? -EBADF : -EINVAL;
-    if (listen(d->fd, backlog) < 0)
+    if (listen(d->io.fd, backlog) < 0)
         return -errno;
     d->accepting = 1;
     if (d->spare_fd < 0)
@@ -113,7 +113,7 @@ int ac_disp_connect(ac_disp_t *d, const struct sockaddr *addr, socklen_t len)
     if (addr == NULL)
         return -EINVAL;
     d->connected = 0;
-    if (connect(d->fd, addr, len) == 0 || errno == EINPROGRESS ||
+    if (connect(d->io.fd, addr, len) == 0 || errno == EINPROGRESS ||
         errno == EALREADY || errno == EAGAIN || errno == EISCONN) {
         d->connecting = 1; /* handle_connect comes from the loop */
         return 0;
@@ -123,17 +123,6 @@ int ac_disp_connect(ac_disp_t *d, const struct sockaddr *addr, socklen_t len)
     return rc;
 }
 
-int ac__disconnect_errno(int err)
-{
-    switch (err) {
-    case ECONNRESET: case ENOTCONN: case ESHUTDOWN:
-    case ECONNABORTED: case EPIPE: case EBADF:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 ssize_t ac__disp_sendv(ac_disp_t *d, const struct iovec *iov, int iovcnt)
 {
     struct msghdr mh = {0};
@@ -141,15 +130,14 @@ ssize_t ac__disp_sendv(ac_disp_t *d, const struct iovec *iov, int iovcnt)
     mh.msg_iovlen = (size_t)iovcnt;
     ssize_t n;
     do
-        n = sendmsg(d->fd, &mh, MSG_NOSIGNAL);
+        n = sendmsg(d->io.fd, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n >= 0)
         return n;
     if (errno == EAGAIN || errno == EWOULDBLOCK)
         return 0;
     int rc = -errno;
-    if (ac__disconnect_errno(-rc))
-        ac__close_event(d);
+    ac__peer_gone(d, rc);
     return rc;
 }
 
@@ -174,18 +162,12 @@ ssize_t ac_disp_recv(ac_disp_t *d, void *buf, size_t len)
         return -EINVAL;
     ssize_t n;
     do
-        n = recv(d->fd, buf, len, 0);
+        n = recv(d->io.fd, buf, len, 0);
     while (n < 0 && errno == EINTR);
     if (n > 0)
         return n;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return -EAGAIN;
     int rc = n == 0 ? 0 : -errno;
-    if (rc == 0 || ac__disconnect_errno(-rc)) {
-        ac__disp_enter(d);
-        ac__close_event(d);
-        ac__disp_leave(d);
-        return 0;
-    }
-    return rc;
+    return ac__peer_gone(d, rc) ? 0 : rc;
 }

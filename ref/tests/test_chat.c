@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "check_util.h"
-#include "internal.h"
 
 #define FDS_BEGIN() const int fds_at_start = open_fds()
 #define FDS_END() ck_assert_int_eq(open_fds(), fds_at_start)

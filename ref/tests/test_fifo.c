@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "check_util.h"
-#include "internal.h"
+#include "fifo.h"
 
 /* ------------------------------------------------------------ helpers -- */
 

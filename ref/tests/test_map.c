@@ -4,7 +4,7 @@
 #include <pthread.h>
 
 #include "check_util.h"
-#include "internal.h"
+#include "handle.h"
 
 /* Every test compares the open descriptors at its end with its start. */
 #define FDS_BEGIN() const int fds_at_start = open_fds()
@@ -220,15 +220,15 @@ START_TEST(test_adopt_refuses_live_fd)
     ck_assert_uint_eq(ac_map_size(map), 1);
     /* The public API never lets d2 hold sv[0]; the unregister guard is
      * checked directly as if it did. */
-    d2->fd = sv[0];
-    ac__map_del(map, d2);
-    d2->fd = -1;
-    ck_assert_ptr_eq(map->byfd[sv[0]], d1);
+    d2->io.fd = sv[0];
+    ac__map_del(map, &d2->io);
+    d2->io.fd = -1;
+    ck_assert_ptr_eq(map->byfd[sv[0]], &d1->io);
     ck_assert_uint_eq(ac_map_size(map), 1);
     ac_disp_free(d2);
     ck_assert_uint_eq(ac_map_size(map), 1);
     ck_assert_int_eq(ac_disp_fd(d1), sv[0]);
-    ck_assert_ptr_eq(map->byfd[sv[0]], d1);
+    ck_assert_ptr_eq(map->byfd[sv[0]], &d1->io);
     /* The fd stays open (the refused adopt did not take it). */
     ck_assert_int_ge(fcntl(sv[0], F_GETFD), 0);
 
@@ -268,7 +268,7 @@ START_TEST(test_close_removes_only_itself)
     ck_assert_int_eq(ac_disp_close(d1), -EBADF);
     ac_disp_free(d1);
     ck_assert_uint_eq(ac_map_size(map), 1);
-    ck_assert_ptr_eq(map->byfd[fd], d2);
+    ck_assert_ptr_eq(map->byfd[fd], &d2->io);
     ck_assert_int_ge(fcntl(fd, F_GETFD), 0);
 
     peer_write(b[1], "x", 1);

@@ -1,0 +1,52 @@
+/* backend.h: what a readiness backend (select, poll, epoll) sees of a pass:
+ * the readiness bits, one entry of the pass's snapshot, and the const table
+ * of functions each backend fills.  Ground floor: it knows no channel. */
+#ifndef ACHAT_BACKEND_H
+#define ACHAT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "achat.h"
+
+/* Readiness bits shared by the map layer and the backends. */
+enum {
+    AC__EV_IN = 1,    /* requested and reported: input (or EOF) */
+    AC__EV_OUT = 2,   /* requested and reported: output space */
+    AC__EV_PRI = 4,   /* reported: urgent data (requested with IN) */
+    AC__EV_HUP = 8,   /* reported: hangup */
+    AC__EV_ERR = 16,  /* reported: socket error */
+    AC__EV_NVAL = 32  /* reported: the fd is not open */
+};
+
+struct ac__io; /* the map layer's registration: opaque to a backend */
+
+/* One entry of a pass's snapshot: what was asked, what came back, and the
+ * registration it was asked for (identity check against stale events). */
+struct ac_watch {
+    int fd;
+    unsigned events;
+    unsigned revents;
+    struct ac__io *io;
+    uint64_t serial;  /* the registration: an fd number reused by another
+                         socket has another serial (stateful backends) */
+};
+
+/* A backend may keep state between passes (epoll keeps the kernel's
+ * registrations); select and poll keep only their buffers. */
+struct ac_backend {
+    const char *name;
+    int (*init)(void **state);
+    void (*free)(void *state);
+    /* Fills revents for the n entries within timeout_ms (AC_INFINITE or
+     * >= 0), retrying EINTR with the remaining time.  Returns how many
+     * entries have revents (>= 0) or a negative errno. */
+    int (*wait)(void *state, struct ac_watch *w, size_t n, int timeout_ms);
+    /* Optional (stateful backends): fd is about to be closed by the
+     * library.  Called while fd still names the channel's socket, so a
+     * kernel registration can be dropped even when the socket stays open
+     * elsewhere (dup, fork, SCM_RIGHTS). */
+    void (*forget)(void *state, int fd);
+};
+
+#endif /* ACHAT_BACKEND_H */
