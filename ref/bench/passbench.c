@@ -1,7 +1,9 @@
 /* passbench.c: the cost of one loop pass (ac_poll) with many idle
  * connections and 100 active ones, per backend.  Idle channels are AF_UNIX
- * connections whose peers a child process holds; active ones get a byte
- * before every pass from socketpairs this process holds. */
+ * connections whose peers a child process holds: chats (predicates the
+ * library's own, as an idle server connection) or, with --idle-kind disp,
+ * dispatchers with a user predicate (asked every pass, L1).  Active ones
+ * get a byte before every pass from socketpairs this process holds. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,9 +21,9 @@
 #include "achat.h"
 
 static struct {
-    const char *idle, *backends;
+    const char *idle, *backends, *kind;
     int active, passes;
-} opt = {"0,1000,10000", "select,poll,epoll", 100, 500};
+} opt = {"0,1000,10000", "select,poll,epoll", "chat", 100, 500};
 
 static long reads, stray;
 
@@ -63,6 +65,21 @@ static void on_idle(ac_disp_t *d, void *ud)
 
 static const ac_ops_t active_ops = {.writable = no, .handle_read = on_active};
 static const ac_ops_t idle_ops = {.writable = no, .handle_read = on_idle};
+
+static void on_idle_record(ac_chat_t *c, void *ud)
+{
+    (void)c, (void)ud;
+    stray++;
+}
+
+static void on_idle_close(ac_chat_t *c, void *ud)
+{
+    (void)c, (void)ud;
+    stray++;
+}
+
+static const ac_chat_ops_t idle_chat_ops = {
+    .found_terminator = on_idle_record, .handle_close = on_idle_close};
 
 /* The child accepts n connections and holds them until the control pipe
  * closes, so the parent's ends stay connected and silent. */
@@ -162,10 +179,10 @@ static void measure(ac_map_t *map, const ac_backend_t *b, int idle,
     double sum = 0;
     for (int i = 0; i < opt.passes; i++)
         sum += t[i];
-    printf("{\"backend\": \"%s\", \"idle\": %d, \"active\": %d, "
-           "\"passes\": %d, \"median_us\": %.2f, \"mean_us\": %.2f, "
-           "\"p90_us\": %.2f}\n",
-           name, idle, opt.active, opt.passes, t[opt.passes / 2],
+    printf("{\"backend\": \"%s\", \"idle\": %d, \"idle_kind\": \"%s\", "
+           "\"active\": %d, \"passes\": %d, \"median_us\": %.2f, "
+           "\"mean_us\": %.2f, \"p90_us\": %.2f}\n",
+           name, idle, opt.kind, opt.active, opt.passes, t[opt.passes / 2],
            sum / opt.passes, t[opt.passes * 9 / 10]);
     fflush(stdout);
     free(t);
@@ -183,10 +200,29 @@ static void adopt(ac_map_t *map, int fd, const ac_ops_t *ops)
     }
 }
 
+static void adopt_idle(ac_map_t *map, int fd)
+{
+    if (strcmp(opt.kind, "chat") != 0) {
+        adopt(map, fd, &idle_ops);
+        return;
+    }
+    ac_chat_t *c;
+    int rc = ac_chat_new(&c, map, &idle_chat_ops, NULL);
+    if (rc == 0)
+        rc = ac_chat_set_terminator(c, "\n", 1);
+    if (rc == 0)
+        rc = ac_disp_adopt(ac_chat_disp(c), fd);
+    if (rc < 0) {
+        errno = -rc;
+        die("adopt chat");
+    }
+}
+
 static int usage(FILE *f, int rc)
 {
     fputs("usage: passbench [--idle 0,1000,10000] [--active N] [--passes N]\n"
-          "                 [--backends select,poll,epoll]\n"
+          "                 [--backends select,poll,epoll] "
+          "[--idle-kind chat|disp]\n"
           "Prints one JSON line per (idle count, backend): pass time in us of\n"
           "thread CPU time (median, mean, p90).\n"
           "Needs idle + 2*active + 32 descriptors (RLIMIT_NOFILE is raised to "
@@ -206,6 +242,8 @@ int main(int argc, char **argv)
             opt.idle = v;
         else if (!strcmp(a, "--backends"))
             opt.backends = v;
+        else if (!strcmp(a, "--idle-kind"))
+            opt.kind = v;
         else if (!strcmp(a, "--active"))
             opt.active = atoi(v);
         else if (!strcmp(a, "--passes"))
@@ -213,7 +251,8 @@ int main(int argc, char **argv)
         else
             return usage(stderr, 2);
     }
-    if (opt.active < 1 || opt.passes < 1)
+    if (opt.active < 1 || opt.passes < 1 ||
+        (strcmp(opt.kind, "chat") != 0 && strcmp(opt.kind, "disp") != 0))
         return usage(stderr, 2);
     int nidle = max_of(opt.idle);
     struct rlimit rl;
@@ -255,7 +294,7 @@ int main(int argc, char **argv)
         s += strcspn(s, ",");
         s += *s == ',';
         for (; registered < n; registered++)
-            adopt(map, idle[registered], &idle_ops);
+            adopt_idle(map, idle[registered]);
         for (const char *b = opt.backends; *b;) {
             char name[16] = "";
             size_t len = strcspn(b, ",");

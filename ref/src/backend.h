@@ -32,8 +32,11 @@ struct ac_watch {
                          socket has another serial (stateful backends) */
 };
 
-/* A backend may keep state between passes (epoll keeps the kernel's
- * registrations); select and poll keep only their buffers. */
+/* A backend is stateless (select, poll: a pass hands it every watched fd
+ * and it keeps only its buffers) or stateful (epoll: it keeps what each fd
+ * watches between passes and hears only of changes, so a pass costs what
+ * changes and fires, not what is registered).  A stateless backend has
+ * wait; a stateful one has set and wait_ready instead. */
 struct ac_backend {
     const char *name;
     int (*init)(void **state);
@@ -42,11 +45,21 @@ struct ac_backend {
      * >= 0), retrying EINTR with the remaining time.  Returns how many
      * entries have revents (>= 0) or a negative errno. */
     int (*wait)(void *state, struct ac_watch *w, size_t n, int timeout_ms);
-    /* Optional (stateful backends): fd is about to be closed by the
-     * library.  Called while fd still names the channel's socket, so a
-     * kernel registration can be dropped even when the socket stays open
-     * elsewhere (dup, fork, SCM_RIGHTS). */
+    /* Optional: fd is about to be closed by the library.  Called while fd
+     * still names the channel's socket, so a kernel registration can be
+     * dropped even when the socket stays open elsewhere (dup, fork,
+     * SCM_RIGHTS). */
     void (*forget)(void *state, int fd);
+    /* From now on fd (registration io, serial) is watched for events (0:
+     * not watched).  Returns 0, 1 when fd cannot be watched (the next
+     * wait_ready reports it NVAL without waiting), or a negative errno. */
+    int (*set)(void *state, int fd, uint64_t serial, struct ac__io *io,
+               unsigned events);
+    /* Waits as wait does and fills out (room for cap entries, cap >= the
+     * fds watched) with the ready ones, each with the events it was set
+     * to.  Returns how many, or a negative errno. */
+    int (*wait_ready)(void *state, struct ac_watch *out, size_t cap,
+                      int timeout_ms);
 };
 
 #endif /* ACHAT_BACKEND_H */

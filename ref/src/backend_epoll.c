@@ -1,7 +1,7 @@
-/* backend_epoll.c: the epoll(7) backend (Linux).  The loop still asks every
- * channel its predicates each pass; this backend only tells the kernel what
- * changed since the last pass, so idle channels cost no syscall.  A reused
- * fd number is a new registration (serial), never the old one's. */
+/* backend_epoll.c: the epoll(7) backend (Linux), stateful: the map tells it
+ * each change of what an fd watches and a wait reports only the ready fds,
+ * so idle channels cost a pass neither a syscall nor a loop iteration.  A
+ * reused fd number is a new registration (serial), never the old one's. */
 #ifdef __linux__
 #include <errno.h>
 #include <fcntl.h>
@@ -13,24 +13,24 @@
 #include "backend.h"
 #include "clock.h"
 
-/* What the kernel has for one fd, and where it sits in this pass. */
+/* What the kernel has for one fd. */
 typedef struct {
     uint64_t serial;   /* 0: not registered */
-    unsigned listed;   /* its fd is in reg[] */
+    struct ac__io *io;
     unsigned events;
-    size_t seen;       /* pass number in which the loop watched it */
-    size_t index;      /* its entry in this pass's watch array */
+    unsigned listed;   /* its fd is in reg[] */
 } slot_t;
 
 typedef struct {
     int ep;
     slot_t *slots;     /* by fd */
     size_t nslots;
-    size_t pass;
     struct epoll_event *out;
     size_t nout;
-    int *reg;          /* registered fds, to drop the ones not watched */
+    int *reg;          /* fds registered at some point, for find_closed */
     size_t nreg, capreg;
+    struct ac_watch *bad; /* fds epoll refused: reported NVAL next wait */
+    size_t nbad, capbad;
 } epoll_state_t;
 
 static int epoll_init(void **state)
@@ -57,6 +57,7 @@ static void epoll_free(void *state)
     free(s->slots);
     free(s->out);
     free(s->reg);
+    free(s->bad);
     free(s);
 }
 
@@ -82,56 +83,68 @@ static uint32_t to_epoll(unsigned ev)
            (ev & AC__EV_OUT ? EPOLLOUT : 0);
 }
 
-/* Brings the kernel's view of w in line: add, modify, or replace a stale
- * registration left by an earlier socket on the same fd number. */
-static int sync_one(epoll_state_t *s, const struct ac_watch *w, size_t i)
+static unsigned from_epoll(uint32_t r)
 {
-    slot_t *sl = &s->slots[w->fd];
-    struct epoll_event e = {.events = to_epoll(w->events), .data.fd = w->fd};
-    sl->seen = s->pass;
-    sl->index = i;
-    if (sl->serial == w->serial && sl->events == w->events)
+    return (r & EPOLLIN ? AC__EV_IN : 0) | (r & EPOLLOUT ? AC__EV_OUT : 0) |
+           (r & EPOLLPRI ? AC__EV_PRI : 0) | (r & EPOLLHUP ? AC__EV_HUP : 0) |
+           (r & EPOLLERR ? AC__EV_ERR : 0);
+}
+
+static int list_fd(epoll_state_t *s, int fd)
+{
+    slot_t *sl = &s->slots[fd];
+    if (sl->listed)
         return 0;
-    int op = EPOLL_CTL_ADD;
-    if (sl->serial == w->serial)
-        op = EPOLL_CTL_MOD;
-    else if (sl->serial != 0) /* an fd closed behind our back, reused */
-        (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, w->fd, NULL); /* may be gone */
-    if (!sl->listed) {
-        if (grow((void **)&s->reg, &s->capreg, s->nreg + 1, sizeof(int)) < 0)
-            return -ENOMEM;
-        s->reg[s->nreg++] = w->fd;
-        sl->listed = 1;
-    }
-    if (epoll_ctl(s->ep, op, w->fd, &e) < 0) {
-        int err = errno;
-        sl->serial = 0;
-        /* Not a pollable descriptor any more (closed, or its number now
-         * names something epoll refuses): NVAL for this channel alone. */
-        return err == EBADF || err == EINVAL || err == EPERM ? 1 : -err;
-    }
-    sl->serial = w->serial;
-    sl->events = w->events;
+    if (grow((void **)&s->reg, &s->capreg, s->nreg + 1, sizeof(int)) < 0)
+        return -ENOMEM;
+    s->reg[s->nreg++] = fd;
+    sl->listed = 1;
     return 0;
 }
 
-/* Unregisters the fds nobody watched this pass (closed or idle channels). */
-static void drop_unwatched(epoll_state_t *s)
+/* Not a pollable descriptor any more (closed, or its number now names
+ * something epoll refuses): NVAL for this channel alone (CQ5). */
+static int refuse(epoll_state_t *s, int fd, uint64_t serial,
+                  struct ac__io *io, unsigned events)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < s->nreg; i++) {
-        int fd = s->reg[i];
-        slot_t *sl = &s->slots[fd];
-        if (sl->serial != 0 && sl->seen == s->pass) {
-            s->reg[k++] = fd;
-            continue;
-        }
-        if (sl->serial != 0)
-            (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
-        sl->serial = 0;
-        sl->listed = 0;
+    if (grow((void **)&s->bad, &s->capbad, s->nbad + 1, sizeof(*s->bad)) < 0)
+        return -ENOMEM;
+    s->bad[s->nbad++] = (struct ac_watch){fd, events, AC__EV_NVAL, io, serial};
+    return 1;
+}
+
+/* Brings the kernel's view of fd in line: add, modify, delete, or replace
+ * a stale registration left by an earlier socket on the same number. */
+static int epoll_set(void *state, int fd, uint64_t serial, struct ac__io *io,
+                     unsigned events)
+{
+    epoll_state_t *s = state;
+    if ((size_t)fd >= s->nslots &&
+        grow((void **)&s->slots, &s->nslots, (size_t)fd + 1,
+             sizeof(slot_t)) < 0)
+        return -ENOMEM;
+    slot_t *sl = &s->slots[fd];
+    if (sl->serial == serial && sl->events == events)
+        return 0;
+    int op = sl->serial == serial ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (sl->serial != 0 && (sl->serial != serial || events == 0)) {
+        (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL); /* may be gone */
+        op = EPOLL_CTL_ADD;
     }
-    s->nreg = k;
+    sl->serial = 0;
+    if (events == 0)
+        return 0;
+    if (list_fd(s, fd) < 0)
+        return -ENOMEM;
+    struct epoll_event e = {.events = to_epoll(events), .data.fd = fd};
+    if (epoll_ctl(s->ep, op, fd, &e) < 0) {
+        int err = errno;
+        if (err == EBADF || err == EINVAL || err == EPERM || err == ENOENT)
+            return refuse(s, fd, serial, io, events);
+        return -err;
+    }
+    *sl = (slot_t){serial, io, events, 1};
+    return 0;
 }
 
 /* The library closes fd next: drop its registration while the number still
@@ -144,80 +157,80 @@ static void epoll_forget(void *state, int fd)
     epoll_state_t *s = state;
     if ((size_t)fd < s->nslots && s->slots[fd].serial != 0) {
         (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
-        s->slots[fd].serial = 0; /* drop_unwatched unlists it */
+        s->slots[fd].serial = 0;
     }
-}
-
-static unsigned from_epoll(uint32_t r)
-{
-    return (r & EPOLLIN ? AC__EV_IN : 0) | (r & EPOLLOUT ? AC__EV_OUT : 0) |
-           (r & EPOLLPRI ? AC__EV_PRI : 0) | (r & EPOLLHUP ? AC__EV_HUP : 0) |
-           (r & EPOLLERR ? AC__EV_ERR : 0);
 }
 
 /* epoll silently forgets a descriptor closed behind the library's back
  * (CQ5).  A pass that waited and heard nothing is when an idle loop can
- * afford to look for such fds, so a busy loop never pays for it. */
-static int find_closed(struct ac_watch *w, size_t n)
+ * afford to look for such fds, so a busy loop never pays for it; the scan
+ * also unlists fds no longer registered. */
+static int find_closed(epoll_state_t *s, struct ac_watch *out, size_t cap)
 {
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (fcntl(w[i].fd, F_GETFD) < 0 && errno == EBADF) {
-            w[i].revents = AC__EV_NVAL;
-            bad++;
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < s->nreg; i++) {
+        int fd = s->reg[i];
+        slot_t *sl = &s->slots[fd];
+        if (sl->serial == 0) {
+            sl->listed = 0;
+            continue;
         }
+        s->reg[k++] = fd;
+        if (n < cap && fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+            out[n++] = (struct ac_watch){fd, sl->events, AC__EV_NVAL, sl->io,
+                                         sl->serial};
     }
-    return bad;
+    s->nreg = k;
+    return (int)n;
 }
 
-static int epoll_wait_pass(void *state, struct ac_watch *w, size_t n,
-                           int timeout)
+/* Refused fds first, without waiting, as a stateless pass reports them. */
+static int report_bad(epoll_state_t *s, struct ac_watch *out, size_t cap)
+{
+    size_t n = s->nbad < cap ? s->nbad : cap;
+    memcpy(out, s->bad, n * sizeof(*out));
+    memmove(s->bad, s->bad + n, (s->nbad - n) * sizeof(*out));
+    s->nbad -= n;
+    return (int)n;
+}
+
+static int epoll_wait_ready(void *state, struct ac_watch *out, size_t cap,
+                            int timeout)
 {
     epoll_state_t *s = state;
-    s->pass++;
-    size_t synced = 0; /* entries this pass left registered */
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        w[i].revents = 0;
-        if ((size_t)w[i].fd >= s->nslots &&
-            grow((void **)&s->slots, &s->nslots, (size_t)w[i].fd + 1,
-                 sizeof(slot_t)) < 0)
-            return -ENOMEM;
-        int rc = sync_one(s, &w[i], i);
-        if (rc < 0)
-            return rc;
-        if (rc > 0) {
-            w[i].revents = AC__EV_NVAL; /* CQ5: one bad fd, not the loop */
-            bad++;
-        } else {
-            synced++;
-        }
-    }
-    /* Each entry has its own fd, so when every listed fd was synced there
-     * is nothing to drop: a busy loop skips the scan. */
-    if (synced != s->nreg)
-        drop_unwatched(s);
-    if (bad)
-        return bad;
-    if (grow((void **)&s->out, &s->nout, n ? n : 1, sizeof(*s->out)) < 0)
+    if (s->nbad)
+        return report_bad(s, out, cap);
+    if (cap > s->nout && grow((void **)&s->out, &s->nout, cap,
+                              sizeof(*s->out)) < 0)
         return -ENOMEM;
     int64_t deadline = ac__now_ms() + (timeout > 0 ? timeout : 0);
     int rc;
-    while ((rc = epoll_wait(s->ep, s->out, (int)(n ? n : 1),
+    while ((rc = epoll_wait(s->ep, s->out, (int)cap,
                             ac__remaining_ms(timeout, deadline))) < 0 &&
            errno == EINTR)
         ;
     if (rc < 0)
         return -errno;
     if (rc == 0 && timeout != 0)
-        return find_closed(w, n);
+        return find_closed(s, out, cap);
+    int n = 0;
     for (int k = 0; k < rc; k++) {
-        slot_t *sl = &s->slots[s->out[k].data.fd];
-        w[sl->index].revents = from_epoll(s->out[k].events);
+        int fd = s->out[k].data.fd;
+        slot_t *sl = &s->slots[fd];
+        if (sl->serial != 0)
+            out[n++] = (struct ac_watch){fd, sl->events,
+                                         from_epoll(s->out[k].events), sl->io,
+                                         sl->serial};
     }
-    return rc;
+    return n;
 }
 
-const ac_backend_t ac_backend_epoll = {"epoll", epoll_init, epoll_free,
-                                       epoll_wait_pass, epoll_forget};
+const ac_backend_t ac_backend_epoll = {
+    .name = "epoll",
+    .init = epoll_init,
+    .free = epoll_free,
+    .forget = epoll_forget,
+    .set = epoll_set,
+    .wait_ready = epoll_wait_ready,
+};
 #endif /* __linux__ */

@@ -170,7 +170,9 @@ int ac_chat_new(ac_chat_t **out, ac_map_t *map, const ac_chat_ops_t *ops,
     c->in_size = AC_DEFAULT_IN_BUFFER;
     c->out_size = AC_DEFAULT_OUT_BUFFER;
     ac__fifo_init(&c->fifo);
-    ac__disp_init(&c->disp, map, &chat_disp_ops, c, &chat_kind);
+    /* The chat's writable is its own; readable is the user's if given. */
+    ac__disp_init(&c->disp, map, &chat_disp_ops, c, &chat_kind,
+                  c->ops.readable != NULL);
     *out = c;
     return 0;
 }
@@ -242,6 +244,13 @@ static int push_allowed(const ac_chat_t *c)
     return c->closing ? -EPIPE : 0;
 }
 
+/* What was queued or dropped changes what the chat watches (P10/P11). */
+static int queue_changed(ac_chat_t *c, int rc)
+{
+    ac__disp_refresh(&c->disp);
+    return rc;
+}
+
 int ac_chat_push(ac_chat_t *c, const void *data, size_t len)
 {
     int rc = push_allowed(c);
@@ -249,7 +258,7 @@ int ac_chat_push(ac_chat_t *c, const void *data, size_t len)
         return rc;
     if (data == NULL && len > 0)
         return -EINVAL;
-    return ac__fifo_push(&c->fifo, data, len);
+    return queue_changed(c, ac__fifo_push(&c->fifo, data, len));
 }
 
 int ac_chat_push_producer(ac_chat_t *c, const ac_producer_t *p, void *ud)
@@ -262,7 +271,7 @@ int ac_chat_push_producer(ac_chat_t *c, const ac_producer_t *p, void *ud)
             p->release(ud);
         return rc;
     }
-    return ac__fifo_push_producer(&c->fifo, p, ud);
+    return queue_changed(c, ac__fifo_push_producer(&c->fifo, p, ud));
 }
 
 int ac_chat_close_when_done(ac_chat_t *c)
@@ -273,7 +282,7 @@ int ac_chat_close_when_done(ac_chat_t *c)
     rc = ac__fifo_push_close(&c->fifo);
     if (rc == 0)
         c->closing = 1;
-    return rc;
+    return queue_changed(c, rc);
 }
 
 int ac_chat_discard_buffers(ac_chat_t *c)
@@ -283,7 +292,7 @@ int ac_chat_discard_buffers(ac_chat_t *c)
     ac_framer_discard(c->framer);
     ac__fifo_discard(&c->fifo);
     c->closing = 0;
-    return 0;
+    return queue_changed(c, 0);
 }
 
 size_t ac_chat_pending(const ac_chat_t *c)
@@ -326,7 +335,7 @@ int ac_chat_initiate_send(ac_chat_t *c)
     if (!d->connected)
         return 0; /* P5: queued until the connection exists */
     ac__disp_enter(d);
-    int rc = send_once(c);
-    ac__disp_leave(d);
+    int rc = queue_changed(c, send_once(c));
+    ac__disp_leave(d); /* may free c: nothing after it touches c */
     return rc;
 }

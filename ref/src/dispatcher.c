@@ -12,8 +12,9 @@ static int want(int (*pred)(ac_disp_t *, void *), ac_disp_t *d)
     return pred ? pred(d, d->ud) != 0 : 1;
 }
 
-/* readable() and writable() are asked once a pass.  A listening channel is
- * never watched for output (asyncore's rule). */
+/* readable() and writable(): asked once a pass when they are the user's,
+ * else on each change of state.  A listening channel is never watched for
+ * output (asyncore's rule). */
 static unsigned disp_interest(ac__io_t *io)
 {
     ac_disp_t *d = ac__disp_of(io);
@@ -36,9 +37,8 @@ static int stopped(ac_disp_t *d)
  * for input and got no input step.  A channel that only writes learns of a
  * hangup from its next send, exactly as on select, which has no hangup
  * report: the backends stay equivalent (L4). */
-static void disp_ready(ac__io_t *io, unsigned asked, unsigned ev)
+static void deliver(ac_disp_t *d, unsigned asked, unsigned ev)
 {
-    ac_disp_t *d = ac__disp_of(io);
     if (ev & AC__EV_IN) {
         ac__read_event(d);
         if (stopped(d))
@@ -63,6 +63,20 @@ static void disp_ready(ac__io_t *io, unsigned asked, unsigned ev)
     }
 }
 
+/* What a handler did to its own channel shows in what it watches next. */
+static void disp_ready(ac__io_t *io, unsigned asked, unsigned ev)
+{
+    ac_disp_t *d = ac__disp_of(io);
+    deliver(d, asked, ev);
+    ac__disp_refresh(d);
+}
+
+void ac__disp_refresh(ac_disp_t *d)
+{
+    if (ac__disp_open(d) && !d->io.asks)
+        ac__map_interest(d->io.map, &d->io, disp_interest(&d->io));
+}
+
 static int disp_close(ac__io_t *io)
 {
     return ac_disp_close(ac__disp_of(io));
@@ -81,8 +95,9 @@ static const ac__io_class_t disp_class = {
 };
 
 void ac__disp_init(ac_disp_t *d, ac_map_t *map, const ac_ops_t *ops,
-                   void *ud, const ac__disp_kind_t *kind)
+                   void *ud, const ac__disp_kind_t *kind, int asks)
 {
+    d->io.asks = asks != 0;
     if (ops)
         d->ops = *ops;
     d->ud = ud;
@@ -106,7 +121,8 @@ int ac_disp_new(ac_disp_t **out, ac_map_t *map, const ac_ops_t *ops,
     ac_disp_t *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return -ENOMEM;
-    ac__disp_init(d, map, ops, ud, NULL);
+    ac__disp_init(d, map, ops, ud, NULL,
+                  ops && (ops->readable || ops->writable));
     *out = d;
     return 0;
 }

@@ -7,11 +7,6 @@
 
 #include "handle.h"
 
-int ac__disp_open(const ac_disp_t *d)
-{
-    return d != NULL && d->state == AC__OPEN;
-}
-
 int ac_disp_close(ac_disp_t *d)
 {
     if (d == NULL)

@@ -38,7 +38,10 @@ static inline ac_disp_t *ac__disp_of(ac__io_t *io)
     return (ac_disp_t *)io;
 }
 
-int ac__disp_open(const ac_disp_t *d);
+static inline int ac__disp_open(const ac_disp_t *d)
+{
+    return d != NULL && d->state == AC__OPEN;
+}
 /* Frees the memory of a handle nobody can reach any more. */
 void ac__disp_release(ac_disp_t *d);
 /* Brackets an API call that runs callbacks: a free inside waits for it. */

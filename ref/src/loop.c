@@ -1,5 +1,5 @@
-/* loop.c: one pass of the loop as named phases (ask each registration what
- * to watch, wait, deliver, reap), and ac_loop repeating it.  The snapshot
+/* loop.c: one pass of the loop as named phases (what to watch, from
+ * interest.c; wait; deliver; reap), and ac_loop repeating it.  The snapshot
  * taken in the first phase is what makes stale events (CQ1) and late
  * additions harmless.  What a registration does with readiness is its
  * class's business: the loop knows no dispatcher. */
@@ -20,49 +20,39 @@ static int use_backend(ac_map_t *map, const ac_backend_t *b)
         map->backend->free(map->bstate);
     map->backend = b;
     map->bstate = state;
+    ac__interest_rebase(map);
     return 0;
 }
 
-/* Phase 1: every registration is asked once, in fd order, what to watch. */
-static int snapshot(ac_map_t *map, size_t *nout)
+/* Phase 2: a stateless backend fills revents in the n entries of the
+ * snapshot; a stateful one returns only the ready entries. */
+static int wait_phase(ac_map_t *map, size_t n, int timeout_ms, size_t *m)
 {
-    size_t n = 0;
-    for (size_t fd = 0; fd < map->nbyfd; fd++) {
-        ac__io_t *io = map->byfd[fd];
-        if (io == NULL)
-            continue;
-        unsigned ev = io->cls->interest(io);
-        if (ev == 0)
-            continue;
-        if (n == map->capwatch) {
-            size_t cap = map->capwatch ? map->capwatch * 2 : 64;
-            struct ac_watch *w = realloc(map->watch, cap * sizeof(*w));
-            if (w == NULL)
-                return -ENOMEM;
-            map->watch = w;
-            map->capwatch = cap;
-        }
-        map->watch[n++] = (struct ac_watch){io->fd, ev, 0, io, io->serial};
+    const ac_backend_t *b = map->backend;
+    if (b->wait_ready == NULL) {
+        *m = n;
+        return b->wait(map->bstate, map->watch, n, timeout_ms);
     }
-    *nout = n;
-    return 0;
+    int rc = b->wait_ready(map->bstate, map->watch, map->capwatch, timeout_ms);
+    *m = rc > 0 ? (size_t)rc : 0;
+    return rc;
 }
 
 static int pass(ac_map_t *map, int timeout_ms)
 {
-    size_t n;
-    int rc = snapshot(map, &n);
+    size_t n, m;
+    int rc = ac__interest_snapshot(map, &n);
     if (rc < 0)
         return rc;
     if (n == 0 && timeout_ms == AC_INFINITE) {
         map->idle_forever = 1; /* nothing could ever wake this pass */
         return 0;
     }
-    rc = map->backend->wait(map->bstate, map->watch, n, timeout_ms);
+    rc = wait_phase(map, n, timeout_ms, &m);
     if (rc <= 0)
         return rc;
     int fired = 0;
-    for (size_t i = 0; i < n && !map->exit_requested; i++) {
+    for (size_t i = 0; i < m && !map->exit_requested; i++) {
         struct ac_watch *w = &map->watch[i];
         /* Only the very registration polled gets the event (CQ1): one
          * closed earlier in this pass is skipped even if its fd was reused. */

@@ -125,13 +125,8 @@ int ac__map_add(ac_map_t *map, ac__io_t *io)
     map->byfd[fd] = io;
     map->count++;
     io->serial = ++map->serials;
+    ac__interest_add(map, io);
     return 0;
-}
-
-int ac__map_holds(const ac_map_t *map, const ac__io_t *io)
-{
-    return io->fd >= 0 && (size_t)io->fd < map->nbyfd &&
-           map->byfd[io->fd] == io;
 }
 
 /* Removes io, and only io: an entry some other handle holds stays. */
@@ -141,6 +136,7 @@ void ac__map_del(ac_map_t *map, ac__io_t *io)
         return;
     map->byfd[io->fd] = NULL;
     map->count--;
+    ac__interest_del(map, io);
     /* A lost fd's number may name another socket by now: leave it. */
     if (map->backend && map->backend->forget && !io->fd_lost)
         map->backend->forget(map->bstate, io->fd);

@@ -31,11 +31,23 @@ struct ac__io {
     ac_map_t *map;          /* bound for life; NULL once the map is freed */
     int fd;
     uint64_t serial;        /* which registration of its map this is */
+    unsigned interest;      /* what it watches, as the backend was told */
+    unsigned asks : 1;      /* its interest runs user code: asked each pass;
+                               else known, and set by ac__map_interest */
+    unsigned dirty : 1;     /* interest changed since the backend heard */
     unsigned fd_lost : 1;   /* fd closed behind our back: its number may be
                                someone else's now, never close or forget it */
     ac__io_t *hprev, *hnext;  /* every handle bound to the map */
     ac__io_t *grave_next;     /* freed during a pass, reaped after it */
+    ac__io_t *lprev, *lnext;  /* on the map's asking or dirty list */
 };
+
+/* An intrusive list of registrations (asking, or dirty), in the order
+ * they joined it. */
+typedef struct ac__io_list {
+    ac__io_t *head, *tail;
+    size_t n;
+} ac__io_list_t;
 
 struct ac_map {
     ac__io_t **byfd;        /* fd -> registration */
@@ -49,6 +61,9 @@ struct ac_map {
     int idle_forever;       /* last pass watched nothing, timeout infinite */
     const ac_backend_t *backend;
     void *bstate;
+    size_t watching;        /* registrations with a non-zero interest */
+    ac__io_list_t asking;   /* registrations asked each pass */
+    ac__io_list_t dirty;    /* interest not yet told to a stateful backend */
     struct ac_watch *watch; /* the pass snapshot */
     size_t capwatch;
     unsigned char *rbuf;    /* scratch read buffer for the map's handles */
@@ -66,8 +81,28 @@ void ac__map_unbind(ac_map_t *map, ac__io_t *io);
 int ac__map_add(ac_map_t *map, ac__io_t *io);
 /* Drops io's registration (and only io's). */
 void ac__map_del(ac_map_t *map, ac__io_t *io);
-/* Whether io is the registration its map holds under io->fd. */
-int ac__map_holds(const ac_map_t *map, const ac__io_t *io);
+/* Whether io is the registration its map holds under io->fd (inline: every
+ * step of a pass asks it). */
+static inline int ac__map_holds(const ac_map_t *map, const ac__io_t *io)
+{
+    return io->fd >= 0 && (size_t)io->fd < map->nbyfd &&
+           map->byfd[io->fd] == io;
+}
+/* interest.c: what each registration watches.  A registration that does
+ * not ask has its interest set here whenever it changes; a stateful
+ * backend hears of every change once, at the start of the next pass. */
+void ac__map_interest(ac_map_t *map, ac__io_t *io, unsigned ev);
+/* A registration joins or leaves what the map watches. */
+void ac__interest_add(ac_map_t *map, ac__io_t *io);
+void ac__interest_del(ac_map_t *map, ac__io_t *io);
+/* The map's backend became b: a stateful one must hear everything. */
+void ac__interest_rebase(ac_map_t *map);
+/* Phase 1 of a pass: fills map->watch with what to watch (every
+ * registration for a stateless backend; for a stateful one only those
+ * that ask, after telling it every change) and sets *n.  Returns 0 or a
+ * negative errno. */
+int ac__interest_snapshot(ac_map_t *map, size_t *n);
+
 /* A handle freed during a pass waits here until the pass ends. */
 void ac__map_bury(ac_map_t *map, ac__io_t *io);
 void ac__map_reap(ac_map_t *map);

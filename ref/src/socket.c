@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dispatcher.h"
 #include "events.h"
 #include "socket.h"
 
@@ -33,6 +34,7 @@ static int attach(ac_disp_t *d, int fd)
         return rc;
     }
     d->state = AC__OPEN;
+    ac__disp_refresh(d);
     return 0;
 }
 
@@ -70,6 +72,7 @@ int ac_disp_adopt(ac_disp_t *d, int fd)
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     d->connected = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+    ac__disp_refresh(d);
     return 0;
 }
 
@@ -103,6 +106,7 @@ int ac_disp_listen(ac_disp_t *d, int backlog)
     d->accepting = 1;
     if (d->spare_fd < 0)
         d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ac__disp_refresh(d);
     return 0;
 }
 
@@ -116,6 +120,7 @@ int ac_disp_connect(ac_disp_t *d, const struct sockaddr *addr, socklen_t len)
     if (connect(d->io.fd, addr, len) == 0 || errno == EINPROGRESS ||
         errno == EALREADY || errno == EAGAIN || errno == EISCONN) {
         d->connecting = 1; /* handle_connect comes from the loop */
+        ac__disp_refresh(d);
         return 0;
     }
     int rc = -errno;
