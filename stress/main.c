@@ -1,6 +1,6 @@
-/* main.c: achat-stress's command line, the run's lifetime (threads, the
- * progress line, the watchdog, the fd-leak check, the summary line) and the
- * one place a violation or a harness error ends the process. */
+/* main.c: achat-stress's command line and the run's lifetime (threads, the
+ * progress line, the watchdog, the fd-leak check, the summary line).  How a
+ * run ends early is run.c's. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -13,24 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stress.h"
+#include "run.h"
+#include "worker.h"
+#include "annot.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define STRESS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define STRESS_SANITIZED 1
-#endif
-#endif
-#ifdef STRESS_SANITIZED
-#include <sanitizer/common_interface_defs.h>
-#endif
-
-run_t g_run;
-
-static const char *const mode_names[] = {"clean", "shared-map", "cross-push"};
-static char crash_msg[2600];
-static size_t crash_len;
 
 static void usage(FILE *f)
 {
@@ -73,114 +59,6 @@ static void usage(FILE *f)
 "valgrind add their own codes (see scripts/stress.py).\n");
 }
 
-static void print_fail_line(const char *what)
-{
-    const stress_opts_t *o = &g_run.o;
-    printf("achat-stress: FAIL %s impl=%s backend=%s mode=%s threads=%d "
-           "channels=%d seed=0x%016llx\n", what,
-           g_run.impl ? g_run.impl->name : "?", o->backend ? o->backend : "?",
-           mode_names[o->mode], o->threads, o->channels,
-           (unsigned long long)o->seed);
-}
-
-static pthread_mutex_t end_lock = PTHREAD_MUTEX_INITIALIZER;
-static int ended; /* under end_lock: a report is out, _exit is due */
-
-/* The first reporter wins; a later one waits here until the process ends. */
-static void end_begin(void)
-{
-    pthread_mutex_lock(&end_lock);
-    if (ended) {
-        pthread_mutex_unlock(&end_lock);
-        for (;;)
-            pause();
-    }
-}
-
-/* Released before _exit: Helgrind and DRD report a lock held by an exiting
- * thread, which would turn the oracle's verdict into a detector's. */
-static _Noreturn void end_exit(int code)
-{
-    ended = 1;
-    pthread_mutex_unlock(&end_lock);
-    _exit(code);
-}
-
-_Noreturn void stress_violation(int idx, const char *fmt, ...)
-{
-    end_begin();
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fflush(stderr);
-    if (idx >= 0)
-        fprintf(stderr, "\nachat-stress: VIOLATION on thread %d: %s\n", idx,
-                msg);
-    else
-        fprintf(stderr, "\nachat-stress: VIOLATION: %s\n", msg);
-    fprintf(stderr, "achat-stress: seed 0x%016llx; reproduce with:\n  %s\n",
-            (unsigned long long)g_run.o.seed, g_run.repro);
-    fflush(stderr);
-    print_fail_line("violation");
-    fflush(stdout);
-    /* _exit: other threads are still running inside the implementation,
-     * and exit() would run destructors under their feet. */
-    end_exit(EXIT_VIOLATION);
-}
-
-_Noreturn void stress_harness(const char *fmt, ...)
-{
-    end_begin();
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nachat-stress: harness error: %s\n", msg);
-    fflush(stderr);
-    print_fail_line("harness");
-    fflush(stdout);
-    end_exit(EXIT_HARNESS);
-}
-
-#ifdef STRESS_SANITIZED
-/* A sanitizer report ends the run in the sanitizer's own Die(), past any
- * handler of ours: its death callback still gives the seed and the
- * command (with the sanitizer's options) after the report. */
-static void on_sanitizer_death(void)
-{
-    static const char head[] = "\nachat-stress: VIOLATION: the sanitizer "
-                               "reported (above)\n";
-    if (write(2, head, sizeof head - 1) < 0 ||
-        write(2, crash_msg, crash_len) < 0)
-        return;
-}
-#else
-/* A crash is a finding too (a corrupted map or FIFO): say so with the seed
- * and the command, using only async-signal-safe calls.  Sanitizer builds
- * keep their own handlers, which report more. */
-static void on_crash(int sig)
-{
-    char head[96];
-    int n = snprintf(head, sizeof head,
-                     "\nachat-stress: VIOLATION: crashed with signal %d\n",
-                     sig);
-    if (n > 0 && write(2, head, (size_t)n) < 0)
-        _exit(EXIT_VIOLATION);
-    if (write(2, crash_msg, crash_len) < 0)
-        _exit(EXIT_VIOLATION);
-    _exit(EXIT_VIOLATION);
-}
-#endif
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* What fd names (/proc/self/fd/N's link), "?" if it is closed. */
 static void fd_target(int fd, char *b, size_t cap)
@@ -352,7 +230,7 @@ static void parse_args(int argc, char **argv)
         case O_MODE: {
             int m = -1;
             for (int i = 0; i < 3; i++)
-                if (strcmp(optarg, mode_names[i]) == 0)
+                if (strcmp(optarg, stress_mode_names[i]) == 0)
                     m = i;
             if (m < 0)
                 bad_usage("--mode is clean, shared-map or cross-push, not "
@@ -493,14 +371,8 @@ static void make_repro(const char *argv0)
              "%s%s --threads %d --channels %d %s --seed 0x%016llx --backend "
              "%s --mode %s --kinds %s --grace %g%s", env, argv0, o->threads,
              o->channels, len, (unsigned long long)o->seed, o->backend,
-             mode_names[o->mode], kinds_str(o->kinds), o->grace,
+             stress_mode_names[o->mode], kinds_str(o->kinds), o->grace,
              o->prime_default_map ? " --prime-default-map" : "");
-    crash_len = (size_t)snprintf(crash_msg, sizeof crash_msg,
-                                 "achat-stress: seed 0x%016llx; reproduce "
-                                 "with:\n  %s\n",
-                                 (unsigned long long)o->seed, g_run.repro);
-    if (crash_len >= sizeof crash_msg)
-        crash_len = sizeof crash_msg - 1;
 }
 
 int main(int argc, char **argv)
@@ -516,19 +388,7 @@ int main(int argc, char **argv)
     const acc_impl_t *im = g_run.impl;
 
     signal(SIGPIPE, SIG_IGN); /* peers write with MSG_NOSIGNAL; belt and braces */
-#ifdef STRESS_SANITIZED
-    __sanitizer_set_death_callback(on_sanitizer_death);
-#else
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_crash;
-    sa.sa_flags = (int)SA_RESETHAND;
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
-    sigaction(SIGILL, &sa, NULL);
-    sigaction(SIGFPE, &sa, NULL);
-    sigaction(SIGABRT, &sa, NULL);
-#endif
+    stress_arm_crash_report();
 
     enum { FDCAP = 65536 };
     static unsigned char before[FDCAP], after[FDCAP];
@@ -573,10 +433,10 @@ int main(int argc, char **argv)
     if (!o->quiet)
         fprintf(stderr, "achat-stress: impl=%s backend=%s mode=%s threads=%d "
                 "channels=%d %s seed=0x%016llx\n", im->name, o->backend,
-                mode_names[o->mode], T, o->channels,
+                stress_mode_names[o->mode], T, o->channels,
                 o->iterations ? "iterations" : "seconds",
                 (unsigned long long)o->seed);
-    double t0 = now_s();
+    double t0 = stress_now();
     for (int i = 0; i < T; i++)
         if (pthread_create(&tid[i], NULL, worker_main, g_run.workers[i]) != 0)
             stress_harness("pthread_create failed");
@@ -595,7 +455,7 @@ int main(int argc, char **argv)
     for (;;) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        double t = now_s();
+        double t = stress_now();
         int alldone = 1;
         uint64_t ops = 0, bytes = 0, alive = 0, opened = 0;
         for (int i = 0; i < T; i++) {
@@ -635,7 +495,7 @@ int main(int argc, char **argv)
             next_report += 1;
         }
     }
-    double elapsed = now_s() - t0;
+    double elapsed = stress_now() - t0;
     if (t_stop == 0)
         t_stop = t0 + elapsed;
     for (int i = 0; i < T; i++)
@@ -708,7 +568,7 @@ int main(int argc, char **argv)
            "channels=%d seconds=%.2f seed=0x%016llx channels_opened=%llu "
            "records=%llu ops=%llu ops/s=%.0f bytes=%llu MB/s=%.2f "
            "strays=%llu tcp_channels=%llu tcp_fallbacks=%llu fds=%d/%d\n",
-           im->name, o->backend, mode_names[o->mode], T, o->channels, elapsed,
+           im->name, o->backend, stress_mode_names[o->mode], T, o->channels, elapsed,
            (unsigned long long)o->seed, (unsigned long long)tot.channels,
            (unsigned long long)tot.records, (unsigned long long)ops,
            (double)(ops_stop ? ops_stop : ops) / (t_stop - t0),

@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stress.h"
+#include "annot.h"
+#include "run.h"
+#include "worker.h"
 
 #define CHAN_MAGIC 0x5354524Du /* live channel context */
 #define DEAD_MAGIC 0x44454144u /* reaped, kept in quarantine */
@@ -53,13 +55,6 @@ static size_t skewed(rng_t *r, size_t max)
     if (lim > max)
         lim = max;
     return 1 + (size_t)below(r, lim);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------- types -- */
@@ -1670,7 +1665,7 @@ void *worker_main(void *arg)
     worker_t *w = arg;
     const stress_opts_t *o = &g_run.o;
     tls_w = w;
-    w->now = now_s();
+    w->now = stress_now();
     if (o->mode == MODE_SHARED_MAP) {
         w->map = g_run.shared_map;
     } else if ((w->idx & 1) && (IMPL->caps & ACC_CAP_DEFAULT_MAP) &&
@@ -1701,7 +1696,7 @@ void *worker_main(void *arg)
     uint64_t beat = 0;
     int finished = 0;
     for (;;) {
-        w->now = now_s();
+        w->now = stress_now();
         w->activity = 0;
         if (!finished && o->iterations > 0 && (long)w->opened >= o->iterations) {
             finished = 1;
