@@ -135,7 +135,8 @@ void stress_arm_crash_report(void)
     crash_len = (size_t)snprintf(crash_msg, sizeof crash_msg,
                                  "achat-stress: seed 0x%016llx; reproduce "
                                  "with:\n  %s\n",
-                                 (unsigned long long)g_run.o.seed, g_run.repro);
+                                 (unsigned long long)g_run.o.seed,
+                                 g_run.repro);
     if (crash_len >= sizeof crash_msg)
         crash_len = sizeof crash_msg - 1;
 #ifdef STRESS_SANITIZED

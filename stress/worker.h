@@ -1,5 +1,6 @@
 /* worker.h: a stress thread as main.c sees it: made, run, counted, freed.
- * The rest of the worker (worker_int.h) stays inside the worker's files. */
+ * The rest of the worker (chan.h and the headers of its parts) stays inside
+ * the worker's files. */
 #ifndef STRESS_WORKER_H
 #define STRESS_WORKER_H
 
