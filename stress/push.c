@@ -58,7 +58,8 @@ static void push_producer(chan_t *c, size_t total)
     p->next = c->prods;
     c->prods = p;
     c->prod_out++;
-    acc_producer_t ap = {p->chunks, p->lens, n, ev_released, p};
+    acc_producer_t ap = {.chunks = p->chunks, .lens = p->lens, .n = n,
+                         .released = ev_released, .pctx = p};
     int rc = IMPL->push_producer(c->ch, &ap);
     if (rc != 0)
         cfail(c, "push_producer of %zu bytes on an open channel failed: %s",
