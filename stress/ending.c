@@ -30,15 +30,22 @@ static int ending_due(const chan_t *c)
     return go;
 }
 
-/* peer-eof and peer-fin: once both streams are drained to a record
- * boundary, the peer ends, and every byte must have arrived exactly. */
-static void end_by_peer(chan_t *c)
+/* The first step of an exact ending: no new traffic either way, and the up
+ * stream completed to a record boundary. */
+static void stop_traffic(chan_t *c)
 {
     if (c->step == 0) {
         c->up_stop = c->down_stop = 1;
         finish_up(c);
         c->step = 1;
     }
+}
+
+/* peer-eof and peer-fin: once both streams are drained to a record
+ * boundary, the peer ends, and every byte must have arrived exactly. */
+static void end_by_peer(chan_t *c)
+{
+    stop_traffic(c);
     if (c->step == 1 && c->impl_open && down_idle(c) && up_complete(c)) {
         /* peer-fin closes outright: the channel may see a hangup with
          * input still unread, which it must deliver first (CQ3). */
@@ -74,11 +81,7 @@ static int victim_drained(chan_t *c)
  * send all it has queued, then close. */
 static void end_close_when_done(chan_t *c)
 {
-    if (c->step == 0) {
-        c->up_stop = c->down_stop = 1;
-        finish_up(c);
-        c->step = 1;
-    }
+    stop_traffic(c);
     if (c->step == 1 && c->impl_open && down_idle(c) && down_delivered(c)) {
         c->peer_wr = 0;
         int rc = IMPL->close_when_done(c->ch);
