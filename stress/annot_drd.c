@@ -1,6 +1,6 @@
 /* annot_drd.c: the DRD half of the driver's annotations (see annot_hg.c for
  * why the two tools' headers live in separate files). */
-#include "stress.h"
+#include "annot.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/drd.h>)

@@ -2,7 +2,7 @@
  * DRD define the same ANNOTATE_* macro names differently, so each tool's
  * header gets its own file.  A client request is a few no-op instructions
  * outside valgrind, so the plain build carries it at no cost. */
-#include "stress.h"
+#include "annot.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/helgrind.h>)

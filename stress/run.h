@@ -1,8 +1,8 @@
-/* stress.h: what the parts of the multi-thread stress driver (achat-stress)
- * share: options, the run-wide state every thread sees, exit codes, and the
- * entry points of the worker, the oracle's reporting and the annotations. */
-#ifndef STRESS_H
-#define STRESS_H
+/* run.h: what every part of the stress driver (achat-stress) shares: the
+ * options, the run-wide state every thread sees, the exit codes, and the
+ * one way a run ends early (a violation, a harness error, a crash). */
+#ifndef STRESS_RUN_H
+#define STRESS_RUN_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +10,14 @@
 #include <stdint.h>
 
 #include "acc_adapter.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STRESS_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STRESS_SANITIZED 1
+#endif
+#endif
 
 /* Exit codes (suites.md 8.5): 0 clean, 1 integrity violation, 2 usage,
  * 99 harness.  Detectors use their own codes (TSan 66, ASan 86, ...). */
@@ -67,34 +75,20 @@ typedef struct run {
 
 extern run_t g_run;
 
-/* worker.c */
-worker_t *worker_new(int idx);
-void *worker_main(void *arg);
-void worker_free(worker_t *w);
-/* Totals of the finished workers, for the summary line. */
-typedef struct totals {
-    uint64_t records, channels, strays;
-    uint64_t picked;    /* channels whose kind was drawn, TCP or not */
-    uint64_t tcp_tries; /* of them, a TCP kind was drawn */
-    uint64_t fallbacks; /* of those, fell back to a socketpair */
-} totals_t;
-void worker_totals(const worker_t *w, totals_t *t);
+/* The names --mode takes, indexed by enum stress_mode. */
+extern const char *const stress_mode_names[3];
 
-/* main.c: report and end the run.  idx is the reporting thread (-1: main). */
+/* Report and end the run.  idx is the reporting thread (-1: main). */
 _Noreturn void stress_violation(int idx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 _Noreturn void stress_harness(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
-/* annot_hg.c, annot_drd.c: tell Helgrind / DRD that [p, p+n) holds C11
- * atomics (they do not model atomics and would report every access). */
-void annot_atomic_hg(const volatile void *p, size_t n);
-void annot_atomic_drd(const volatile void *p, size_t n);
+/* Makes a crash (or, in a sanitizer build, the sanitizer's report) end
+ * with the seed and g_run.repro, which must be set by then. */
+void stress_arm_crash_report(void);
 
-static inline void annot_atomic(const volatile void *p, size_t n)
-{
-    annot_atomic_hg(p, n);
-    annot_atomic_drd(p, n);
-}
+/* Seconds on the monotonic clock. */
+double stress_now(void);
 
-#endif /* STRESS_H */
+#endif /* STRESS_RUN_H */
