@@ -6,6 +6,7 @@
 
 #include "dispatcher.h"
 #include "events.h"
+#include "interest.h"
 
 static int want(int (*pred)(ac_disp_t *, void *), ac_disp_t *d)
 {
@@ -74,7 +75,7 @@ static void disp_ready(ac__io_t *io, unsigned asked, unsigned ev)
 void ac__disp_refresh(ac_disp_t *d)
 {
     if (ac__disp_open(d) && !d->io.asks)
-        ac__map_interest(d->io.map, &d->io, disp_interest(&d->io));
+        ac__interest_set(d->io.map, &d->io, disp_interest(&d->io));
 }
 
 static int disp_close(ac__io_t *io)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "handle.h"
+#include "interest.h"
 
 int ac_disp_close(ac_disp_t *d)
 {
@@ -14,7 +15,7 @@ int ac_disp_close(ac_disp_t *d)
     if (d->state == AC__CLOSED)
         return -EBADF;
     if (d->state == AC__OPEN) {
-        ac__map_del(d->io.map, &d->io);
+        ac__interest_unregister(d->io.map, &d->io);
         if (!d->io.fd_lost)
             close(d->io.fd); /* EBADF/ENOTCONN change nothing: it is closed */
         if (d->spare_fd >= 0)

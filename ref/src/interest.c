@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "map.h"
+#include "interest.h"
 
 static int stateful(const ac_map_t *map)
 {
@@ -57,7 +57,7 @@ static void mark_dirty(ac_map_t *map, ac__io_t *io)
     }
 }
 
-void ac__map_interest(ac_map_t *map, ac__io_t *io, unsigned ev)
+void ac__interest_set(ac_map_t *map, ac__io_t *io, unsigned ev)
 {
     if (ev == io->interest)
         return;
@@ -66,22 +66,29 @@ void ac__map_interest(ac_map_t *map, ac__io_t *io, unsigned ev)
         mark_dirty(map, io);
 }
 
-void ac__interest_add(ac_map_t *map, ac__io_t *io)
+int ac__interest_register(ac_map_t *map, ac__io_t *io)
 {
+    int rc = ac__map_add(map, io);
+    if (rc < 0)
+        return rc;
     io->interest = 0;
     io->dirty = 0;
     if (io->asks)
         list_push(&map->asking, io);
+    return 0;
 }
 
-void ac__interest_del(ac_map_t *map, ac__io_t *io)
+void ac__interest_unregister(ac_map_t *map, ac__io_t *io)
 {
+    if (map == NULL || !ac__map_holds(map, io))
+        return;
     if (io->asks)
         list_drop(&map->asking, io);
     else if (io->dirty)
         list_drop(&map->dirty, io);
     io->dirty = 0;
     note(map, io, 0);
+    ac__map_del(map, io);
 }
 
 void ac__interest_rebase(ac_map_t *map)

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "map.h"
+#include "interest.h"
 
 static int use_backend(ac_map_t *map, const ac_backend_t *b)
 {

@@ -125,7 +125,6 @@ int ac__map_add(ac_map_t *map, ac__io_t *io)
     map->byfd[fd] = io;
     map->count++;
     io->serial = ++map->serials;
-    ac__interest_add(map, io);
     return 0;
 }
 
@@ -136,7 +135,6 @@ void ac__map_del(ac_map_t *map, ac__io_t *io)
         return;
     map->byfd[io->fd] = NULL;
     map->count--;
-    ac__interest_del(map, io);
     /* A lost fd's number may name another socket by now: leave it. */
     if (map->backend && map->backend->forget && !io->fd_lost)
         map->backend->forget(map->bstate, io->fd);

@@ -33,7 +33,7 @@ struct ac__io {
     uint64_t serial;        /* which registration of its map this is */
     unsigned interest;      /* what it watches, as the backend was told */
     unsigned asks : 1;      /* its interest runs user code: asked each pass;
-                               else known, and set by ac__map_interest */
+                               else known, and set by ac__interest_set */
     unsigned dirty : 1;     /* interest changed since the backend heard */
     unsigned fd_lost : 1;   /* fd closed behind our back: its number may be
                                someone else's now, never close or forget it */
@@ -88,21 +88,6 @@ static inline int ac__map_holds(const ac_map_t *map, const ac__io_t *io)
     return io->fd >= 0 && (size_t)io->fd < map->nbyfd &&
            map->byfd[io->fd] == io;
 }
-/* interest.c: what each registration watches.  A registration that does
- * not ask has its interest set here whenever it changes; a stateful
- * backend hears of every change once, at the start of the next pass. */
-void ac__map_interest(ac_map_t *map, ac__io_t *io, unsigned ev);
-/* A registration joins or leaves what the map watches. */
-void ac__interest_add(ac_map_t *map, ac__io_t *io);
-void ac__interest_del(ac_map_t *map, ac__io_t *io);
-/* The map's backend became b: a stateful one must hear everything. */
-void ac__interest_rebase(ac_map_t *map);
-/* Phase 1 of a pass: fills map->watch with what to watch (every
- * registration for a stateless backend; for a stateful one only those
- * that ask, after telling it every change) and sets *n.  Returns 0 or a
- * negative errno. */
-int ac__interest_snapshot(ac_map_t *map, size_t *n);
-
 /* A handle freed during a pass waits here until the pass ends. */
 void ac__map_bury(ac_map_t *map, ac__io_t *io);
 void ac__map_reap(ac_map_t *map);

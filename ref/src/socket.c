@@ -9,6 +9,7 @@
 
 #include "dispatcher.h"
 #include "events.h"
+#include "interest.h"
 #include "socket.h"
 
 /* A handle can take a socket once: a closed channel stays closed. */
@@ -28,7 +29,7 @@ static int can_take_socket(const ac_disp_t *d)
 static int attach(ac_disp_t *d, int fd)
 {
     d->io.fd = fd;
-    int rc = ac__map_add(d->io.map, &d->io);
+    int rc = ac__interest_register(d->io.map, &d->io);
     if (rc < 0) {
         d->io.fd = -1;
         return rc;

@@ -62,6 +62,7 @@ START_TEST(test_switch_backend_keeps_output)
         }
     }
     ck_assert_int_eq(p.records, 3 * backend_count());
+    ac_chat_free(c);
     ck_assert_int_eq(ac_map_free(map), 0);
     close(sv[1]);
 }
@@ -79,7 +80,7 @@ START_TEST(test_user_predicate_asked_each_pass)
     int sv[2];
     make_pair(sv);
     probe_t p = {0};
-    (void)chat_on(map, sv[0], &ops, &p);
+    ac_chat_t *c = chat_on(map, sv[0], &ops, &p);
     peer_write(sv[1], "r\n", 2);
     for (int i = 1; i <= 3; i++) {
         ck_assert_int_eq(ac_poll(map, 0, b), 0);
@@ -89,6 +90,7 @@ START_TEST(test_user_predicate_asked_each_pass)
     ck_assert_int_eq(ac_poll(map, 1000, b), 1);
     ck_assert_int_eq(p.asked, 4);
     ck_assert_int_eq(p.records, 1);
+    ac_chat_free(c);
     ck_assert_int_eq(ac_map_free(map), 0);
     close(sv[1]);
 }
@@ -123,6 +125,8 @@ START_TEST(test_push_from_other_handler)
     char buf[16];
     ck_assert_uint_eq(peer_read(t[1], buf, sizeof(buf)), 8);
     ck_assert_int_eq(memcmp(buf, "relayed\n", 8), 0);
+    ac_chat_free(relay);
+    ac_chat_free(target);
     ck_assert_int_eq(ac_map_free(map), 0);
     close(a[1]);
     close(t[1]);
