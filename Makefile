@@ -53,8 +53,7 @@ VALGRIND = valgrind -q --error-exitcode=88 --leak-check=full \
            --errors-for-leak-kinds=definite,indirect,possible --track-fds=no
 
 .PHONY: all lib examples tests deps check unit memcheck sanitize \
-        conformance acc-run examples-check readme-check install-check selftest clang-build matrix-page-check case-errors-check neutrality-check \
-        messages-check catalogue-check \
+        examples-check readme-check install-check clang-build \
         install clean help
 .DEFAULT_GOAL := all
 
@@ -63,21 +62,50 @@ lib: $(LIB)
 examples: $(EXAMPLES)
 tests: $(UNIT)
 
+# Every user-facing target, grouped; scripts/readme_check.py fails when a
+# target of any make file is neither here nor in HELP_INTERNAL.
+HELP_INTERNAL := deps bench-deps fuzz-deps stress-bin stress-build-plain \
+    stress-build-tsan stress-build-asan fuzz-impl-bins help
 help:
-	@echo "make              library and examples in build/"
-	@echo "make check        every test (unit, valgrind, ASan+UBSan, conformance)"
-	@echo "make conformance  the conformance suite against the reference"
-	@echo "make install PREFIX=/usr/local"
-	@echo "make stress       stress matrix: threads x backends x detectors (STRESS_SECONDS=5)"
-	@echo "make fuzz         fuzz campaigns of every harness + summary (FUZZ_SECONDS=60; FUZZ_ARGS=--afl adds AFL++)"
-	@echo "make fuzz-build   the fuzz harnesses: standalone, libFuzzer, AFL++ (if installed)"
-	@echo "make fuzz-replay  replay fuzz corpora and regressions, plain and under valgrind"
-	@echo "make fuzz-smoke   a short libFuzzer run of the framing harness (FUZZ_SMOKE_SECONDS=30)"
-	@echo "make fuzz-oss     fuzz/build.sh as OSS-Fuzz runs it, into build/fuzz/oss"
-	@echo "make fuzz IMPL=d  fuzz campaigns of implementation d through its adapter"
-	@echo "make fuzz-impl-smoke [IMPL=d]  replay + seeded random differential + short runs"
-	@echo "make stress IMPL=d             the stress matrix against implementation d"
-	@echo "make neutrality-check          conformance, stress, fuzz through a renamed reference"
+	@echo "Build"
+	@echo "  make [all]          library and examples in build/ (lib, examples, tests: parts)"
+	@echo "  make lib | examples | tests"
+	@echo "  make clang-build    the same sources under clang, warning-free"
+	@echo "  make install PREFIX=/usr/local     make clean"
+	@echo "Tests"
+	@echo "  make check          every test below, step by step, with step times"
+	@echo "  make unit           libcheck unit tests; memcheck: under valgrind; sanitize: ASan+UBSan"
+	@echo "  make memcheck | sanitize"
+	@echo "  make examples-check the examples served for real (echo, rawecho, get)"
+	@echo "  make readme-check   README's example compiled and run; its layout table complete"
+	@echo "  make install-check  install used through pkg-config"
+	@echo "Conformance (IMPL=dir: any adapter directory; default the reference)"
+	@echo "  make conformance    the suite and its report; acc-run: only the runner"
+	@echo "  make acc-run | reports-check | case-errors-check | messages-check | catalogue-check"
+	@echo "  make selftest       the realistic-bug catalogue, each bug rejected by its case"
+	@echo "  make mutation       every mutant of ref/src; mutation-sample: a seeded few"
+	@echo "  make mutation-sample"
+	@echo "  make agents         agent builds; agents-check: reference and CPython through agents"
+	@echo "  make agents-check | agents-ref | agents-cpython | agents-medusa | agents-clang"
+	@echo "  make medusa         Supervisor's medusa modules into build/medusa"
+	@echo "  make lifetime-check the runner's workers and agents die with it"
+	@echo "  make neutrality-check  conformance, stress, fuzz through a renamed reference"
+	@echo "  make matrix-page-check the matrix page rendered and checked in Chromium"
+	@echo "Stress (IMPL=dir)"
+	@echo "  make stress         threads x backends x detectors (STRESS_SECONDS=5)"
+	@echo "  make stress-check   the short matrix make check runs; stress-build: its binaries"
+	@echo "  make stress-build"
+	@echo "Fuzz (IMPL=dir: fuzz-impl-* and fuzz drive that adapter)"
+	@echo "  make fuzz           campaigns of every harness + summary (FUZZ_SECONDS=60)"
+	@echo "  make fuzz-build     standalone, libFuzzer, AFL++ builds (fuzz-standalone | fuzz-libfuzzer | fuzz-afl)"
+	@echo "  make fuzz-standalone | fuzz-libfuzzer | fuzz-afl | fuzz-seeds"
+	@echo "  make fuzz-replay    corpora and regressions, plain and under valgrind"
+	@echo "  make fuzz-smoke     a short libFuzzer run (FUZZ_SMOKE_SECONDS=30)"
+	@echo "  make fuzz-oss       fuzz/build.sh as OSS-Fuzz runs it"
+	@echo "  make fuzz-impl-smoke | fuzz-impl-build | fuzz-impl-standalone | fuzz-impl-libfuzzer | fuzz-impl-afl"
+	@echo "Bench"
+	@echo "  make bench          every table with ratios to the peers; bench-quick: a smoke run"
+	@echo "  make bench-quick | bench-build"
 
 deps:
 	@scripts/ensure-deps.sh build check
@@ -140,12 +168,12 @@ clang-build:
 # (each run: two servers on two backends, ended by SIGTERM and SIGINT),
 # achat-rawecho, achat-get; once plainly and once under valgrind.
 examples-check: examples
-	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo \
+	python3 ref/examples/echo_check.py --binary $(BUILD)/bin/achat-echo \
 	    --backend poll --also-backend epoll
 ifneq ($(NO_VALGRIND_SAN),)
 	@$(VALGRIND_SKIP)
 else
-	python3 scripts/echo_check.py --binary $(BUILD)/bin/achat-echo --quick \
+	python3 ref/examples/echo_check.py --binary $(BUILD)/bin/achat-echo --quick \
 	    --backend select --also-backend poll --wrap "$(VALGRIND)"
 endif
 
@@ -154,25 +182,6 @@ endif
 readme-check: lib
 	python3 scripts/readme_check.py --cc "$(CC) $(SANFLAGS)" --lib $(LIB) \
 	    --out $(BUILD)/readme
-
-# The suite must reject every bug of the realistic-bug catalogue
-# (conformance/selftest/mutants.txt), each by the case(s) it names; the
-# catalogue's page (docs/bug-catalogue.md) must be the one it generates.
-selftest: deps
-	python3 scripts/selftest.py --check-doc docs/bug-catalogue.md
-	python3 scripts/selftest.py
-
-# No driver treats the reference by its name: the conformance suite, the
-# stress check and the adapter fuzz harnesses through "twin", the reference
-# under another name (conformance/adapters/twin).  The stress part is one
-# backend and one run per canary: the allowance path (helgrind, drd) and the
-# detectors' wiring, not the full check again.
-NEUTRAL_IMPL := conformance/adapters/twin
-neutrality-check: deps
-	@$(MAKE) --no-print-directory IMPL=$(NEUTRAL_IMPL) conformance
-	@$(MAKE) --no-print-directory IMPL=$(NEUTRAL_IMPL) stress-check \
-	    STRESS_ARGS="--backends poll --canary-runs 1"
-	@$(MAKE) --no-print-directory IMPL=$(NEUTRAL_IMPL) fuzz-impl-smoke
 
 # Every test, one step after another; each step's wall time is printed at
 # the end, so a CI log shows where the minutes go.
@@ -191,72 +200,13 @@ check: deps
 	echo "make check: step times:$$times"; \
 	echo "make check: all passed in $$(( $$(date +%s) - t0 )) s"
 
-# The conformance suite, built against IMPL (a directory holding an adapter;
-# an optional impl.mk there sets IMPL_SRCS, IMPL_CFLAGS, IMPL_DEPS, IMPL_LIBS,
-# and ACC_IMPL_DEPS/ACC_IMPL_LIBS when the runner links a build of its own:
-# one with the suite's failing allocator, which only the runner provides).
-IMPL ?= conformance/adapters/ref
-IMPL_NAME := $(notdir $(abspath $(IMPL)))
-IMPL_SRCS := $(wildcard $(IMPL)/*.c)
-IMPL_CFLAGS := -I$(IMPL)
-IMPL_DEPS :=
-IMPL_LIBS :=
-ACC_IMPL_DEPS :=
-ACC_IMPL_LIBS :=
--include $(IMPL)/impl.mk
-ACC_LINK_DEPS := $(if $(ACC_IMPL_LIBS),$(ACC_IMPL_DEPS),$(IMPL_DEPS))
-ACC_LINK_LIBS := $(or $(ACC_IMPL_LIBS),$(IMPL_LIBS))
-ACC_BUILD := $(BUILD)/conformance/$(IMPL_NAME)
-ACC_RUN := $(ACC_BUILD)/acc-run
-ACC_SRC := $(wildcard conformance/src/*.c)
-ACC_HDR := $(wildcard conformance/src/*.h conformance/include/*.h)
-ACC_ARGS ?=
-
-$(ACC_RUN): $(ACC_SRC) $(ACC_HDR) $(IMPL_SRCS) $(ACC_LINK_DEPS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iconformance/include -Iconformance/src $(IMPL_CFLAGS) \
-	    $(CHECK_CFLAGS) $(ACC_SRC) $(IMPL_SRCS) -o $@ $(ACC_LINK_LIBS) \
-	    $(CHECK_LIBS) $(LDFLAGS_ALL)
-
-acc-run: deps $(ACC_RUN)
-
-conformance: deps
-	@$(MAKE) --no-print-directory $(ACC_RUN)
-	$(ACC_RUN) --coverage --tap $(ACC_BUILD)/report.tap \
-	    --junit $(ACC_BUILD)/report.xml --json $(ACC_BUILD)/report.json $(ACC_ARGS)
-
-# The reports of that run: JUnit XML valid, TAP and JSON in agreement.
-.PHONY: reports-check
-# Validates the reports `make conformance` wrote (runs it first if none).
-reports-check: acc-run
-	@test -f $(ACC_BUILD)/report.json || $(MAKE) --no-print-directory conformance
-	python3 scripts/check_reports.py --dir $(ACC_BUILD) --self-test --runner $(ACC_RUN)
-
-# The case parser refuses bad case files with the file, line and fault.
-case-errors-check: acc-run
-	python3 scripts/test_case_errors.py --runner $(ACC_RUN)
-
-# Failure messages say what the implementation did, on planted bugs.
-messages-check: deps
-	python3 scripts/test_messages.py --build $(BUILD)
-
-# Every citation of CPython's behaviour names an entry of the shipped
-# catalogue (docs/cpython-3.11.md), and no expected failure is "masked".
-catalogue-check:
-	python3 scripts/catalogue_check.py
-
-# The conformance matrix page, rendered in headless Chromium and checked
-# against the numbers it was generated from (a fixture set of reports).
-matrix-page-check:
-	@scripts/ensure-deps.sh browser
-	python3 scripts/test_matrix_page.py --no-real
-
-# Stress and fuzz drivers keep their rules beside their sources.
--include stress/stress.mk
--include fuzz/fuzz.mk
--include conformance/agents/agents.mk
--include ref/bench/bench.mk
--include scripts/mutation.mk
+# Each subsystem keeps its rules beside its sources (conformance first: it
+# defines IMPL, which the stress and fuzz rules take too).
+include conformance/conformance.mk
+include conformance/agents/agents.mk
+include stress/stress.mk
+include fuzz/fuzz.mk
+include ref/bench/bench.mk
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -5,7 +5,7 @@
 # (afl-clang-fast, persistent mode through AFL++'s libFuzzer driver).
 #   make fuzz-replay               corpora + regressions, gcc and valgrind
 #   make fuzz-smoke                a short libFuzzer run of the framing harness
-#   make fuzz FUZZ_SECONDS=600     campaigns and their summary (scripts/fuzz.py)
+#   make fuzz FUZZ_SECONDS=600     campaigns and their summary (fuzz/fuzz.py)
 #   make fuzz IMPL=dir             the same for any implementation, through
 #                                  its conformance adapter
 #   make fuzz-impl-smoke [IMPL=dir] replay, seeded random differential and a
@@ -157,7 +157,7 @@ fuzz-impl-smoke: fuzz-deps
 	$(FUZZ_IMPL_ROOT)/standalone/$(IMPL_NAME)/fuzz_impl_framing -random=$(FUZZ_IMPL_RANDOM) -seed=1
 	$(FUZZ_IMPL_ROOT)/standalone/$(IMPL_NAME)/fuzz_impl_fifo fuzz/corpus/impl_fifo
 	$(FUZZ_IMPL_ROOT)/standalone/$(IMPL_NAME)/fuzz_impl_fifo -random=$(FUZZ_IMPL_RANDOM) -seed=1
-	python3 scripts/fuzz.py --no-build --build-dir $(BUILD) --no-save \
+	python3 fuzz/fuzz.py --no-build --build-dir $(BUILD) --no-save \
 	    --impl $(IMPL) --seconds $(FUZZ_IMPL_SMOKE_SECONDS) $(FUZZ_ARGS)
 
 
@@ -196,17 +196,17 @@ fuzz-replay: $(FUZZ_STANDALONE)
 # is printed with its reproduction and fails the target, but is not
 # written into fuzz/regressions/: make check leaves the source tree alone.
 fuzz-smoke: $(BUILD)/fuzz/libfuzzer/fuzz_framing
-	python3 scripts/fuzz.py --no-build --build-dir $(BUILD) --no-save \
+	python3 fuzz/fuzz.py --no-build --build-dir $(BUILD) --no-save \
 	    --seconds $(FUZZ_SMOKE_SECONDS) --harness framing $(FUZZ_ARGS)
 
 # Time-boxed campaigns per harness with a summary table; see
-# scripts/fuzz.py --help (e.g. FUZZ_ARGS="--afl --update-corpus").  On a
+# fuzz/fuzz.py --help (e.g. FUZZ_ARGS="--afl --update-corpus").  On a
 # fresh machine fuzz-deps installs clang and AFL++ first.
 # With IMPL= on the command line, the campaigns fuzz that implementation
 # through its adapter (the adapter harnesses) instead of the reference's.
 FUZZ_IMPL_ARG = $(if $(filter command line,$(origin IMPL)),--impl $(IMPL))
 fuzz: fuzz-deps
-	python3 scripts/fuzz.py --build-dir $(BUILD) --seconds $(FUZZ_SECONDS) \
+	python3 fuzz/fuzz.py --build-dir $(BUILD) --seconds $(FUZZ_SECONDS) \
 	    --jobs $(FUZZ_JOBS) $(FUZZ_IMPL_ARG) $(FUZZ_ARGS)
 
 fuzz-seeds:

@@ -5,7 +5,7 @@
  * named in LIST (fuzz/known-failures.txt: bugs found and not fixed yet)
  * run in a child process and are reported, never failing the replay.
  * -each runs every input in a child and names each one that fails
- * (scripts/fuzz.py screens corpus additions with it, under valgrind).
+ * (fuzz/fuzz.py screens corpus additions with it, under valgrind).
  * -random=N [-seed=S] [-max_len=M] runs N inputs drawn from a seeded
  * generator instead (up to M bytes, default 512): the seeded random
  * differential that reaches implementations no fuzzing engine can drive

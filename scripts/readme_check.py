@@ -63,6 +63,29 @@ def layout_missing(text):
     return missing
 
 
+def make_targets():
+    """Targets of every make file, and `make help`'s text."""
+    db = subprocess.run(["make", "-pRrq", "-f", "Makefile"], cwd=ROOT,
+                        capture_output=True, text=True).stdout
+    names = set()
+    for line in db.splitlines():
+        m = re.match(r"^([a-z][a-z0-9-]*):(?!=)", line)
+        if m:
+            names.add(m.group(1))
+    hlp = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT,
+                         capture_output=True, text=True).stdout
+    internal = re.search(r"^HELP_INTERNAL := (.*?)(?<!\\)$", db, re.M | re.S)
+    return names, hlp, set(internal.group(1).replace("\\", " ").split()) \
+        if internal else set()
+
+
+def help_missing():
+    """Targets `make help` does not name (internal ones excepted)."""
+    names, hlp, internal = make_targets()
+    said = set(re.findall(r"[a-z][a-z0-9-]*", hlp))
+    return sorted(n for n in names - internal if n not in said)
+
+
 def free_port():
     with socket.socket() as s:  # the kernel's pick, released for the example
         s.bind(("127.0.0.1", 0))
@@ -149,11 +172,14 @@ def main():
         return 2
     blocks = c_blocks(text)
     missing = layout_missing(text)
+    missing += [f"make {t} (a target `make help` does not list)"
+                for t in help_missing()]
     for name in missing:
         log(f"FAIL layout: README's layout table does not name {name}")
     if not missing:
         log("PASS layout: the table names every file of ref/src, every "
-            "top-level directory and every page of docs/")
+            "top-level directory and every page of docs/; make help names "
+            "every target")
     if not blocks:
         log(f"{args.readme} has no ```c block")
         return 2

@@ -38,7 +38,7 @@ static void usage(FILE *f)
 "                   ACC_CAP_DEFAULT_MAP_ONCE (it would hide a real\n"
 "                   first-call race from the detectors)\n"
 "  --list-backends  print the implementation's backends, one a line, and\n"
-"                   exit (scripts/stress.py stresses all of them)\n"
+"                   exit (stress/stress.py stresses all of them)\n"
 "  --list-allowances  print the allowances the implementation declares\n"
 "                   (prime-default-map), one a line, and exit\n"
 "  --version, --help\n"
@@ -50,7 +50,7 @@ static void usage(FILE *f)
 "\n"
 "Exit: 0 clean, 1 integrity violation (message, seed and a command to\n"
 "reproduce it on stderr), 2 usage, 99 harness error.  Sanitizers and\n"
-"valgrind add their own codes (see scripts/stress.py).\n");
+"valgrind add their own codes (see stress/stress.py).\n");
 }
 
 static int parse_kinds(const char *s, unsigned *out)
@@ -173,7 +173,7 @@ static _Noreturn void list_backends(void)
 }
 
 /* Declared by the implementation, never inferred from its name:
- * scripts/stress.py applies exactly these. */
+ * stress/stress.py applies exactly these. */
 static _Noreturn void list_allowances(void)
 {
     const acc_impl_t *im = acc_get_impl();
@@ -302,7 +302,7 @@ void opts_check_impl(void)
 
 /* Appends NAME='value' for each sanitizer option variable that is set, so
  * the printed command runs the detector as this run did.  Under valgrind
- * the tool is not known here; scripts/stress.py prints that wrapper. */
+ * the tool is not known here; stress/stress.py prints that wrapper. */
 static void env_prefix(char *b, size_t cap)
 {
     static const char *const vars[] = {"TSAN_OPTIONS", "ASAN_OPTIONS",

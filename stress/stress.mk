@@ -47,7 +47,7 @@ stress-build-asan:
 
 stress-build: stress-build-plain stress-build-tsan stress-build-asan
 
-STRESS_PY = python3 scripts/stress.py --build $(STRESS_ROOT) \
+STRESS_PY = python3 stress/stress.py --build $(STRESS_ROOT) \
             --impl $(STRESS_IMPL_NAME)
 
 stress: deps

@@ -20,7 +20,7 @@
 # chunkings themselves are the in-process suite's job (make conformance), so
 # by default it compares two of them: as written and random splits.  The
 # other two cost most of the time (every byte a message through the
-# protocol) and add no protocol path; scripts/matrix.py runs all four.
+# protocol) and add no protocol path; conformance/tools/matrix.py runs all four.
 ifndef ACC_AGENTS_MK
 ACC_AGENTS_MK := 1
 
@@ -101,7 +101,7 @@ agents-clang:
 	@$(AGENTS_SUBMAKE) CC=clang BUILD=$(CLANG_BUILD) agents
 
 lifetime-check: agents
-	$(PYTHON) scripts/test_lifetime.py --build $(BUILD) --python "$(PYTHON)"
+	$(PYTHON) conformance/tools/test_lifetime.py --build $(BUILD) --python "$(PYTHON)"
 
 .PHONY: agents agents-ref agents-cpython agents-medusa medusa agents-check agents-clang \
     lifetime-check

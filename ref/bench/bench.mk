@@ -1,7 +1,7 @@
 # bench.mk: the performance benchmarks (included from the top Makefile).
 # `make bench` prints the full table with ratios (several minutes);
 # `make bench-quick` is a smoke run proving every piece works.
-# Knobs: BENCH_ARGS (extra scripts/bench.py options, e.g. --repeat 5).
+# Knobs: BENCH_ARGS (extra ref/bench/bench.py options, e.g. --repeat 5).
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/loadgen $(BENCH_DIR)/ceiling-echo \
@@ -40,7 +40,7 @@ $(BENCH_DIR)/passbench: ref/bench/passbench.c $(LIB)
 	$(call bench_cc,,$(LIB))
 
 bench: bench-build
-	python3 scripts/bench.py --build $(BUILD) $(BENCH_ARGS)
+	python3 ref/bench/bench.py --build $(BUILD) $(BENCH_ARGS)
 
 bench-quick: bench-build
-	python3 scripts/bench.py --build $(BUILD) --quick $(BENCH_ARGS)
+	python3 ref/bench/bench.py --build $(BUILD) --quick $(BENCH_ARGS)

@@ -693,7 +693,8 @@ def parse_args(argv):
     if min(args.conns + args.depth) < 1 or min(args.size) < 3 or \
             args.repeat < 1 or args.duration <= 0:
         ap.error("conns and depth >= 1, size >= 3, repeat >= 1, duration > 0")
-    args.root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args.root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
     args.callgrind_servers = [n for n in (TARGET_SERVER, "achat-poll",
                                           "libevent", "ceiling")
                               if n in args.servers]

@@ -1,4 +1,4 @@
-"""schemata.py: mutant schemata for scripts/mutate.py.  Turns ref/src/*.c and
+"""schemata.py: mutant schemata for conformance/tools/mutate.py.  Turns ref/src/*.c and
 a set of mutants into one instrumented copy of the sources (a test artefact
 in build/, never the shipped library) that holds every mutant at once; the
 one that acts is chosen at run time, so one binary serves the campaign.
@@ -25,7 +25,7 @@ import os
 import re
 
 RUNTIME_H = """\
-/* ac_mut.h: written by scripts/schemata.py.  The run-time choice of the
+/* ac_mut.h: written by conformance/tools/schemata.py.  The run-time choice of the
  * mutant and the coverage markers of a mutant-schemata build of the
  * reference (a test artefact; the shipped library has neither). */
 #ifndef AC_MUT_H
@@ -38,7 +38,7 @@ extern unsigned char ac__mut_hits[];
 """
 
 RUNTIME_C = """\
-/* ac_mut.c: written by scripts/schemata.py.  Reads the mutant id once, when
+/* ac_mut.c: written by conformance/tools/schemata.py.  Reads the mutant id once, when
  * the process starts (the conformance runner forks every run from it, so
  * every run sees the same id), and with AC_MUT_COVERAGE=DIR writes, at each
  * process's exit, the mutation points it reached under the name of the run

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # Statuses a runner reports that mean "this run did not go as expected".
 BAD = ("FAIL", "ERROR", "XPASS")

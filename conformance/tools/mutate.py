@@ -13,8 +13,8 @@ Makes mutants of ref/src/*.c, one small change each:
 Comments, strings, character literals and preprocessor lines are never
 touched.
 
-Every mutant is compiled into one binary (mutant schemata, scripts/
-schemata.py): each function body holding mutants becomes a switch over
+Every mutant is compiled into one binary (mutant schemata,
+conformance/tools/schemata.py): each function body holding mutants becomes a switch over
 copies of it, one per mutant, and the runner's process chooses the copy from
 AC_MUTANT, read once at start.  The original copy carries a marker at every
 mutation point; one whole-suite run of the unmutated build with
@@ -495,7 +495,7 @@ class Campaign:
         suite = self.san_suite_objs if san else self.suite_objs
         libs = " ".join(rel(o) for o in [*suite, *objs])
         write_impl_mk(impl_dir, deps=libs, libs=f"{libs} {extra_libs}".strip(),
-                      comment="Written by scripts/mutate.py: the suite's objects and the "
+                      comment="Written by conformance/tools/mutate.py: the suite's objects and the "
                               "reference's adapter\nlinked with a mutant-schemata (or one "
                               "mutant's) build of the reference;\nbuild with ACC_SRC= on "
                               "make's command line.")

@@ -29,10 +29,10 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CATALOGUE = "docs/cpython-3.11.md"
 SPEC = "docs/spec.md"
-SELF = "scripts/catalogue_check.py"   # its own text names what it refuses
+SELF = "conformance/tools/catalogue_check.py"   # its own text names what it refuses
 # Fuzz corpora are inputs (the case-parser seeds are old copies of case
 # files, kept byte for byte), not documents that cite anything.
 SKIP_DIRS = ("fuzz/corpus/",)
@@ -40,7 +40,7 @@ SKIP_DIRS = ("fuzz/corpus/",)
 # a protocol line under test, a clause the runner must refuse.
 NOT_CITATIONS = {
     "conformance/agents/tests/test_proto.c": {"Q1"},
-    "scripts/test_case_errors.py": {"Q77"},
+    "conformance/tools/test_case_errors.py": {"Q77"},
 }
 CAT_ID = re.compile(r"(?<![A-Za-z0-9_])(C[LDTPMEQV]\d+)(?![A-Za-z0-9_])")
 OLD_ID = re.compile(r"(?<![A-Za-z0-9_-])([QV]\d+)(?![A-Za-z0-9_])")

@@ -1,5 +1,5 @@
-# scripts/mutation.mk: mutation testing of the reference against the
-# conformance suite (scripts/mutate.py).  Included by the top Makefile.
+# conformance/tools/mutation.mk: mutation testing of the reference against the
+# conformance suite (conformance/tools/mutate.py).  Included by the top Makefile.
 #   make mutation          the whole campaign: every mutant of ref/src/*.c,
 #                          all held in one mutant-schemata build (the mutant
 #                          is chosen at run time), each run only on the
@@ -31,11 +31,11 @@ MUTATION_SAMPLE_TARGET ?= 70
 MUTATION_ARGS ?=
 
 mutation: deps
-	python3 scripts/mutate.py --jobs $(MUTATION_JOBS) --unit \
+	python3 conformance/tools/mutate.py --jobs $(MUTATION_JOBS) --unit \
 	    --min-score $(MUTATION_TARGET) $(MUTATION_ARGS)
 
 mutation-sample: deps
-	python3 scripts/mutate.py --sample $(MUTATION_SAMPLE) --seed $(MUTATION_SEED) \
+	python3 conformance/tools/mutate.py --sample $(MUTATION_SAMPLE) --seed $(MUTATION_SEED) \
 	    --jobs $(MUTATION_JOBS) --min-score $(MUTATION_SAMPLE_TARGET) --baseline-runs 1 \
 	    --build build/mutation-sample $(MUTATION_ARGS)
 

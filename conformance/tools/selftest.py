@@ -298,13 +298,13 @@ def write_doc(entries, path, src):
     lines = [
         "# Realistic-bug catalogue",
         "",
-        f"Generated from `{src}` by `python3 scripts/selftest.py --doc {path}`;",
+        f"Generated from `{src}` by `python3 conformance/tools/selftest.py --doc {path}`;",
         "do not edit by hand. `make selftest` plants each bug in the reference, one",
         "at a time, and runs only the case(s) named as its catchers, which must",
         "reject it (and pass on the unpatched reference). The bugs are porting",
         "mistakes, not operator swaps: what CPython's asyncore/asynchat, medusa and",
         "libevent got wrong over the years, and what a sentence of docs/spec.md",
-        "invites an implementer to get wrong. `python3 scripts/selftest.py --full`",
+        "invites an implementer to get wrong. `python3 conformance/tools/selftest.py --full`",
         "runs the whole suite against each bug instead and lists every case that",
         "rejects it. The entry format is at the head of the catalogue file. A bug",
         "no case rejects yet stays listed as a known survivor with the reason, and",
@@ -367,7 +367,7 @@ def main():
             return 0
         with open(args.check_doc, encoding="utf-8") as f:
             if f.read() != text + "\n":
-                print(f"selftest: {args.check_doc} is stale: run scripts/selftest.py "
+                print(f"selftest: {args.check_doc} is stale: run conformance/tools/selftest.py "
                       f"--doc {args.check_doc}", file=sys.stderr)
                 return 1
         return 0
