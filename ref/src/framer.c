@@ -15,6 +15,10 @@
  * at most this long and needs no allocation at all. */
 #define INLINE_TERM 16
 
+/* Terminators up to this long are searched by their first byte (find_term)
+ * and framed record by record in place (run_short). */
+#define SHORT_TERM 16
+
 /* Where the terminator, the held bytes and the scratch space live: the
  * struct's inline array while they fit, else one heap block sized for the
  * terminator in force.  The scratch is where held_step joins the held bytes
@@ -42,6 +46,7 @@ struct ac_framer {
     size_t limit, reclen;   /* input limit and current record length */
     int err;                /* sticky AC_ETOOBIG */
     unsigned gen;           /* bumped by discard: stops a feed */
+    unsigned setting;       /* bumped by discard and every terminator set */
     int feeding;
     unsigned char inl[INLINE_TERM * 4]; /* term | held | scratch (x2) */
 };
@@ -136,6 +141,7 @@ int ac_framer_set_terminator(ac_framer_t *f, const void *term, size_t len)
         return rc;
     f->tlen = len;
     f->kind = AC_TERM_STRING;
+    f->setting++;
     return 0;
 }
 
@@ -147,6 +153,7 @@ int ac_framer_set_count(ac_framer_t *f, uint64_t count)
         return ac_framer_set_none(f);
     f->count = count;
     f->kind = AC_TERM_COUNT;
+    f->setting++;
     return 0;
 }
 
@@ -156,6 +163,7 @@ int ac_framer_set_none(ac_framer_t *f)
         return -EINVAL;
     f->kind = AC_TERM_NONE;
     f->count = 0;
+    f->setting++;
     return 0;
 }
 
@@ -195,6 +203,7 @@ void ac_framer_discard(ac_framer_t *f)
     f->reclen = 0;
     f->err = 0;
     f->gen++;
+    f->setting++;
 }
 
 /* T16: the overflow ends the record; a count left over from it would frame
@@ -273,7 +282,7 @@ static const unsigned char *find_term(const ac_framer_t *f,
 {
     const unsigned char *t = f->st.term, *end = p + n;
     size_t tlen = f->tlen;
-    if (tlen > 16)
+    if (tlen > SHORT_TERM)
         return memmem(p, n, t, tlen);
     while ((p = memchr(p, t[0], (size_t)(end - p))) != NULL) {
         if ((size_t)(end - p) < tlen)
@@ -288,6 +297,75 @@ static const unsigned char *find_term(const ac_framer_t *f,
     return NULL;
 }
 
+/* No match in p[0:n]: the longest terminator prefix it ends with is held,
+ * the rest collected.  Returns n. */
+static size_t hold_tail(ac_framer_t *f, const unsigned char *p, size_t n)
+{
+    size_t k = prefix_at_end(f, p, n);
+    unsigned gen = f->gen;
+    collect(f, p, n - k);
+    if (!f->err && gen == f->gen) { /* collect may have discarded */
+        memcpy(f->st.held, p + n - k, k);
+        f->nheld = k;
+    }
+    return n;
+}
+
+/* The common case, a short terminator and records shorter than a read:
+ * every record that lies whole in p[0:n] goes to the callbacks in place,
+ * as one collect and one found, with none of collect()'s bookkeeping.  A
+ * record can overflow the limit only through its collect, and err can
+ * only be set there, so a record within the limit needs neither reclen
+ * nor err.  The callbacks may set another terminator (even in the same
+ * storage), a count or none for the bytes after the record, or discard:
+ * each of those bumps f->setting, and the run ends there so that step()
+ * starts again under the new setting.  A record over the limit ends the
+ * run too, for step() to report.  When no match is left the tail is held
+ * here, where it was just searched, not searched again.  Returns the
+ * bytes consumed. */
+static size_t run_short(ac_framer_t *f, const unsigned char *p, size_t n)
+{
+    const unsigned char *q = p, *end = p + n;
+    const unsigned setting = f->setting, gen = f->gen;
+    const unsigned char *t = f->st.term;
+    const size_t tlen = f->tlen;
+    for (;;) {
+        /* find_term's loop, here so that it stays inline */
+        const unsigned char *m = q;
+        for (;; m++) {
+            m = memchr(m, t[0], (size_t)(end - m));
+            if (m == NULL || (size_t)(end - m) < tlen)
+                return (size_t)(q - p) + hold_tail(f, q, (size_t)(end - q));
+            size_t k = 1;
+            while (k < tlen && m[k] == t[k])
+                k++;
+            if (k == tlen)
+                break;
+        }
+        size_t i = (size_t)(m - q);
+        if (f->limit && (f->reclen > f->limit || i > f->limit - f->reclen))
+            break;
+        const unsigned char *rec = q;
+        q = m + tlen;
+        if (i > 0 && f->cbs.collect) {
+            f->cbs.collect(f->ud, rec, i);
+            /* a terminator set here still lets found run: only a discard
+             * (or close, T13) ends the record unreported */
+            if (f->setting != setting && f->gen != gen)
+                break;
+        }
+        f->reclen = 0;
+        if (f->cbs.found) {
+            f->cbs.found(f->ud);
+            if (f->setting != setting)
+                break;
+        }
+        if (q == end)
+            break;
+    }
+    return (size_t)(q - p);
+}
+
 /* One step over p[0:n], which holds everything left of this feed.
  * Returns the bytes it consumed; a partial match at the end is held. */
 static size_t step(ac_framer_t *f, const unsigned char *p, size_t n)
@@ -298,6 +376,12 @@ static size_t step(ac_framer_t *f, const unsigned char *p, size_t n)
     }
     if (f->kind == AC_TERM_COUNT)
         return count_step(f, p, n);
+    if (f->tlen <= SHORT_TERM) {
+        size_t k = run_short(f, p, n);
+        if (k > 0)
+            return k;
+        /* else the first record is over the limit: collect() says so */
+    }
     const unsigned char *m = find_term(f, p, n);
     if (m != NULL) {
         /* found may set another terminator: consume the one that matched */
@@ -308,14 +392,7 @@ static size_t step(ac_framer_t *f, const unsigned char *p, size_t n)
             found(f);
         return i + tlen;
     }
-    size_t k = prefix_at_end(f, p, n);
-    unsigned gen = f->gen;
-    collect(f, p, n - k);
-    if (!f->err && gen == f->gen) { /* collect may have discarded */
-        memcpy(f->st.held, p + n - k, k);
-        f->nheld = k;
-    }
-    return n;
+    return hold_tail(f, p, n);
 }
 
 /* One step over held + data.  The held bytes are joined with just enough

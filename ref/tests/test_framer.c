@@ -1286,6 +1286,252 @@ START_TEST(linear_false_prefixes)
 }
 END_TEST
 
+/* ---------------------------------------------------- the fast path -- */
+
+/* Records that lie whole in one feed go to the callbacks straight from the
+ * caller's buffer (run_short); these inputs are long enough to hold many
+ * of them, so every cut mixes that path with the held-bytes one. */
+START_TEST(fast_path_against_model)
+{
+    static const char *const terms[] = {"\r\n", "\n", "abab", "qqq", "aab",
+                                        "0123456789abcdef", "0123456789abcdefg"};
+    const uint32_t seed = 0xfa57u;
+    uint32_t s = seed;
+    for (int round = 0; round < 28; round++) {
+        const char *t = terms[round % 7];
+        size_t tl = strlen(t);
+        unsigned char in[300];
+        size_t n = 0;
+        /* records of 0..80 bytes over a small alphabet (false prefixes and
+         * overlaps), each ended by the terminator, then a random tail */
+        while (n + 80 + tl < sizeof(in)) {
+            size_t len = lcg(&s) % 81;
+            for (size_t i = 0; i < len; i++)
+                in[n++] = (unsigned char)"abq\r\n0"[lcg(&s) % 6];
+            memcpy(in + n, t, tl);
+            n += tl;
+        }
+        size_t tail = lcg(&s) % (sizeof(in) - n + 1);
+        for (size_t i = 0; i < tail; i++)
+            in[n++] = (unsigned char)t[lcg(&s) % tl];
+        char id[64];
+        snprintf(id, sizeof(id), "fast seed %#x round %d", (unsigned)seed,
+                 round);
+        check_model(id, t, tl, in, n);
+    }
+}
+END_TEST
+
+/* The outcome of framing in[0:n] under t until the k-th record, then
+ * under a (string, count or none) set inside that found.  Naive. */
+static void model_switch(const unsigned char *in, size_t n, const char *t,
+                         int k, const act_t *a, buf_t *out)
+{
+    size_t tl = strlen(t), pos = 0;
+    buf_put(out, "records [", 9);
+    for (int r = 0; r < k; r++) {
+        size_t i = pos;
+        while (memcmp(in + i, t, tl) != 0)
+            i++;
+        if (r)
+            buf_put(out, ", ", 2);
+        render(out, in + pos, i - pos);
+        pos = i + tl;
+    }
+    if (a->op == OP_STRING) {
+        buf_t rest = {0};
+        model(in + pos, n - pos, (const unsigned char *)a->str.p, a->str.n,
+              &rest);
+        /* "records [" + what model found after the switch */
+        const char *body = (const char *)rest.p + 9;
+        if (body[0] != ']')
+            buf_put(out, ", ", 2);
+        buf_put(out, body, strlen(body));
+        buf_free(&rest);
+        return;
+    }
+    uint64_t left = 0;
+    if (a->op == OP_COUNT && n - pos >= a->count) {
+        buf_put(out, ", ", 2);
+        render(out, in + pos, (size_t)a->count);
+        pos += (size_t)a->count;
+    } else if (a->op == OP_COUNT) {
+        left = a->count - (n - pos);
+    }
+    buf_put(out, "] pending ", 10);
+    render(out, in + pos, n - pos);
+    buf_put(out, " held \"\" term ", 14);
+    describe_term(out, left ? AC_TERM_COUNT : AC_TERM_NONE, NULL, 0, left);
+}
+
+/* found_terminator setting another terminator, a count or none in the
+ * middle of a run of records: the new setting frames the bytes right after
+ * the record, whatever the cuts.  "\r\n" to "\n" rewrites the terminator in
+ * the same storage; to 17 bytes it leaves the fast path. */
+START_TEST(fast_path_switch_in_found)
+{
+    static const act_t acts[] = {
+        STR("\n"), STR("\r\n"), STR("c\r"), STR("0123456789abcdefg"),
+        CNT(5), CNT(1), CNT(100000), NONE,
+    };
+    buf_t in = {0};
+    for (int r = 0; r < 30; r++)
+        buf_fmt(&in, "rec%02d-abc\r\n", r); /* 12 bytes, NUL cut below */
+    in.n = strlen((char *)in.p);
+    for (size_t a = 0; a < sizeof(acts) / sizeof(acts[0]); a++) {
+        for (int k = 1; k <= 7; k += 3) {
+            vec_t v = {.id = "switch in found",
+                       .term = STR("\r\n"),
+                       .chunk = {{(const char *)in.p, in.n, 0}},
+                       .react = {{k, acts[a]}}};
+            char id[48];
+            snprintf(id, sizeof(id), "switch %zu at %d", a, k);
+            v.id = id;
+            buf_t want = {0};
+            model_switch(in.p, in.n, "\r\n", k, &acts[a], &want);
+            buf_put(&want, "", 1);
+            check_modes(&v, &in, (char *)want.p);
+            buf_free(&want);
+        }
+    }
+    buf_free(&in);
+}
+END_TEST
+
+/* A record within the limit goes by, the first one over it fails the feed
+ * (nothing of it past the limit delivered), however the input is cut. */
+START_TEST(fast_path_limit)
+{
+    buf_t in = {0};
+    for (int r = 0; r < 20; r++)
+        buf_put(&in, "0123456789\r\n", 12); /* exactly the limit */
+    buf_put(&in, "0123456789X\r\nyz\r\n", 17);
+    for (size_t cut = 0; cut <= in.n; cut++) {
+        run_t r;
+        run_init(&r, NULL, "fast limit");
+        ck_assert_int_eq(ac_framer_set_terminator(r.f, "\r\n", 2), 0);
+        ck_assert_int_eq(ac_framer_set_limit(r.f, 10), 0);
+        int rc1 = ac_framer_feed(r.f, in.p, cut);
+        int rc2 = ac_framer_feed(r.f, in.p + cut, in.n - cut);
+        ck_assert_int_eq(rc1, cut > 20 * 12 + 10 ? AC_ETOOBIG : 0);
+        ck_assert_int_eq(rc2, AC_ETOOBIG);
+        ck_assert_int_eq(r.nfound, 20);
+        ck_assert_uint_le(r.cur.n, 10);
+        ck_assert_mem_eq(r.cur.p, "0123456789", r.cur.n);
+        run_free(&r);
+    }
+    buf_free(&in);
+}
+END_TEST
+
+typedef struct {
+    run_t r;
+    int at_collect, at_found; /* discard on the n-th call (0: never) */
+    int limit_at;             /* set_limit(3) in the n-th found */
+    int term_at;              /* set_terminator("\n") in the n-th collect */
+} disc_t;
+
+static void disc_collect(void *ud, const void *data, size_t len)
+{
+    disc_t *d = ud;
+    on_collect(&d->r, data, len);
+    if (d->r.ncollect == d->at_collect)
+        ac_framer_discard(d->r.f);
+    if (d->r.ncollect == d->term_at)
+        ck_assert_int_eq(ac_framer_set_terminator(d->r.f, "\n", 1), 0);
+}
+
+static void disc_found(void *ud)
+{
+    disc_t *d = ud;
+    on_found(&d->r);
+    if (d->r.nfound == d->at_found)
+        ac_framer_discard(d->r.f);
+    if (d->r.nfound == d->limit_at)
+        ck_assert_int_eq(ac_framer_set_limit(d->r.f, 3), 0);
+}
+
+static void disc_init(disc_t *d, const char *label)
+{
+    memset(d, 0, sizeof(*d));
+    d->r.label = label;
+    d->r.keep = 1;
+    ac_framer_cbs_t cbs = {disc_collect, disc_found};
+    ck_assert_int_eq(ac_framer_new(&d->r.f, &cbs, d), 0);
+    ck_assert_int_eq(ac_framer_set_terminator(d->r.f, "\r\n", 2), 0);
+}
+
+/* Discard from either callback in the middle of a run stops that feed
+ * there (the rest of it is dropped, held bytes too); the next feed frames
+ * from scratch.  A limit lowered in found fails the next record. */
+START_TEST(fast_path_discard_and_limit_in_callbacks)
+{
+    static const char in[] = "aa\r\nbb\r\ncc\r\ndd\r\nee\r\nff\r\ngg\r";
+    disc_t d;
+    disc_init(&d, "discard in collect");
+    d.at_collect = 3;
+    ck_assert_int_eq(ac_framer_feed(d.r.f, in, sizeof(in) - 1), 0);
+    ck_assert_str_eq((char *)d.r.recs.p, "\"aa\", \"bb\"");
+    ck_assert_int_eq(d.r.ncollect, 3);
+    ck_assert_uint_eq(ac_framer_held(d.r.f, NULL), 0);
+    d.r.cur.n = 0;
+    ck_assert_int_eq(ac_framer_feed(d.r.f, "\nhh\r\n", 5), 0);
+    ck_assert_str_eq((char *)d.r.recs.p, "\"aa\", \"bb\", \"\\nhh\"");
+    run_free(&d.r);
+
+    disc_init(&d, "discard in found");
+    d.at_found = 3;
+    ck_assert_int_eq(ac_framer_feed(d.r.f, in, sizeof(in) - 1), 0);
+    ck_assert_str_eq((char *)d.r.recs.p, "\"aa\", \"bb\", \"cc\"");
+    ck_assert_int_eq(d.r.ncollect, 3);
+    ck_assert_uint_eq(ac_framer_held(d.r.f, NULL), 0);
+    ck_assert_uint_eq(d.r.cur.n, 0);
+    run_free(&d.r);
+
+    /* A terminator set in collect: that record is still found, and the
+     * new terminator frames what follows it. */
+    disc_init(&d, "terminator in collect");
+    d.term_at = 2;
+    ck_assert_int_eq(ac_framer_feed(d.r.f, in, sizeof(in) - 1), 0);
+    ck_assert_str_eq((char *)d.r.recs.p,
+                     "\"aa\", \"bb\", \"cc\\r\", \"dd\\r\", \"ee\\r\", "
+                     "\"ff\\r\"");
+    ck_assert_int_eq(d.r.nfound, 6);
+    run_free(&d.r);
+
+    disc_init(&d, "limit in found");
+    d.limit_at = 2;
+    ck_assert_int_eq(ac_framer_feed(d.r.f, "a\r\nbcd\r\nefg\r\nhijk\r\n", 19),
+                     AC_ETOOBIG);
+    ck_assert_str_eq((char *)d.r.recs.p, "\"a\", \"bcd\", \"efg\"");
+    ck_assert_uint_eq(d.r.cur.n, 0);
+    run_free(&d.r);
+}
+END_TEST
+
+/* Records ending exactly at the end of a feed, and a feed of nothing but
+ * terminators: nothing held, nothing pending. */
+START_TEST(fast_path_edges)
+{
+    run_t r;
+    run_init(&r, NULL, "edges");
+    ck_assert_int_eq(ac_framer_set_terminator(r.f, "\r\n", 2), 0);
+    feed(&r, "a\r\nb\r\n", 6);
+    ck_assert_str_eq((char *)r.recs.p, "\"a\", \"b\"");
+    ck_assert_uint_eq(ac_framer_held(r.f, NULL), 0);
+    ck_assert_uint_eq(r.cur.n, 0);
+    feed(&r, "\r\n\r\n\r\n", 6);
+    ck_assert_str_eq((char *)r.recs.p, "\"a\", \"b\", \"\", \"\", \"\"");
+    ck_assert_int_eq(r.ncollect, 2);
+    feed(&r, "c\r", 2);
+    ck_assert_uint_eq(ac_framer_held(r.f, NULL), 1);
+    feed(&r, "\nd\r\n", 4);
+    ck_assert_str_eq((char *)r.recs.p,
+                     "\"a\", \"b\", \"\", \"\", \"\", \"c\", \"d\"");
+    run_free(&r);
+}
+END_TEST
+
 /* --------------------------------------------------------------- main -- */
 
 static Suite *framer_suite(void)
@@ -1337,6 +1583,15 @@ static Suite *framer_suite(void)
     tcase_add_test(tc, linear_one_byte_records);
     tcase_add_test(tc, linear_two_byte_terminator);
     tcase_add_test(tc, linear_false_prefixes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fast path");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, fast_path_against_model);
+    tcase_add_test(tc, fast_path_switch_in_found);
+    tcase_add_test(tc, fast_path_limit);
+    tcase_add_test(tc, fast_path_discard_and_limit_in_callbacks);
+    tcase_add_test(tc, fast_path_edges);
     suite_add_tcase(s, tc);
     return s;
 }
