@@ -333,13 +333,16 @@ def print_framing(rows, out):
               file=out)
 
 
+# Issue 14: the framer keeps up with a bare memchr scan from 64-byte records
+# on, and stays within 0.8x of it below that, where the two callbacks per
+# record weigh most.
 def framing_targets(rows):
     checks = []
     for r in rows:
-        if r["record"] >= 1024:
-            checks.append((f"framer >= 50% of memchr at {r['record']} B: "
-                           f"{r['framer_vs_memchr']:.2f}",
-                           r["framer_vs_memchr"] >= 0.5))
+        want = 1.0 if r["record"] >= 64 else 0.8
+        checks.append((f"framer >= {want:.1f}x memchr at {r['record']} B: "
+                       f"{r['framer_vs_memchr']:.2f}",
+                       r["framer_vs_memchr"] >= want))
         checks.append((f"framer faster than memmem at {r['record']} B: "
                        f"{r['framer_vs_memmem']:.2f}x",
                        r["framer_vs_memmem"] > 1.0))

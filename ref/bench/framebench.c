@@ -13,7 +13,7 @@ static struct {
     size_t mib, feed;
     int reps;
     const char *sizes;
-} opt = {64, AC_DEFAULT_IN_BUFFER, 7, "16,64,1024,65536"};
+} opt = {64, AC_DEFAULT_IN_BUFFER, 7, "16,64,256,1024,65536"};
 
 typedef struct {
     uint64_t records, bytes;
@@ -128,7 +128,7 @@ static void race(contender_t *c, int nc, const unsigned char *buf, size_t len,
 
 static int usage(FILE *f, int rc)
 {
-    fputs("usage: framebench [--mib N] [--sizes 16,64,1024,65536] "
+    fputs("usage: framebench [--mib N] [--sizes 16,64,256,1024,65536] "
           "[--reps R] [--feed BYTES]\n"
           "Prints one JSON line per record size: GB/s of thread CPU time,\n"
           "best of R runs (default 7).\n", f);
