@@ -311,59 +311,136 @@ static size_t hold_tail(ac_framer_t *f, const unsigned char *p, size_t n)
     return n;
 }
 
+/* The run below meets a record's end in one of two ways.  memchr is the
+ * fastest scan over a long record, but it pays a call and a setup per
+ * record, and each search waits for the last one to end.  Where SSE2 is
+ * there (every x86-64), short records are found instead in windows of 64
+ * bytes taken in turn: one compare gives a bitmask of every byte equal to
+ * the terminator's first, and the records are taken from its bits.  No
+ * byte is read outside the caller's buffer: the last partial window is
+ * left to memchr. */
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define WINDOW 64
+
+/* Bit i set when w[i] == c, for i < 16. */
+static inline uint64_t mask16(const unsigned char *w, __m128i c)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)w);
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, c));
+}
+
+/* Bit i set when w[i] == c, for i < 64. */
+static inline uint64_t window_mask(const unsigned char *w, __m128i c)
+{
+    return mask16(w, c) | mask16(w + 16, c) << 16 | mask16(w + 32, c) << 32 |
+           mask16(w + 48, c) << 48;
+}
+#endif
+
+/* Whether the whole terminator t[0:tlen] starts at m, t[0] being known. */
+static inline int term_at(const unsigned char *m, const unsigned char *end,
+                          const unsigned char *t, size_t tlen)
+{
+    if ((size_t)(end - m) < tlen)
+        return 0;
+    size_t k = 1;
+    while (k < tlen && m[k] == t[k])
+        k++;
+    return k == tlen;
+}
+
+/* Hands a record that lies whole in the buffer to the callbacks.  It can
+ * overflow the limit only through its collect, and err can only be set
+ * there, so a record within the limit needs neither reclen nor err.
+ * Returns nonzero when the run must end: the callbacks set another
+ * terminator (even in the same storage), a count or none for the bytes
+ * after the record, or discarded; each of those bumps f->setting.  A
+ * terminator set in collect still lets that record's found run: only a
+ * discard (or close, T13) ends the record unreported. */
+static inline int deliver(ac_framer_t *f, const unsigned char *rec, size_t i,
+                          unsigned setting, unsigned gen)
+{
+    if (i > 0) {
+        f->cbs.collect(f->ud, rec, i);
+        if (f->setting != setting && f->gen != gen)
+            return 1;
+    }
+    f->reclen = 0;
+    f->cbs.found(f->ud);
+    return f->setting != setting;
+}
+
+static inline int over_limit(const ac_framer_t *f, size_t i)
+{
+    return f->limit && (f->reclen > f->limit || i > f->limit - f->reclen);
+}
+
 /* The common case, a short terminator and records shorter than a read:
  * every record that lies whole in p[0:n] goes to the callbacks in place,
- * as one collect and one found, with none of collect()'s bookkeeping.  A
- * record can overflow the limit only through its collect, and err can
- * only be set there, so a record within the limit needs neither reclen
- * nor err.  The callbacks may set another terminator (even in the same
- * storage), a count or none for the bytes after the record, or discard:
- * each of those bumps f->setting, and the run ends there so that step()
- * starts again under the new setting.  A record over the limit ends the
- * run too, for step() to report.  When no match is left the tail is held
- * here, where it was just searched, not searched again.  Returns the
- * bytes consumed. */
+ * as one collect and one found, with none of collect()'s bookkeeping.
+ * Ends at a new setting (deliver), before a record over the limit (for
+ * step() to report), or at the end of the buffer, holding the tail itself
+ * when no match is left: every byte is searched once.  Returns the bytes
+ * consumed. */
 static size_t run_short(ac_framer_t *f, const unsigned char *p, size_t n)
 {
     const unsigned char *q = p, *end = p + n;
     const unsigned setting = f->setting, gen = f->gen;
     const unsigned char *t = f->st.term;
     const size_t tlen = f->tlen;
+    const unsigned char *from = p; /* where memchr goes on */
+#ifdef WINDOW
+    const __m128i c = _mm_set1_epi8((char)t[0]);
+    const unsigned char *w = p;
     for (;;) {
-        /* find_term's loop, here so that it stays inline */
-        const unsigned char *m = q;
-        for (;; m++) {
-            m = memchr(m, t[0], (size_t)(end - m));
-            if (m == NULL || (size_t)(end - m) < tlen)
+        for (; end - w >= WINDOW; w += WINDOW) {
+            uint64_t mask = window_mask(w, c);
+            if (mask == 0 && q <= w) {
+                from = w + WINDOW; /* a long record: over to memchr */
+                goto far;
+            }
+            while (mask != 0) {
+                const unsigned char *m = w + __builtin_ctzll(mask);
+                mask &= mask - 1;
+                if (m < q || !term_at(m, end, t, tlen))
+                    continue;
+                size_t i = (size_t)(m - q);
+                if (over_limit(f, i))
+                    return (size_t)(q - p);
+                const unsigned char *rec = q;
+                q = m + tlen;
+                if (deliver(f, rec, i, setting, gen) || q == end)
+                    return (size_t)(q - p);
+            }
+        }
+        from = q > w ? q : w; /* the last partial window */
+    far:
+#endif
+        for (;;) {
+            const unsigned char *m = from;
+            while ((m = memchr(m, t[0], (size_t)(end - m))) != NULL &&
+                   !term_at(m, end, t, tlen))
+                m++;
+            if (m == NULL)
                 return (size_t)(q - p) + hold_tail(f, q, (size_t)(end - q));
-            size_t k = 1;
-            while (k < tlen && m[k] == t[k])
-                k++;
-            if (k == tlen)
+            size_t i = (size_t)(m - q);
+            if (over_limit(f, i))
+                return (size_t)(q - p);
+            const unsigned char *rec = q;
+            q = from = m + tlen;
+            if (deliver(f, rec, i, setting, gen) || q == end)
+                return (size_t)(q - p);
+#ifdef WINDOW
+            if (i < WINDOW && end - q >= WINDOW) {
+                w = q; /* short records again: back to windows */
                 break;
+            }
+#endif
         }
-        size_t i = (size_t)(m - q);
-        if (f->limit && (f->reclen > f->limit || i > f->limit - f->reclen))
-            break;
-        const unsigned char *rec = q;
-        q = m + tlen;
-        if (i > 0 && f->cbs.collect) {
-            f->cbs.collect(f->ud, rec, i);
-            /* a terminator set here still lets found run: only a discard
-             * (or close, T13) ends the record unreported */
-            if (f->setting != setting && f->gen != gen)
-                break;
-        }
-        f->reclen = 0;
-        if (f->cbs.found) {
-            f->cbs.found(f->ud);
-            if (f->setting != setting)
-                break;
-        }
-        if (q == end)
-            break;
+#ifdef WINDOW
     }
-    return (size_t)(q - p);
+#endif
 }
 
 /* One step over p[0:n], which holds everything left of this feed.
@@ -376,7 +453,7 @@ static size_t step(ac_framer_t *f, const unsigned char *p, size_t n)
     }
     if (f->kind == AC_TERM_COUNT)
         return count_step(f, p, n);
-    if (f->tlen <= SHORT_TERM) {
+    if (f->tlen <= SHORT_TERM && f->cbs.collect && f->cbs.found) {
         size_t k = run_short(f, p, n);
         if (k > 0)
             return k;

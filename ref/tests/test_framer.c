@@ -1322,6 +1322,35 @@ START_TEST(fast_path_against_model)
 }
 END_TEST
 
+/* Short and long records mixed, so that the fast path goes from its
+ * 64-byte windows to memchr and back, with terminators across window
+ * edges and first bytes that start no terminator. */
+START_TEST(fast_path_mixed_lengths)
+{
+    static const char *const terms[] = {"\r\n", "qqq", "abab", "aab"};
+    uint32_t s = 0x31415926u;
+    for (int round = 0; round < 8; round++) {
+        const char *t = terms[round % 4];
+        size_t tl = strlen(t);
+        unsigned char in[1500];
+        size_t n = 0;
+        for (;;) {
+            static const size_t lens[] = {0, 3, 14, 61, 62, 63, 64, 65, 130, 300};
+            size_t len = lens[lcg(&s) % 10];
+            if (n + len + tl > sizeof(in))
+                break;
+            for (size_t i = 0; i < len; i++)
+                in[n++] = (unsigned char)"xyzabq\r"[lcg(&s) % 7];
+            memcpy(in + n, t, tl);
+            n += tl;
+        }
+        char id[64];
+        snprintf(id, sizeof(id), "mixed round %d", round);
+        check_model(id, t, tl, in, n);
+    }
+}
+END_TEST
+
 /* The outcome of framing in[0:n] under t until the k-th record, then
  * under a (string, count or none) set inside that found.  Naive. */
 static void model_switch(const unsigned char *in, size_t n, const char *t,
@@ -1588,6 +1617,7 @@ static Suite *framer_suite(void)
     tc = tcase_create("fast path");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, fast_path_against_model);
+    tcase_add_test(tc, fast_path_mixed_lengths);
     tcase_add_test(tc, fast_path_switch_in_found);
     tcase_add_test(tc, fast_path_limit);
     tcase_add_test(tc, fast_path_discard_and_limit_in_callbacks);
