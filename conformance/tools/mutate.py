@@ -193,9 +193,12 @@ def statement_lines(lines):
         s = ln.strip()
         if not s:
             continue
+        # "(void)x;" only silences a warning: deleting it is equivalent by
+        # construction, so it is no mutant.
         ok = (re.match(r"^[A-Za-z_(*][^;{}]*;$", s) and s.count("(") == s.count(")")
               and re.match(r"[A-Za-z_]*", s).group() not in STMT_KEYWORDS_SKIP
-              and not DECL_RE.match(s))
+              and not DECL_RE.match(s)
+              and not re.match(r"^\(void\)\s*\w+(\s*,\s*\(void\)\s*\w+)*;$", s))
         # The statement must start on this line: the previous code line ends
         # one (;, {, }, a label's :, else) or is a brace-less control header.
         starts = (prev.endswith((";", "{", "}", ":")) or prev.endswith("else")

@@ -40,7 +40,7 @@ $(BENCH_DIR)/passbench: ref/bench/passbench.c $(LIB)
 	$(call bench_cc,,$(LIB))
 
 bench: bench-build
-	python3 ref/bench/bench.py --build $(BUILD) $(BENCH_ARGS)
+	python3 ref/bench/bench.py --build $(BUILD) --doc docs/performance.md $(BENCH_ARGS)
 
 bench-quick: bench-build
 	python3 ref/bench/bench.py --build $(BUILD) --quick $(BENCH_ARGS)

@@ -642,6 +642,46 @@ def check_prereqs(args):
         args.python_version = r.stdout.strip()
 
 
+class Tee:
+    """Prints through to a stream and keeps the text, for --doc."""
+
+    def __init__(self, stream):
+        self.stream, self.parts = stream, []
+
+    def write(self, text):
+        self.parts.append(text)
+        return self.stream.write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def text(self):
+        return "".join(self.parts)
+
+
+DOC_BEGIN = "<!-- bench.py --doc: from here to the end marker is generated -->"
+DOC_END = "<!-- bench.py --doc: end -->"
+
+
+def write_doc(args, text, missed, total):
+    """Replaces the generated block of the performance page with this run's
+    tables, so every table there comes from one run."""
+    with open(args.doc, encoding="utf-8") as f:
+        page = f.read()
+    if DOC_BEGIN not in page or DOC_END not in page:
+        raise RunFailed(f"{args.doc} has no generated block ({DOC_BEGIN})")
+    head, rest = page.split(DOC_BEGIN, 1)
+    tail = rest.split(DOC_END, 1)[1]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    block = (f"{DOC_BEGIN}\n\nOne `make bench` run, {when}, load average "
+             f"{os.getloadavg()[0]:.1f} at its end on {os.cpu_count()} cores "
+             f"(parts: {', '.join(args.parts)}; {total - missed} of {total} "
+             f"targets met).\n\n```\n{text.strip()}\n```\n\n{DOC_END}")
+    with open(args.doc, "w", encoding="utf-8") as f:
+        f.write(head + block + tail)
+    log(f"wrote the tables into {args.doc}")
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -682,6 +722,9 @@ def parse_args(argv):
     ap.add_argument("--python", default=sys.executable,
                     help="CPython with asynchat, for the cpython peer")
     ap.add_argument("--json", metavar="FILE", help="write every figure here")
+    ap.add_argument("--doc", metavar="FILE",
+                    help="also write the printed tables into FILE's generated "
+                         "block (docs/performance.md)")
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
@@ -716,7 +759,7 @@ def main(argv=None):
         return 2 if e.code else 0
     t0 = time.monotonic()
     report, checks = {}, []
-    out = sys.stdout
+    out = Tee(sys.stdout) if args.doc else sys.stdout
     try:
         check_prereqs(args)
         log(f"load: {os.getloadavg()[0]:.2f} (1 min); server on CPU "
@@ -774,6 +817,8 @@ def main(argv=None):
     print(f"\n{len(checks) - missed} targets met, {missed} missed "
           f"({time.monotonic() - t0:.0f} s, load {os.getloadavg()[0]:.2f})",
           file=out)
+    if args.doc:
+        write_doc(args, out.text(), missed, len(checks))
     if args.json:
         report["targets"] = [{"target": t, "met": ok} for t, ok in checks]
         with open(args.json, "w") as f:

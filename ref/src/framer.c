@@ -116,16 +116,16 @@ static int store_fit(ac_framer_t *f, const void *term, size_t len)
     memmove(st.term, term, len);
     if (st.held != f->st.held)
         memcpy(st.held, f->st.held, f->nheld);
-    if (st.block != f->st.block || st.block == NULL) {
-        unsigned char *old = f->st.block;
-        int in_use = f->pinned != NULL && f->pinned == f->st.scratch;
-        f->st = st;
-        if (old != NULL && old != st.block) {
-            if (in_use)
-                f->retired = old; /* freed when that held_step ends */
-            else
-                free(old);
-        }
+    /* A long terminator always gets a fresh block, so the old one (if any)
+     * goes, unless a running held_step still reads its scratch. */
+    unsigned char *old = f->st.block;
+    int in_use = f->pinned != NULL && f->pinned == f->st.scratch;
+    f->st = st;
+    if (old != NULL) {
+        if (in_use)
+            f->retired = old; /* freed when that held_step ends */
+        else
+            free(old);
     }
     return 0;
 }
