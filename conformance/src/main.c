@@ -158,7 +158,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'c': o->cases_dir = optarg; break;
         case 'l': o->list = 1; break;
         case 's': {
-            int s = split_by_name(optarg);
+            int s = acc_split_by_name(optarg);
             if (s < 0) {
                 fprintf(stderr, "acc-run: unknown split '%s'\n", optarg);
                 return -1;
@@ -168,7 +168,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         }
         case 'b': o->backend = optarg; break;
         case 'a':
-            if (strlen(optarg) != 1 || !strchr("LDTPMEldtpme", optarg[0]))
+            if (strlen(optarg) != 1 || !strchr(ACC_AREAS, toupper((unsigned char)optarg[0])))
                 return bad_value("--area", optarg, "want one of L D T P M E (either case)");
             o->area = (char)toupper((unsigned char)optarg[0]);
             break;
@@ -318,8 +318,8 @@ static int check_levels(const spec_t *sp)
         }
         if (says && !(says & 1u << plan_level(&p))) {
             fprintf(stderr, "acc-run: %s: level %s, but none of its clauses (%s) is or "
-                    "states a %s requirement\n", who, level_name(plan_level(&p)), list,
-                    level_name(plan_level(&p)));
+                    "states a %s requirement\n", who, acc_level_name(plan_level(&p)), list,
+                    acc_level_name(plan_level(&p)));
             bad++;
         }
     }
@@ -361,7 +361,7 @@ static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *
  * expectation line may match to pick a single variant. */
 static void run_name(const plan_t *p, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s@%s/%s", plan_id(p), split_name(p->split), p->backend);
+    snprintf(buf, cap, "%s@%s/%s", plan_id(p), acc_split_name(p->split), p->backend);
 }
 
 static int has_clause(const plan_t *p, const char *want)
@@ -523,13 +523,6 @@ typedef struct {
 
 static shared_t *shared;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* A forked worker or run ends when the process it was forked from ends: a
  * runner killed with SIGKILL cannot end them itself, and they would run on
  * (libcheck puts each run in a process group of its own, out of reach of a
@@ -568,9 +561,9 @@ START_TEST(t_plan)
      * nothing in the suite reads it back. */
     run_name(p, msg, sizeof(msg));
     setenv("ACC_RUN_ID", msg, 1);
-    double t0 = now_s();
+    double t0 = acc_mono_s();
     int failed = run_plan(p, &sl->where, msg, sizeof(msg));
-    sl->seconds = now_s() - t0;
+    sl->seconds = acc_mono_s() - t0;
     sl->skipped = failed == 2;
     if (failed == 2)
         snprintf(sl->reason, sizeof(sl->reason), "%.1000s", msg);
@@ -610,7 +603,7 @@ static void run_one(const opts_t *o, int i)
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
-    double t0 = now_s();
+    double t0 = acc_mono_s();
     run_parent = getpid();
     srunner_run_all(sr, CK_SILENT);
     TestResult **res = srunner_results(sr);
@@ -626,7 +619,7 @@ static void run_one(const opts_t *o, int i)
         snprintf(sl->msg, sizeof(sl->msg), "libcheck ran no test for this run");
     }
     if (sl->rtype != CK_PASS && sl->seconds == 0)
-        sl->seconds = now_s() - t0; /* crashed or timed out: the whole wait */
+        sl->seconds = acc_mono_s() - t0; /* crashed or timed out: the whole wait */
     sl->state = SLOT_DONE;
     free(res);
     srunner_free(sr);
@@ -770,8 +763,8 @@ static void list_plans(void)
     for (int i = 0; i < nplans; i++) {
         const plan_t *p = &plans[i];
         char buf[64];
-        printf("%-48s %-10s %-6s %-6s", plan_id(p), split_name(p->split),
-               p->backend, level_name(plan_level(p)));
+        printf("%-48s %-10s %-6s %-6s", plan_id(p), acc_split_name(p->split),
+               p->backend, acc_level_name(plan_level(p)));
         for (int k = 0; k < plan_nclauses(p); k++)
             printf(" %s", plan_clause(p, k, buf, sizeof(buf)));
         printf("%s\n", p->verdict == V_SKIP ? "  (skip)" : "");
@@ -836,11 +829,11 @@ int main(int argc, char **argv)
            im->name, im->version, ncases, nhandwritten, nplans,
            (unsigned long long)o.seed, jobs, jobs == 1 ? "" : "s");
     fflush(stdout);
-    double t0 = now_s();
+    double t0 = acc_mono_s();
     int ran = run_all(&o, jobs);
     if (ran < 0)
         return EXIT_HARNESS;
-    report_t r = {im, plans, nplans, o.seed, now_s() - t0, argv[0],
+    report_t r = {im, plans, nplans, o.seed, acc_mono_s() - t0, argv[0],
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
                   o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict, jobs};
     report_terminal(&r);
