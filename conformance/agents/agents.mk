@@ -41,7 +41,8 @@ AGENT_PROTO_TEST = $(AGENTS_BUILD)/test_proto
 AGENT_CLIENT_RUN = $(BUILD)/conformance/client/acc-run
 AGENT_INPROC_RUN = $(BUILD)/conformance/ref/acc-run
 AGENT_COMMON := conformance/agents/common/acc_proto.c
-AGENT_HDRS := conformance/agents/common/acc_proto.h conformance/include/acc_adapter.h
+AGENT_HDRS := conformance/agents/common/acc_proto.h conformance/include/acc_adapter.h \
+    conformance/include/acc_common.h
 
 # The generic agent server linked with the reference's own adapter.
 $(AGENT_REF_BIN): conformance/agents/server/agent_server.c $(AGENT_COMMON) \
@@ -53,7 +54,7 @@ $(AGENT_REF_BIN): conformance/agents/server/agent_server.c $(AGENT_COMMON) \
 
 $(AGENT_PROTO_TEST): conformance/agents/tests/test_proto.c $(AGENT_COMMON) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iconformance/agents/common $(CHECK_CFLAGS) $< \
+	$(CC) $(CFLAGS_ALL) -Iconformance/include -Iconformance/agents/common $(CHECK_CFLAGS) $< \
 	    $(AGENT_COMMON) -o $@ $(CHECK_LIBS) $(LDFLAGS_ALL)
 
 # Sub-makes read this file explicitly (whether or not the top Makefile

@@ -110,6 +110,15 @@ static inline double acc_mono_s(void) { return (double)acc_mono_ns() / 1e9; }
 
 /* ---------------------------------------------------------- escaping -- */
 
+/* A hex digit's value, -1 for anything else (case files' \x, the wire's %). */
+static inline int acc_hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
 /* Bytes for a one-line message: C escapes, never a raw CR, LF or NUL; what
  * does not fit in cap ends in "...". */
 static inline void acc_escape(char *out, size_t cap, const unsigned char *p, size_t n)

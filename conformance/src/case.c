@@ -55,14 +55,6 @@ static void free_tokens(parser_t *p)
     p->ntok = 0;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
 /* Reads a quoted string at *sp (past the opening quote) into t. */
 static int lex_string(parser_t *p, const char **sp, token_t *t)
 {
@@ -92,7 +84,7 @@ static int lex_string(parser_t *p, const char **sp, token_t *t)
         case '\\': out[n++] = '\\'; break;
         case '"': out[n++] = '"'; break;
         case 'x': {
-            int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+            int hi = acc_hexval(s[0]), lo = hi < 0 ? -1 : acc_hexval(s[1]);
             if (lo < 0) {
                 free(out);
                 return fail(p, "bad \\x escape (two hex digits needed)");
