@@ -525,6 +525,52 @@ const char *acc_op_word(op_t op)
 }
 
 /* Creation steps declare their channel name. */
+/* The steps that make a channel: its new name, then how. */
+static int parse_constructor(parser_t *p, int *i, step_t *st)
+{
+    switch (st->op) {
+    case OP_CHAT_UNIX:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (word_is(p, *i, "tcp"))
+            st->op = OP_CHAT_TCP;
+        else if (!word_is(p, *i, "unix"))
+            return fail(p, "chat NAME unix|tcp");
+        (*i)++;
+        return parse_in(p, i, st);
+    case OP_DISP_UNIX:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (!word_is(p, (*i)++, "unix"))
+            return fail(p, "disp NAME unix");
+        return parse_in(p, i, st);
+    case OP_CONNECT: case OP_DCONNECT:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (word_is(p, *i, "refused")) {
+            st->op = st->op == OP_CONNECT ? OP_CONNECT_REFUSED : OP_DCONNECT_REFUSED;
+            (*i)++;
+        }
+        return parse_in(p, i, st);
+    case OP_LISTEN:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        return parse_in(p, i, st);
+    case OP_DIAL: /* dial LISTENER NEWCHANNEL */
+        if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0 ||
+            (st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        return 0;
+    case OP_ADOPT: /* adopt CHANNEL LISTENER */
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
+            (st->ch2 = chan_at(p, (*i)++, 0)) < 0)
+            return -1;
+        return parse_in(p, i, st);
+    default:
+        return fail(p, "internal: no parser for this step");
+    }
+}
+
 static int parse_special(parser_t *p, int *i, step_t *st)
 {
     switch (st->op) {
@@ -571,43 +617,9 @@ static int parse_special(parser_t *p, int *i, step_t *st)
         return name_at(p, (*i)++, p->c->maps, &p->c->nmaps, 1, "map") < 0 ? -1 : 0;
     case OP_FAULT: case OP_EXPECT_FAULTED:
         return parse_fault(p, i, st);
-    case OP_CHAT_UNIX:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        if (word_is(p, *i, "tcp"))
-            st->op = OP_CHAT_TCP;
-        else if (!word_is(p, *i, "unix"))
-            return fail(p, "chat NAME unix|tcp");
-        (*i)++;
-        return parse_in(p, i, st);
-    case OP_DISP_UNIX:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        if (!word_is(p, (*i)++, "unix"))
-            return fail(p, "disp NAME unix");
-        return parse_in(p, i, st);
-    case OP_CONNECT: case OP_DCONNECT:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        if (word_is(p, *i, "refused")) {
-            st->op = st->op == OP_CONNECT ? OP_CONNECT_REFUSED : OP_DCONNECT_REFUSED;
-            (*i)++;
-        }
-        return parse_in(p, i, st);
-    case OP_LISTEN:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        return parse_in(p, i, st);
-    case OP_DIAL: /* dial LISTENER NEWCHANNEL */
-        if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0 ||
-            (st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        return 0;
-    case OP_ADOPT: /* adopt CHANNEL LISTENER */
-        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
-            (st->ch2 = chan_at(p, (*i)++, 0)) < 0)
-            return -1;
-        return parse_in(p, i, st);
+    case OP_CHAT_UNIX: case OP_DISP_UNIX: case OP_CONNECT: case OP_DCONNECT:
+    case OP_LISTEN: case OP_DIAL: case OP_ADOPT:
+        return parse_constructor(p, i, st);
     default:
         return fail(p, "internal: no parser for this step");
     }

@@ -133,6 +133,28 @@ static int parse_count(const char *opt, const char *s, long lo, long hi,
     return 0;
 }
 
+/* The seed defaults to today's date (UTC): runs on one day agree. */
+static void set_defaults(opts_t *o)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    o->seed = (uint64_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+    o->cases_dir = "conformance/cases";
+    o->spec = "docs/spec.md";
+    o->timeout = 10;
+}
+
+static int parse_timeout(const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(arg, &end);
+    if (end == arg || *end || errno || !(*out > 0 && *out <= 1e6))
+        return bad_value("--timeout", arg, "want seconds, more than 0 and at most 1e6");
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     static const struct option lo[] = {
@@ -145,13 +167,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"no-fork", 0, 0, 'n'}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
         {"max-failures", 1, 0, 'm'},
         {0, 0, 0, 0}};
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    o->seed = (uint64_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
-    o->cases_dir = "conformance/cases";
-    o->spec = "docs/spec.md";
-    o->timeout = 10;
+    set_defaults(o);
     int ch;
     while ((ch = getopt_long(argc, argv, "vhj:", lo, NULL)) != -1) {
         switch (ch) {
@@ -194,15 +210,10 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'p': o->spec = optarg; break;
         case 'V': o->coverage = 1; break;
         case 'x': o->strict = 1; break;
-        case 't': {
-            char *end;
-            errno = 0;
-            o->timeout = strtod(optarg, &end);
-            if (end == optarg || *end || errno || !(o->timeout > 0 && o->timeout <= 1e6))
-                return bad_value("--timeout", optarg, "want seconds, more than 0 and at "
-                                 "most 1e6");
+        case 't':
+            if (parse_timeout(optarg, &o->timeout) < 0)
+                return -1;
             break;
-        }
         case 'n': o->nofork = 1; break;
         case 'm':
             if (parse_count("--max-failures", optarg, 1, 1000000000, "want a count from 1",

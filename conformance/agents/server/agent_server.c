@@ -452,13 +452,23 @@ static int do_map_default(accp_msg_t *q)
     return reply(q, 0, NULL, 0, -1);
 }
 
+/* "VERB N": 0 with N in *v, or -1 with what to return in *rc (DECLINE for
+ * another arity, the reply's result after -EINVAL for a bad count). */
+static int count_arg(accp_msg_t *q, uint64_t *v, int *rc)
+{
+    if (q->ntok != 2)
+        return *rc = DECLINE, -1;
+    if (accp_tok_u64(q->tok[1], v) < 0)
+        return *rc = reply(q, -EINVAL, NULL, 0, -1), -1;
+    return 0;
+}
+
 static int do_thread_end(accp_msg_t *q)
 {
     uint64_t tid;
-    if (q->ntok != 2)
-        return DECLINE;
-    if (accp_tok_u64(q->tok[1], &tid) < 0)
-        return reply(q, -EINVAL, NULL, 0, -1);
+    int rc;
+    if (count_arg(q, &tid, &rc) < 0)
+        return rc;
     end_thread(tid);
     return reply(q, 0, NULL, 0, -1);
 }
@@ -466,11 +476,8 @@ static int do_thread_end(accp_msg_t *q)
 static int do_nofile(accp_msg_t *q)
 {
     uint64_t room;
-    if (q->ntok != 2)
-        return DECLINE;
-    if (accp_tok_u64(q->tok[1], &room) < 0)
-        return reply(q, -EINVAL, NULL, 0, -1);
-    return reply(q, set_nofile(room), NULL, 0, -1);
+    int rc;
+    return count_arg(q, &room, &rc) < 0 ? rc : reply(q, set_nofile(room), NULL, 0, -1);
 }
 
 /* tok[1]'s map, if it is still the implementation's; NULL otherwise. */
