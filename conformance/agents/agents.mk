@@ -6,7 +6,9 @@
 #   make agents-cpython   the suite through CPython's asyncore/asynchat
 #   make agents-medusa    the suite through Supervisor's medusa copy
 #                         (make medusa: extracts it from Debian's package)
-#   make agents-check     decoder tests; reference agent == in-process, case by
+#   make vocab-check      the Python side reads acc_adapter.h's vocabulary
+#                         (capabilities, errnos, verdicts, areas) as C does
+#   make agents-check     vocab-check; decoder tests; reference agent == in-process, case by
 #                         case; CPython as expected, and so a module-swapped
 #                         copy of it (one split); the Python agent's request
 #                         order; broken agents give ERROR
@@ -38,10 +40,12 @@ MEDUSA_PY = $(MEDUSA_DIR)/python
 AGENT_MEDUSA = $(AGENT_CPYTHON) --path $(MEDUSA_PY) \
     --asyncore supervisor.medusa.asyncore_25 --asynchat supervisor.medusa.asynchat_25
 AGENT_PROTO_TEST = $(AGENTS_BUILD)/test_proto
+AGENT_VOCAB_DUMP = $(AGENTS_BUILD)/vocab_dump
 AGENT_CLIENT_RUN = $(BUILD)/conformance/client/acc-run
 AGENT_INPROC_RUN = $(BUILD)/conformance/ref/acc-run
 AGENT_COMMON := conformance/agents/common/acc_proto.c
-AGENT_HDRS := conformance/agents/common/acc_proto.h conformance/include/acc_adapter.h
+AGENT_HDRS := conformance/agents/common/acc_proto.h conformance/include/acc_adapter.h \
+    conformance/include/acc_common.h
 
 # The generic agent server linked with the reference's own adapter.
 $(AGENT_REF_BIN): conformance/agents/server/agent_server.c $(AGENT_COMMON) \
@@ -53,8 +57,16 @@ $(AGENT_REF_BIN): conformance/agents/server/agent_server.c $(AGENT_COMMON) \
 
 $(AGENT_PROTO_TEST): conformance/agents/tests/test_proto.c $(AGENT_COMMON) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iconformance/agents/common $(CHECK_CFLAGS) $< \
+	$(CC) $(CFLAGS_ALL) -Iconformance/include -Iconformance/agents/common $(CHECK_CFLAGS) $< \
 	    $(AGENT_COMMON) -o $@ $(CHECK_LIBS) $(LDFLAGS_ALL)
+
+# The header's vocabulary as compiled, for vocab_check.py.
+$(AGENT_VOCAB_DUMP): conformance/agents/tests/vocab_dump.c $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iconformance/include $< -o $@ $(LDFLAGS_ALL)
+
+vocab-check: $(AGENT_VOCAB_DUMP)
+	$(PYTHON) conformance/agents/tests/vocab_check.py --dump $(AGENT_VOCAB_DUMP)
 
 # Sub-makes read this file explicitly (whether or not the top Makefile
 # includes it) and name IMPL: a command-line IMPL would otherwise leak in.
@@ -62,7 +74,7 @@ AGENTS_SUBMAKE = $(MAKE) --no-print-directory -f Makefile -f conformance/agents/
 
 agents: deps
 	@$(AGENTS_SUBMAKE) IMPL=conformance/adapters/ref \
-	    $(AGENT_REF_BIN) $(AGENT_PROTO_TEST) $(AGENT_INPROC_RUN)
+	    $(AGENT_REF_BIN) $(AGENT_PROTO_TEST) $(AGENT_VOCAB_DUMP) $(AGENT_INPROC_RUN)
 	@$(AGENTS_SUBMAKE) IMPL=conformance/agents/client $(AGENT_CLIENT_RUN)
 
 # One implementation through its agent; reports in $(AGENT_REPORTS)/<name>/.
@@ -93,6 +105,7 @@ agents-medusa: agents medusa
 	    --junit $(AGENT_REPORTS)/supervisor-medusa/report.xml $(AGENT_ARGS)
 
 agents-check: agents
+	$(PYTHON) conformance/agents/tests/vocab_check.py --dump $(AGENT_VOCAB_DUMP)
 	$(AGENT_PROTO_TEST)
 	$(PYTHON) conformance/agents/tests/agents_check.py --build $(BUILD) \
 	    --seed $(AGENT_SEED) --python "$(PYTHON)" $(foreach s,$(AGENT_SPLITS),--split $(s))
@@ -104,6 +117,6 @@ lifetime-check: agents
 	$(PYTHON) conformance/tools/test_lifetime.py --build $(BUILD) --python "$(PYTHON)"
 
 .PHONY: agents agents-ref agents-cpython agents-medusa medusa agents-check agents-clang \
-    lifetime-check
+    lifetime-check vocab-check
 
 endif

@@ -18,55 +18,116 @@
  * a version-1 table, and never reads past its end (acc_impl_adopt below). */
 #define ACC_ABI_VERSION 2
 
+/* The suite's vocabulary is defined here once, as X-macro lists: the
+ * runner, the agent client, the agent server and the Python agent (which
+ * parses these lists, conformance/agents/common/acc_vocab.py) all read
+ * them, so their spellings cannot drift apart.  Entries may be added;
+ * an entry's spelling, once published, is part of case files, reports and
+ * the agent protocol. */
+
+/* Where a capability's name is used: a case may require it (requires:), and
+ * the agent protocol carries it (hello's caps=; docs/agent-protocol.md).
+ * The others are in-process only, or are declarations to the runner. */
+#define ACC_IN_CASES 1
+#define ACC_ON_WIRE 2
+
 /* Capabilities an implementation declares; a case that requires one the
- * implementation lacks is reported SKIP, not FAIL. */
-enum {
-    ACC_CAP_COUNT = 1 << 0,       /* count terminators */
-    ACC_CAP_PRODUCER = 1 << 1,    /* push_producer */
-    ACC_CAP_INPUT_LIMIT = 1 << 2, /* set_input_limit */
-    ACC_CAP_DISPATCHER = 1 << 3,  /* plain dispatchers (disp_new) */
-    ACC_CAP_LISTEN = 1 << 4,      /* listen / accept */
-    ACC_CAP_CONNECT = 1 << 5,     /* non-blocking connect */
-    ACC_CAP_DEFAULT_MAP = 1 << 6, /* map_default (per-thread default) */
-    ACC_CAP_THREADS = 1 << 7,     /* maps may be used from any one thread */
-    ACC_CAP_BUFSIZE = 1 << 8,     /* set_buffer_sizes */
-    ACC_CAP_EXIT = 1 << 9,        /* map_exit (ExitNow) */
-    /* Its malloc, calloc and realloc calls are linked to the suite's
-     * acc_fa_malloc, acc_fa_calloc and acc_fa_realloc (same prototypes),
-     * which fail one allocation on demand (E3 ENOMEM, E6). */
-    ACC_CAP_ALLOC_FAIL = 1 << 10,
-    /* Forked runs may overlap (the runner's --jobs): nothing the adapter
-     * holds is shared between them.  Without it, runs go one at a time. */
-    ACC_CAP_PARALLEL_RUNS = 1 << 11,
-    /* Its socket and wait calls (recv, send, their read/write, msg and to/
-     * from forms, accept, accept4, connect, poll, select, epoll_wait) are
-     * linked to the suite's acc_fs_* (same prototypes; the list is
-     * conformance/src/failsys.syms), which pass them through until a test
-     * injects EINTR, EAGAIN, a short transfer, ECONNABORTED, EMFILE or
-     * ECONNREFUSED at chosen calls (D11, D12, D17, D20, E5, L8, P3, P12). */
-    ACC_CAP_SYSCALL_FAULTS = 1 << 12,
-    /* map_default's first call initialises the default-map key once with
-     * pthread_once (docs/ownership.md rule 2).  Valgrind's race detectors
-     * cannot see the ordering of pthread_once's fast path, so the stress
-     * driver may make that first call before its threads start under
-     * helgrind and drd.  Undeclared, no call is primed and a first-call
-     * race stays visible to them. */
-    ACC_CAP_DEFAULT_MAP_ONCE = 1 << 13,
-    /* pending: a chat's count of output bytes queued and not yet sent
-     * (spec P15).  ABI 2.  (1 << 12 is syscall fault injection's.) */
-    ACC_CAP_PENDING = 1 << 14,
-    /* disp_connect: a plain dispatcher that starts a non-blocking connect
-     * (D13, D15, D16).  ABI 2. */
-    ACC_CAP_DISP_CONNECT = 1 << 15,
-    /* readopt: offer an existing handle another socket (D1).  ABI 2. */
-    ACC_CAP_READOPT = 1 << 16,
-    /* state: a channel's observable state, ACC_STATE_* bits (D1, D13, D14,
-     * D15, D19).  ABI 2. */
-    ACC_CAP_STATE = 1 << 17,
-    /* The adapter's producer honours acc_producer_t's fail_err and fail_at
-     * (a producer that reports a failure, P4).  ABI 2. */
-    ACC_CAP_PRODUCER_FAIL = 1 << 18
-};
+ * implementation lacks is reported SKIP, not FAIL.
+ * X(ID, BIT, NAME, WHERE) makes ACC_CAP_<ID> = 1 << BIT, spelled NAME. */
+#define ACC_CAP_LIST(X)                                                       \
+    X(COUNT, 0, "count", ACC_IN_CASES | ACC_ON_WIRE) /* count terminators */  \
+    X(PRODUCER, 1, "producer", ACC_IN_CASES | ACC_ON_WIRE) /* push_producer */ \
+    /* set_input_limit */                                                     \
+    X(INPUT_LIMIT, 2, "input-limit", ACC_IN_CASES | ACC_ON_WIRE)              \
+    X(DISPATCHER, 3, "dispatcher", ACC_IN_CASES | ACC_ON_WIRE) /* disp_new */ \
+    X(LISTEN, 4, "listen", ACC_IN_CASES | ACC_ON_WIRE) /* listen / accept */  \
+    X(CONNECT, 5, "connect", ACC_IN_CASES | ACC_ON_WIRE) /* non-blocking */   \
+    /* map_default (per-thread default) */                                    \
+    X(DEFAULT_MAP, 6, "default-map", ACC_IN_CASES | ACC_ON_WIRE)              \
+    /* maps may be used from any one thread */                                \
+    X(THREADS, 7, "threads", ACC_IN_CASES | ACC_ON_WIRE)                      \
+    /* set_buffer_sizes */                                                    \
+    X(BUFSIZE, 8, "bufsize", ACC_IN_CASES | ACC_ON_WIRE)                      \
+    X(EXIT, 9, "exit", ACC_IN_CASES | ACC_ON_WIRE) /* map_exit (ExitNow) */   \
+    /* Its malloc, calloc and realloc calls are linked to the suite's     */  \
+    /* acc_fa_malloc, acc_fa_calloc and acc_fa_realloc (same prototypes), */  \
+    /* which fail one allocation on demand (E3 ENOMEM, E6).               */  \
+    X(ALLOC_FAIL, 10, "alloc-fail", ACC_IN_CASES)                             \
+    /* Forked runs may overlap (the runner's --jobs): nothing the adapter */  \
+    /* holds is shared between them.  Without it, runs go one at a time.  */  \
+    X(PARALLEL_RUNS, 11, "parallel-runs", 0)                                  \
+    /* Its socket and wait calls (recv, send, their read/write, msg and   */  \
+    /* to/from forms, accept, accept4, connect, poll, select, epoll_wait) */  \
+    /* are linked to the suite's acc_fs_* (same prototypes; the list is   */  \
+    /* conformance/src/failsys.syms), which pass them through until a     */  \
+    /* test injects EINTR, EAGAIN, a short transfer, ECONNABORTED, EMFILE */  \
+    /* or ECONNREFUSED at chosen calls (D11, D12, D17, D20, E5, L8, P3,   */  \
+    /* P12).                                                              */  \
+    X(SYSCALL_FAULTS, 12, "sys-fail", ACC_IN_CASES)                           \
+    /* map_default's first call initialises the default-map key once with */  \
+    /* pthread_once (docs/ownership.md rule 2).  Valgrind's race          */  \
+    /* detectors cannot see the ordering of pthread_once's fast path, so  */  \
+    /* the stress driver may make that first call before its threads      */  \
+    /* start under helgrind and drd.  Undeclared, no call is primed and a */  \
+    /* first-call race stays visible to them.                             */  \
+    X(DEFAULT_MAP_ONCE, 13, "default-map-once", 0)                            \
+    /* pending: a chat's count of output bytes queued and not yet sent    */  \
+    /* (spec P15).  ABI 2.                                                */  \
+    X(PENDING, 14, "pending", ACC_IN_CASES)                                   \
+    /* disp_connect: a plain dispatcher that starts a non-blocking        */  \
+    /* connect (D13, D15, D16).  ABI 2.                                   */  \
+    X(DISP_CONNECT, 15, "disp-connect", ACC_IN_CASES | ACC_ON_WIRE)           \
+    /* readopt: offer an existing handle another socket (D1).  ABI 2.     */  \
+    X(READOPT, 16, "readopt", ACC_IN_CASES)                                   \
+    /* state: a channel's observable state, ACC_STATE_* bits (D1, D13,    */  \
+    /* D14, D15, D19).  ABI 2.                                            */  \
+    X(STATE, 17, "state", ACC_IN_CASES)                                       \
+    /* The adapter's producer honours acc_producer_t's fail_err and       */  \
+    /* fail_at (a producer that reports a failure, P4).  ABI 2.           */  \
+    X(PRODUCER_FAIL, 18, "producer-fail", ACC_IN_CASES)
+
+#define ACC_CAP_ENUM_(id, bit, name, where) ACC_CAP_##id = 1 << (bit),
+enum { ACC_CAP_LIST(ACC_CAP_ENUM_) };
+#undef ACC_CAP_ENUM_
+
+/* Errno names, spelled the same in case files, reports and on the agent
+ * protocol's wire ("-EPIPE").  X(NAME, IN_CASES): IN_CASES 1 if a case file
+ * may name it (a step's "-> NAME", "expect C error NAME").  One name per
+ * value: EWOULDBLOCK, EDEADLOCK and ENOTSUP, aliases on Linux, are not
+ * listed (the wire decoder accepts EWOULDBLOCK as EAGAIN). */
+#define ACC_ERRNO_LIST(X)                                                     \
+    X(EPERM, 0) X(ENOENT, 1) X(ESRCH, 0) X(EINTR, 1) X(EIO, 1) X(ENXIO, 0)    \
+    X(E2BIG, 0) X(EBADF, 1) X(ECHILD, 0) X(EAGAIN, 1) X(ENOMEM, 1)            \
+    X(EACCES, 0) X(EFAULT, 0) X(EBUSY, 1) X(EEXIST, 1) X(ENODEV, 0)           \
+    X(ENOTDIR, 0) X(EISDIR, 0) X(EINVAL, 1) X(ENFILE, 1) X(EMFILE, 1)         \
+    X(ENOTTY, 0) X(EFBIG, 0) X(ENOSPC, 0) X(ESPIPE, 0) X(EROFS, 0)            \
+    X(EPIPE, 1) X(EDOM, 0) X(ERANGE, 1) X(EDEADLK, 0) X(ENAMETOOLONG, 0)      \
+    X(ENOSYS, 1) X(ENOTEMPTY, 0) X(ELOOP, 0) X(ENOMSG, 0) X(EPROTO, 1)        \
+    X(EBADMSG, 0) X(EOVERFLOW, 0) X(ENOTSOCK, 1) X(EDESTADDRREQ, 0)           \
+    X(EMSGSIZE, 1) X(EPROTOTYPE, 0) X(ENOPROTOOPT, 0)                         \
+    X(EPROTONOSUPPORT, 0) X(EOPNOTSUPP, 0) X(EAFNOSUPPORT, 0)                 \
+    X(EADDRINUSE, 0) X(EADDRNOTAVAIL, 0) X(ENETDOWN, 0) X(ENETUNREACH, 1)     \
+    X(ENETRESET, 0) X(ECONNABORTED, 1) X(ECONNRESET, 1) X(ENOBUFS, 0)         \
+    X(EISCONN, 1) X(ENOTCONN, 1) X(ESHUTDOWN, 1) X(ETIMEDOUT, 1)              \
+    X(ECONNREFUSED, 1) X(EHOSTDOWN, 0) X(EHOSTUNREACH, 0) X(EALREADY, 0)      \
+    X(EINPROGRESS, 0) X(ECANCELED, 0) X(ENOTRECOVERABLE, 0)
+
+/* A run's verdicts, in the order reports count them.  X(NAME). */
+#define ACC_VERDICT_LIST(X) X(PASS) X(FAIL) X(XFAIL) X(XPASS) X(SKIP) X(ERROR)
+
+/* The spec's areas: a case's directory and id prefix, a clause's letter.
+ * X(LETTER, TITLE). */
+#define ACC_AREA_LIST(X)                                                      \
+    X(L, "loop and maps")                                                     \
+    X(D, "dispatcher events and close detection")                             \
+    X(T, "terminators and input framing")                                     \
+    X(P, "producer FIFO")                                                     \
+    X(M, "map isolation and threads")                                         \
+    X(E, "errors and bad input")
+
+/* "LDTPME": the area letters in the order above. */
+#define ACC_AREA_LETTER_(letter, title) #letter
+#define ACC_AREAS ACC_AREA_LIST(ACC_AREA_LETTER_)
 
 /* What state() reports: any combination of these bits. */
 enum {

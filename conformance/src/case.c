@@ -55,14 +55,6 @@ static void free_tokens(parser_t *p)
     p->ntok = 0;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
 /* Reads a quoted string at *sp (past the opening quote) into t. */
 static int lex_string(parser_t *p, const char **sp, token_t *t)
 {
@@ -92,7 +84,7 @@ static int lex_string(parser_t *p, const char **sp, token_t *t)
         case '\\': out[n++] = '\\'; break;
         case '"': out[n++] = '"'; break;
         case 'x': {
-            int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+            int hi = acc_hexval(s[0]), lo = hi < 0 ? -1 : acc_hexval(s[1]);
             if (lo < 0) {
                 free(out);
                 return fail(p, "bad \\x escape (two hex digits needed)");
@@ -289,7 +281,7 @@ static int parse_rc(parser_t *p, int *i, step_t *st)
     if (strcmp(s, "any") == 0) {
         st->rc = RC_ANY;
     } else {
-        int e = errno_by_name(s);
+        int e = acc_errno_by_name(s);
         if (e < 0)
             return fail(p, "unknown result '%s'", s);
         st->rc = -e;
@@ -300,7 +292,7 @@ static int parse_rc(parser_t *p, int *i, step_t *st)
     if (word_is(p, *i, "or")) {
         if (!word_is(p, *i + 1, "skip") || *i + 2 >= p->ntok)
             return fail(p, "'or' needs 'skip ERRNO'");
-        int e = errno_by_name(p->tok[*i + 2].s);
+        int e = acc_errno_by_name(p->tok[*i + 2].s);
         if (e <= 0 || -e == st->rc || st->rc == RC_ANY)
             return fail(p, "'or skip' needs an errno name other than the expected result");
         st->skip_rc = -e;
@@ -344,7 +336,7 @@ static const struct {
     {"released", EV_RELEASED},
 };
 
-const char *ev_name(ev_kind_t e)
+const char *acc_ev_name(ev_kind_t e)
 {
     for (size_t k = 0; k < sizeof(ev_names) / sizeof(ev_names[0]); k++)
         if (ev_names[k].ev == e)
@@ -371,7 +363,7 @@ static int parse_expect(parser_t *p, int *i, step_t *st)
     if (st->ev == EV_DATA || st->ev == EV_READ)
         return parse_bytes(p, i, &st->bytes, &st->nbytes);
     if (st->ev == EV_ERROR) {
-        int e = *i < p->ntok ? errno_by_name(p->tok[*i].s) : -1;
+        int e = *i < p->ntok ? acc_errno_by_name(p->tok[*i].s) : -1;
         if (e <= 0)
             return fail(p, "expect error needs an errno name");
         st->num = (uint64_t)e;
@@ -518,7 +510,7 @@ static int parse_fault(parser_t *p, int *i, step_t *st)
     return 0;
 }
 
-const char *op_word(op_t op)
+const char *acc_op_word(op_t op)
 {
     if (op == OP_CHAT_TCP)
         return "chat";
@@ -533,6 +525,52 @@ const char *op_word(op_t op)
 }
 
 /* Creation steps declare their channel name. */
+/* The steps that make a channel: its new name, then how. */
+static int parse_constructor(parser_t *p, int *i, step_t *st)
+{
+    switch (st->op) {
+    case OP_CHAT_UNIX:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (word_is(p, *i, "tcp"))
+            st->op = OP_CHAT_TCP;
+        else if (!word_is(p, *i, "unix"))
+            return fail(p, "chat NAME unix|tcp");
+        (*i)++;
+        return parse_in(p, i, st);
+    case OP_DISP_UNIX:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (!word_is(p, (*i)++, "unix"))
+            return fail(p, "disp NAME unix");
+        return parse_in(p, i, st);
+    case OP_CONNECT: case OP_DCONNECT:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        if (word_is(p, *i, "refused")) {
+            st->op = st->op == OP_CONNECT ? OP_CONNECT_REFUSED : OP_DCONNECT_REFUSED;
+            (*i)++;
+        }
+        return parse_in(p, i, st);
+    case OP_LISTEN:
+        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        return parse_in(p, i, st);
+    case OP_DIAL: /* dial LISTENER NEWCHANNEL */
+        if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0 ||
+            (st->ch = chan_at(p, (*i)++, 1)) < 0)
+            return -1;
+        return 0;
+    case OP_ADOPT: /* adopt CHANNEL LISTENER */
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
+            (st->ch2 = chan_at(p, (*i)++, 0)) < 0)
+            return -1;
+        return parse_in(p, i, st);
+    default:
+        return fail(p, "internal: no parser for this step");
+    }
+}
+
 static int parse_special(parser_t *p, int *i, step_t *st)
 {
     switch (st->op) {
@@ -579,43 +617,9 @@ static int parse_special(parser_t *p, int *i, step_t *st)
         return name_at(p, (*i)++, p->c->maps, &p->c->nmaps, 1, "map") < 0 ? -1 : 0;
     case OP_FAULT: case OP_EXPECT_FAULTED:
         return parse_fault(p, i, st);
-    case OP_CHAT_UNIX:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        if (word_is(p, *i, "tcp"))
-            st->op = OP_CHAT_TCP;
-        else if (!word_is(p, *i, "unix"))
-            return fail(p, "chat NAME unix|tcp");
-        (*i)++;
-        return parse_in(p, i, st);
-    case OP_DISP_UNIX:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        if (!word_is(p, (*i)++, "unix"))
-            return fail(p, "disp NAME unix");
-        return parse_in(p, i, st);
-    case OP_CONNECT: case OP_DCONNECT:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        if (word_is(p, *i, "refused")) {
-            st->op = st->op == OP_CONNECT ? OP_CONNECT_REFUSED : OP_DCONNECT_REFUSED;
-            (*i)++;
-        }
-        return parse_in(p, i, st);
-    case OP_LISTEN:
-        if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        return parse_in(p, i, st);
-    case OP_DIAL: /* dial LISTENER NEWCHANNEL */
-        if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0 ||
-            (st->ch = chan_at(p, (*i)++, 1)) < 0)
-            return -1;
-        return 0;
-    case OP_ADOPT: /* adopt CHANNEL LISTENER */
-        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
-            (st->ch2 = chan_at(p, (*i)++, 0)) < 0)
-            return -1;
-        return parse_in(p, i, st);
+    case OP_CHAT_UNIX: case OP_DISP_UNIX: case OP_CONNECT: case OP_DCONNECT:
+    case OP_LISTEN: case OP_DIAL: case OP_ADOPT:
+        return parse_constructor(p, i, st);
     default:
         return fail(p, "internal: no parser for this step");
     }
@@ -736,21 +740,6 @@ static int add_step(parser_t *p)
     return 0;
 }
 
-static const struct {
-    const char *name;
-    unsigned cap;
-} cap_names[] = {
-    {"count", ACC_CAP_COUNT}, {"producer", ACC_CAP_PRODUCER},
-    {"input-limit", ACC_CAP_INPUT_LIMIT}, {"dispatcher", ACC_CAP_DISPATCHER},
-    {"listen", ACC_CAP_LISTEN}, {"connect", ACC_CAP_CONNECT},
-    {"default-map", ACC_CAP_DEFAULT_MAP}, {"threads", ACC_CAP_THREADS},
-    {"bufsize", ACC_CAP_BUFSIZE}, {"exit", ACC_CAP_EXIT},
-    {"alloc-fail", ACC_CAP_ALLOC_FAIL}, {"sys-fail", ACC_CAP_SYSCALL_FAULTS},
-    {"pending", ACC_CAP_PENDING}, {"disp-connect", ACC_CAP_DISP_CONNECT},
-    {"readopt", ACC_CAP_READOPT}, {"state", ACC_CAP_STATE},
-    {"producer-fail", ACC_CAP_PRODUCER_FAIL},
-};
-
 static int header_list(parser_t *p, char *v, int (*each)(parser_t *, const char *))
 {
     for (char *save, *w = strtok_r(v, " \t,", &save); w;
@@ -773,17 +762,16 @@ static int add_clause(parser_t *p, const char *w)
 
 static int add_require(parser_t *p, const char *w)
 {
-    for (size_t k = 0; k < sizeof(cap_names) / sizeof(cap_names[0]); k++)
-        if (strcmp(cap_names[k].name, w) == 0) {
-            p->c->requires |= cap_names[k].cap;
-            return 0;
-        }
-    return fail(p, "unknown capability '%s'", w);
+    unsigned cap = acc_cap_by_name(w, ACC_IN_CASES);
+    if (cap == 0)
+        return fail(p, "unknown capability '%s'", w);
+    p->c->requires |= cap;
+    return 0;
 }
 
 static int add_variant(parser_t *p, const char *w)
 {
-    int s = split_by_name(w);
+    int s = acc_split_by_name(w);
     if (s < 0)
         return fail(p, "unknown variant '%s'", w);
     p->c->splits |= 1u << s;
@@ -933,12 +921,12 @@ void case_free(acc_case_t *c)
 static const char *const split_names[SPLIT__COUNT] = {
     "as-written", "one-shot", "bytewise", "random"};
 
-const char *split_name(int split)
+const char *acc_split_name(int split)
 {
     return split >= 0 && split < SPLIT__COUNT ? split_names[split] : "?";
 }
 
-int split_by_name(const char *s)
+int acc_split_by_name(const char *s)
 {
     for (int k = 0; k < SPLIT__COUNT; k++)
         if (strcmp(split_names[k], s) == 0)
@@ -946,65 +934,21 @@ int split_by_name(const char *s)
     return -1;
 }
 
-const char *level_name(level_t l)
+const char *acc_level_name(level_t l)
 {
     return l == LEVEL_MUST ? "MUST" : l == LEVEL_SHOULD ? "SHOULD" : "MAY";
 }
 
-static const struct {
-    const char *name;
-    int err;
-} errnos[] = {
-    {"EPIPE", EPIPE}, {"EBADF", EBADF}, {"EINVAL", EINVAL},
-    {"EMSGSIZE", EMSGSIZE}, {"ECONNREFUSED", ECONNREFUSED},
-    {"ECONNRESET", ECONNRESET}, {"EEXIST", EEXIST}, {"EBUSY", EBUSY},
-    {"ERANGE", ERANGE}, {"ENOTCONN", ENOTCONN}, {"EAGAIN", EAGAIN},
-    {"ENOTSOCK", ENOTSOCK}, {"EISCONN", EISCONN}, {"ENOMEM", ENOMEM},
-    {"ENOENT", ENOENT}, {"ETIMEDOUT", ETIMEDOUT}, {"EPROTO", EPROTO},
-    {"ENETUNREACH", ENETUNREACH}, {"EMFILE", EMFILE}, {"ENFILE", ENFILE},
-    {"ESHUTDOWN", ESHUTDOWN}, {"ECONNABORTED", ECONNABORTED},
-    {"EINTR", EINTR}, {"EIO", EIO}, {"ENOSYS", ENOSYS},
-};
-
-int errno_by_name(const char *s)
+int acc_errno_by_name(const char *s)
 {
     if (strcmp(s, "0") == 0)
         return 0;
-    for (size_t k = 0; k < sizeof(errnos) / sizeof(errnos[0]); k++)
-        if (strcmp(errnos[k].name, s) == 0)
-            return errnos[k].err;
-    return -1;
+    int e = acc_errno_value(s, 1);
+    return e ? e : -1;
 }
 
-const char *errno_name(int err)
+const char *acc_errno_name(int err)
 {
-    for (size_t k = 0; k < sizeof(errnos) / sizeof(errnos[0]); k++)
-        if (errnos[k].err == err)
-            return errnos[k].name;
-    return err == 0 ? "0" : "E?";
-}
-
-void escape(char *out, size_t cap, const unsigned char *p, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char tmp[8];
-        unsigned char ch = p[i];
-        if (ch == '\r') strcpy(tmp, "\\r");
-        else if (ch == '\n') strcpy(tmp, "\\n");
-        else if (ch == '\t') strcpy(tmp, "\\t");
-        else if (ch == '\\') strcpy(tmp, "\\\\");
-        else if (ch == '"') strcpy(tmp, "\\\"");
-        else if (ch >= 0x20 && ch < 0x7f) tmp[0] = (char)ch, tmp[1] = 0;
-        else snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
-        size_t k = strlen(tmp);
-        if (o + k + 4 >= cap) {
-            if (o + 4 < cap)
-                strcpy(out + o, "..."), o += 3;
-            break;
-        }
-        memcpy(out + o, tmp, k);
-        o += k;
-    }
-    out[o < cap ? o : cap - 1] = '\0';
+    const char *name = acc_errno_lookup(err, 1);
+    return name ? name : err == 0 ? "0" : "E?";
 }

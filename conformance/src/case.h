@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acc_common.h" /* acc_escape, for the case's users */
+
 #define CASE_MAX_NAMES 16
 #define RC_ANY 1 /* expected result: anything (never a real return) */
 
@@ -105,16 +107,15 @@ int case_parse(acc_case_t *c, const char *file, const char *text, char *err,
 int case_load(acc_case_t *c, const char *path, char *err, size_t errlen);
 void case_free(acc_case_t *c);
 
-const char *split_name(int split);
-int split_by_name(const char *s);
-const char *level_name(level_t l);
-const char *ev_name(ev_kind_t e);
+const char *acc_split_name(int split);
+int acc_split_by_name(const char *s);
+const char *acc_level_name(level_t l);
+const char *acc_ev_name(ev_kind_t e);
 /* The step keyword of an operation ("close-when-done"), for messages. */
-const char *op_word(op_t op);
-/* errno by symbolic name ("EPIPE"), 0 for "0"; -1 if unknown. */
-int errno_by_name(const char *s);
-const char *errno_name(int err); /* positive errno -> "EPIPE" */
-/* Escapes bytes for reports: C escapes, never raw CR/LF/NUL. */
-void escape(char *out, size_t cap, const unsigned char *p, size_t n);
+const char *acc_op_word(op_t op);
+/* An errno a case file may name ("EPIPE"), 0 for "0"; -1 if unknown. */
+int acc_errno_by_name(const char *s);
+/* Positive errno -> "EPIPE"; "0" for 0, "E?" if a case could not name it. */
+const char *acc_errno_name(int err);
 
 #endif /* ACC_CASE_H */

@@ -109,13 +109,6 @@ static int failf(run_t *r, const char *fmt, ...)
     return -1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t rnd(run_t *r)
 {
     r->rng ^= r->rng << 13;
@@ -127,11 +120,6 @@ static uint64_t rnd(run_t *r)
 static const char *name(run_t *r, int ch)
 {
     return r->c->names[ch];
-}
-
-static void esc(char *out, size_t cap, const unsigned char *p, size_t n)
-{
-    escape(out, cap, p, n);
 }
 
 /* Tells a parent that outlives this run where it is (exec_where_t). */
@@ -212,7 +200,7 @@ static void check_sync(run_t *r, chan_t *ch, ev_kind_t kind)
     const step_t *saved = r->cur;
     r->cur = r->op;
     failf(r, "%s of %s ran inside %s (line %d), not from a pass: %s forbids it",
-          handler_name(kind), name(r, ch->idx), op_word(r->op->op),
+          handler_name(kind), name(r, ch->idx), acc_op_word(r->op->op),
           r->op->line, clause);
     r->cur = saved;
 }
@@ -226,9 +214,9 @@ static void record(chan_t *ch, ev_kind_t kind, const void *p, size_t n,
     r->events++;
     if (r->o->verbose) {
         char e[128];
-        esc(e, sizeof(e), p, n);
+        acc_escape(e, sizeof(e), p, n);
         fprintf(stderr, "  event %s %s %s%s\n", name(r, ch->idx),
-                ev_name(kind), e, err ? errno_name(err) : "");
+                acc_ev_name(kind), e, err ? acc_errno_name(err) : "");
     }
     int op_line = r->op ? r->op->line : 0;
     if ((kind == EV_DATA || kind == EV_READ) && last && last->kind == kind &&
@@ -388,7 +376,7 @@ static int one_pass(run_t *r, int map, int timeout_ms)
 {
     int rc = impl_poll(r, map, timeout_ms);
     if (rc < 0)
-        return failf(r, "a loop pass failed: %s (%d)", errno_name(-rc), rc);
+        return failf(r, "a loop pass failed: %s (%d)", acc_errno_name(-rc), rc);
     return 0;
 }
 
@@ -452,14 +440,14 @@ static void story_of(chan_t *ch, char *out, size_t cap)
     for (size_t i = first; i < ch->nev && (size_t)o + 4 < cap; i++) {
         const event_t *e = &ch->evs[i];
         char b[120];
-        esc(b, sizeof(b), e->bytes, e->n);
+        acc_escape(b, sizeof(b), e->bytes, e->n);
         if (e->kind == EV_DATA || e->kind == EV_READ)
             o += snprintf(out + o, cap - (size_t)o, "%s%s \"%s\"", i > first ? ", " : "",
-                          ev_name(e->kind), b);
+                          acc_ev_name(e->kind), b);
         else
             o += snprintf(out + o, cap - (size_t)o, "%s%s%s%s", i > first ? ", " : "",
-                          ev_name(e->kind), e->kind == EV_ERROR ? " " : "",
-                          e->kind == EV_ERROR ? errno_name(e->err) : "");
+                          acc_ev_name(e->kind), e->kind == EV_ERROR ? " " : "",
+                          e->kind == EV_ERROR ? acc_errno_name(e->err) : "");
     }
 }
 
@@ -475,7 +463,7 @@ static int peer_failf(run_t *r, chan_t *ch, const char *what)
 
 static int write_peer(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
 {
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = acc_mono_ms() + WAIT_MS;
     while (n > 0) {
         ssize_t k = send(ch->peer, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k > 0) {
@@ -487,10 +475,10 @@ static int write_peer(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
             int err = errno;
             char what[160];
             snprintf(what, sizeof(what), "send failed: %s (%s)", strerror(err),
-                     errno_name(err));
+                     acc_errno_name(err));
             return peer_failf(r, ch, what);
         }
-        if (now_ms() > deadline || r->depth)
+        if (acc_mono_ms() > deadline || r->depth)
             return peer_failf(r, ch, "the implementation stopped reading (the socket "
                               "buffer stayed full)");
         if (all_passes(r, 1) < 0)
@@ -628,7 +616,7 @@ static int check_rc(run_t *r, const step_t *st, int rc, const char *what)
     if (st->skip_rc && rc == st->skip_rc) {
         failf(r, "%s %s returned %s, which the case allows: the rest of it does not "
               "apply to this implementation", what, st->ch >= 0 ? name(r, st->ch) : "",
-              errno_name(-rc));
+              acc_errno_name(-rc));
         r->failed = 2;
         return -1;
     }
@@ -636,8 +624,8 @@ static int check_rc(run_t *r, const step_t *st, int rc, const char *what)
         return 0; /* counts are success */
     return failf(r, "%s %s returned %s (%d), expected %s", what,
                  st->ch >= 0 ? name(r, st->ch) : "",
-                 rc <= 0 ? errno_name(-rc) : "a count", rc,
-                 errno_name(-st->rc));
+                 rc <= 0 ? acc_errno_name(-rc) : "a count", rc,
+                 acc_errno_name(-st->rc));
 }
 
 static int new_peer_chan(run_t *r, const step_t *st, int impl_side, int peer)
@@ -659,7 +647,7 @@ static int new_peer_chan(run_t *r, const step_t *st, int impl_side, int peer)
         /* E6: the descriptor of a refused adopt stays the caller's. */
         if (fcntl(impl_side, F_GETFD) < 0)
             return failf(r, "creating %s failed with %s and closed the descriptor it was "
-                         "given (E6: it stays the caller's)", name(r, st->ch), errno_name(-rc));
+                         "given (E6: it stays the caller's)", name(r, st->ch), acc_errno_name(-rc));
         close(impl_side);
     }
     return check_rc(r, st, rc, "creating");
@@ -779,9 +767,9 @@ static int op_peer(run_t *r, chan_t *ch, op_t op)
 
 static const event_t *next_event(run_t *r, chan_t *ch, int wait)
 {
-    int64_t deadline = now_ms() + (wait && !r->nowait ? WAIT_MS : 0);
+    int64_t deadline = acc_mono_ms() + (wait && !r->nowait ? WAIT_MS : 0);
     while (ch->head == ch->nev && !r->failed) {
-        if (now_ms() >= deadline)
+        if (acc_mono_ms() >= deadline)
             return NULL;
         if (all_passes(r, 2) < 0)
             return NULL;
@@ -796,17 +784,17 @@ static void describe(char *out, size_t cap, const event_t *e)
         snprintf(out, cap, "nothing");
         return;
     }
-    esc(b, sizeof(b), e->bytes ? e->bytes + e->off : NULL, e->n - e->off);
+    acc_escape(b, sizeof(b), e->bytes ? e->bytes + e->off : NULL, e->n - e->off);
     int n;
     if (e->kind == EV_DATA || e->kind == EV_READ)
-        n = snprintf(out, cap, "%s \"%s\"", ev_name(e->kind), b);
+        n = snprintf(out, cap, "%s \"%s\"", acc_ev_name(e->kind), b);
     else if (e->kind == EV_ERROR)
-        n = snprintf(out, cap, "error %s", errno_name(e->err));
+        n = snprintf(out, cap, "error %s", acc_errno_name(e->err));
     else
-        n = snprintf(out, cap, "%s", ev_name(e->kind));
+        n = snprintf(out, cap, "%s", acc_ev_name(e->kind));
     if (e->op_line && n >= 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, " (delivered inside %s, line %d)",
-                 op_word(e->op), e->op_line);
+                 acc_op_word(e->op), e->op_line);
 }
 
 /* Everything still queued on ch, for failure messages. */
@@ -828,21 +816,21 @@ static int expect_bytes(run_t *r, chan_t *ch, const step_t *st)
         event_t *e = (event_t *)next_event(r, ch, 1);
         if (e == NULL || e->kind != st->ev) {
             char want[256], got[256], d[256];
-            esc(want, sizeof(want), st->bytes + done, st->nbytes - done);
+            acc_escape(want, sizeof(want), st->bytes + done, st->nbytes - done);
             describe(d, sizeof(d), e);
             snprintf(got, sizeof(got), "%s", d);
             return failf(r, "expected %s %s \"%s\"%s, got %s", name(r, ch->idx),
-                         ev_name(st->ev), want, done ? " (the rest)" : "", got);
+                         acc_ev_name(st->ev), want, done ? " (the rest)" : "", got);
         }
         size_t k = e->n - e->off;
         if (k > st->nbytes - done)
             k = st->nbytes - done;
         if (memcmp(e->bytes + e->off, st->bytes + done, k) != 0) {
             char want[256], got[256];
-            esc(want, sizeof(want), st->bytes + done, k);
-            esc(got, sizeof(got), e->bytes + e->off, k);
+            acc_escape(want, sizeof(want), st->bytes + done, k);
+            acc_escape(got, sizeof(got), e->bytes + e->off, k);
             return failf(r, "expected %s %s \"%s\", got \"%s\" (at byte %zu)",
-                         name(r, ch->idx), ev_name(st->ev), want, got, done);
+                         name(r, ch->idx), acc_ev_name(st->ev), want, got, done);
         }
         e->off += k;
         done += k;
@@ -888,9 +876,9 @@ static int expect_one(run_t *r, const step_t *st)
         describe(got, sizeof(got), e);
         rest_of(ch, rest, sizeof(rest));
         return failf(r, "expected %s %s%s%s, got %s (queued on %s: %s)",
-                     name(r, ch->idx), ev_name(st->ev),
+                     name(r, ch->idx), acc_ev_name(st->ev),
                      st->ev == EV_ERROR ? " " : "",
-                     st->ev == EV_ERROR ? errno_name((int)st->num) : "", got,
+                     st->ev == EV_ERROR ? acc_errno_name((int)st->num) : "", got,
                      name(r, ch->idx), rest[0] ? rest : "nothing");
     }
     ch->head++;
@@ -906,7 +894,7 @@ static int expect_peer(run_t *r, const step_t *st)
         return -1;
     size_t got = 0;
     unsigned char buf[65536];
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = acc_mono_ms() + WAIT_MS;
     while (got < st->nbytes) {
         size_t want = st->nbytes - got;
         if (want > sizeof(buf)) want = sizeof(buf);
@@ -917,19 +905,19 @@ static int expect_peer(run_t *r, const step_t *st)
                 size_t at = 0;
                 while (buf[at] == st->bytes[got + at]) at++;
                 char w[128], g[128];
-                esc(w, sizeof(w), st->bytes + got + at, (size_t)k - at < 32 ? (size_t)k - at : 32);
-                esc(g, sizeof(g), buf + at, (size_t)k - at < 32 ? (size_t)k - at : 32);
+                acc_escape(w, sizeof(w), st->bytes + got + at, (size_t)k - at < 32 ? (size_t)k - at : 32);
+                acc_escape(g, sizeof(g), buf + at, (size_t)k - at < 32 ? (size_t)k - at : 32);
                 return failf(r, "peer of %s: byte %zu differs: expected \"%s\", got \"%s\"",
                              name(r, ch->idx), got + at, w, g);
             }
             got += (size_t)k;
-            deadline = now_ms() + WAIT_MS;
+            deadline = acc_mono_ms() + WAIT_MS;
         } else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
             char what[200];
             snprintf(what, sizeof(what), "%s after %zu of %zu expected bytes",
                      k == 0 ? "end of stream" : strerror(errno), got, st->nbytes);
             return peer_failf(r, ch, what);
-        } else if (now_ms() > deadline) {
+        } else if (acc_mono_ms() > deadline) {
             char what[200];
             snprintf(what, sizeof(what), "got %zu of %zu expected bytes, then nothing",
                      got, st->nbytes);
@@ -946,7 +934,7 @@ static int expect_peer_eof(run_t *r, const step_t *st)
     chan_t *ch = &r->ch[st->ch];
     if (ch->peer < 0)
         return failf(r, "%s has no peer", name(r, ch->idx));
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = acc_mono_ms() + WAIT_MS;
     for (;;) {
         unsigned char b[256];
         ssize_t k = recv(ch->peer, b, sizeof(b), MSG_DONTWAIT);
@@ -954,11 +942,11 @@ static int expect_peer_eof(run_t *r, const step_t *st)
             return 0;
         if (k > 0) {
             char e[128];
-            esc(e, sizeof(e), b, (size_t)k);
+            acc_escape(e, sizeof(e), b, (size_t)k);
             return failf(r, "peer of %s: expected end of stream, got \"%s\"",
                          name(r, ch->idx), e);
         }
-        if (now_ms() > deadline)
+        if (acc_mono_ms() > deadline)
             return failf(r, "peer of %s: expected end of stream, the channel stayed open",
                          name(r, ch->idx));
         if (all_passes(r, 1) < 0)
@@ -998,7 +986,7 @@ static int peer_stall(run_t *r, chan_t *ch)
  * no more, which shows its sends have met a full buffer. */
 static int expect_blocked(run_t *r, chan_t *ch)
 {
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = acc_mono_ms() + WAIT_MS;
     for (;;) {
         int fd = impl_fd(r, ch);
         if (fd < 0)
@@ -1007,7 +995,7 @@ static int expect_blocked(run_t *r, chan_t *ch)
         struct pollfd pf = {fd, POLLOUT, 0};
         if (poll(&pf, 1, 0) == 0)
             return 0;
-        if (now_ms() > deadline)
+        if (acc_mono_ms() > deadline)
             return failf(r, "%s never filled its socket buffer: the implementation "
                          "stopped sending while output was queued", name(r, ch->idx));
         if (all_passes(r, 1) < 0)
@@ -1061,7 +1049,7 @@ static int expect_either(run_t *r, const step_t *st)
     if (on_a && on_b)
         return failf(r, "both %s and %s got %s: one of them should have been "
                      "served before the other was freed or closed", name(r, a->idx),
-                     name(r, b->idx), ev_name(st->ev));
+                     name(r, b->idx), acc_ev_name(st->ev));
     step_t one = *st;
     one.ch = on_a ? a->idx : b->idx;
     r->nowait = 1;
@@ -1083,12 +1071,12 @@ static int expect_elapsed(run_t *r, const step_t *st)
 
 static int timed_loop_step(run_t *r, const step_t *st)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = acc_mono_ms();
     int rc = st->op == OP_PASS
                  ? impl_poll(r, st->map, (int)st->num)
                  : impl_loop(r, st->map, (int)st->num2, (int)st->num);
-    r->last_ms = now_ms() - t0;
-    return check_rc(r, st, rc < 0 ? rc : 0, op_word(st->op));
+    r->last_ms = acc_mono_ms() - t0;
+    return check_rc(r, st, rc < 0 ? rc : 0, acc_op_word(st->op));
 }
 
 /* --------------------------------------------------- the step machine -- */
@@ -1132,7 +1120,7 @@ static int call_with_copy(run_t *r, const step_t *st, chan_t *ch)
                                : r->im->set_terminator(ch->h, b, st->nbytes);
     scramble(b, st->nbytes);
     free(b);
-    return check_rc(r, st, rc, op_word(st->op));
+    return check_rc(r, st, rc, acc_op_word(st->op));
 }
 
 /* sendraw: the bytes the implementation says it sent are kept, and
@@ -1153,7 +1141,7 @@ static int op_sendraw(run_t *r, chan_t *ch, const step_t *st)
     }
     if (st->has_sent && (rc < 0 || (uint64_t)rc != st->num2))
         return failf(r, "sendraw %s returned %s%ld, expected %llu bytes sent",
-                     name(r, ch->idx), rc < 0 ? errno_name((int)-rc) : "",
+                     name(r, ch->idx), rc < 0 ? acc_errno_name((int)-rc) : "",
                      rc, (unsigned long long)st->num2);
     return check_rc(r, st, rc < 0 ? (int)rc : 0, "sendraw");
 }
@@ -1314,7 +1302,7 @@ static int setup(run_t *r)
     for (int m = 0; m < c->nmaps; m++) {
         int rc = r->im->map_new(&r->maps[m]);
         if (rc < 0)
-            return failf(r, "map_new failed: %s", errno_name(-rc));
+            return failf(r, "map_new failed: %s", acc_errno_name(-rc));
     }
     for (int i = 0; i < c->nnames; i++) {
         r->ch[i].run = r;

@@ -43,19 +43,21 @@ static int events(const seen_t *s)
            s->accepts + s->reads + s->writes;
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 /* One pass; *ms gets how long it took. */
 static int timed_pass(const exec_opts_t *o, void *m, int timeout, double *ms)
 {
-    double t0 = now_ms();
+    double t0 = acc_mono_s();
     int r = o->impl->poll(m, o->backend, timeout);
-    *ms = now_ms() - t0;
+    *ms = (acc_mono_s() - t0) * 1e3;
+    return r;
+}
+
+/* A counted loop; *ms gets how long it took. */
+static int timed_loop(const exec_opts_t *o, void *m, int timeout, int count, double *ms)
+{
+    double t0 = acc_mono_s();
+    int r = o->impl->loop(m, o->backend, timeout, count);
+    *ms = (acc_mono_s() - t0) * 1e3;
     return r;
 }
 
@@ -76,6 +78,49 @@ static int idle_disp(const exec_opts_t *o, void *m, void **d, int *peer, seen_t 
     return 0;
 }
 
+/* L6, L7 over a plain dispatcher that asks for nothing, alone in map m: it
+ * takes the place of chat *c (freed with its *peer), and a fresh chat pair
+ * takes its place again for what follows.  0, or hw_fail's 1. */
+static int idle_edges(const exec_opts_t *o, void *m, void **c, int *peer, seen_t *sc,
+                      char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *d = NULL;
+    seen_t sd = {0};
+    int dpeer = -1, rc = 0, r;
+    double ms;
+    if (idle_disp(o, m, &d, &dpeer, &sd) < 0)
+        return hw_fail(msg, cap, "set-up of a plain dispatcher failed");
+    im->free(*c);
+    *c = NULL;
+    close(*peer);
+    *peer = -1;
+    r = timed_pass(o, m, 40, &ms);
+    if (r < 0 || ms < 39.0 || events(&sd)) {
+        rc = hw_fail(msg, cap, "a 40 ms pass over a channel that asks for nothing returned "
+                     "%d after %.1f ms with %d event(s) (want no earlier than 40 ms, none: "
+                     "L6)", r, ms, events(&sd));
+        goto out;
+    }
+    r = timed_loop(o, m, 20, 3, &ms);
+    if (r != 0 || ms < 59.0 || events(&sd)) {
+        rc = hw_fail(msg, cap, "loop of 3 passes of 20 ms over a channel that asks for "
+                     "nothing returned %d after %.1f ms (want 0, no earlier than 60 ms: "
+                     "it keeps running, L7)", r, ms);
+        goto out;
+    }
+    im->free(d);
+    d = NULL;
+    close(dpeer);
+    dpeer = -1;
+    if (hw_chat_pair(im, m, c, peer, &seen_events, sc) < 0 || im->set_none(*c) != 0)
+        rc = hw_fail(msg, cap, "set-up of a second chat channel failed");
+out:
+    if (d) im->free(d);
+    if (dpeer >= 0) close(dpeer);
+    return rc;
+}
+
 /* The sentences l.timeout.bounds leaves open: a refused timeout does
  * nothing even with input waiting (L5); one pass with an infinite timeout
  * on an empty map returns (L6 "the map may be empty"); channels that ask for
@@ -85,9 +130,9 @@ static int idle_disp(const exec_opts_t *o, void *m, void **d, int *peer, seen_t 
 int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
-    void *m = NULL, *c = NULL, *d = NULL;
-    seen_t sc = {0}, sd = {0};
-    int peer = -1, dpeer = -1, rc = 0, r;
+    void *m = NULL, *c = NULL;
+    seen_t sc = {0};
+    int peer = -1, rc = 0, r;
     double ms;
     if (im->map_new(&m) < 0)
         return hw_fail(msg, cap, "map_new failed");
@@ -117,47 +162,13 @@ int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
                      "(want 3: L5)", sc.n);
         goto out;
     }
-    if (im->caps & ACC_CAP_DISPATCHER) {
-        if (idle_disp(o, m, &d, &dpeer, &sd) < 0) {
-            rc = hw_fail(msg, cap, "set-up of a plain dispatcher failed");
-            goto out;
-        }
-        im->free(c); /* only the dispatcher that asks for nothing is left */
-        c = NULL;
-        close(peer);
-        peer = -1;
-        r = timed_pass(o, m, 40, &ms);
-        if (r < 0 || ms < 39.0 || events(&sd)) {
-            rc = hw_fail(msg, cap, "a 40 ms pass over a channel that asks for nothing returned "
-                         "%d after %.1f ms with %d event(s) (want no earlier than 40 ms, none: "
-                         "L6)", r, ms, events(&sd));
-            goto out;
-        }
-        double t0 = now_ms();
-        r = im->loop(m, o->backend, 20, 3);
-        ms = now_ms() - t0;
-        if (r != 0 || ms < 59.0 || events(&sd)) {
-            rc = hw_fail(msg, cap, "loop of 3 passes of 20 ms over a channel that asks for "
-                         "nothing returned %d after %.1f ms (want 0, no earlier than 60 ms: "
-                         "it keeps running, L7)", r, ms);
-            goto out;
-        }
-        im->free(d);
-        d = NULL;
-        close(dpeer);
-        dpeer = -1;
-        if (hw_chat_pair(im, m, &c, &peer, &seen_events, &sc) < 0 || im->set_none(c) != 0) {
-            rc = hw_fail(msg, cap, "set-up of a second chat channel failed");
-            goto out;
-        }
-    }
+    if ((im->caps & ACC_CAP_DISPATCHER) && (rc = idle_edges(o, m, &c, &peer, &sc, msg, cap)))
+        goto out;
     /* The peer goes away: the first pass closes the only channel. */
     close(peer);
     peer = -1;
     sc.closes = 0;
-    double t0 = now_ms();
-    r = im->loop(m, o->backend, 400, 5);
-    ms = now_ms() - t0;
+    r = timed_loop(o, m, 400, 5, &ms);
     if (r != 0 || sc.closes != 1 || im->map_size(m) != 0 || ms > 300.0) {
         rc = hw_fail(msg, cap, "loop(400 ms, 5 passes) whose map empties in its first pass "
                      "returned %d after %.0f ms, %d close(s), map size %ld (want 0 well before "
@@ -167,9 +178,7 @@ int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
     }
 out:
     if (c) im->free(c);
-    if (d) im->free(d);
     if (peer >= 0) close(peer);
-    if (dpeer >= 0) close(dpeer);
     im->map_free(m);
     return rc;
 }

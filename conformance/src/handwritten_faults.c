@@ -168,7 +168,7 @@ static int chat_scenario(const try_t *t)
     drain_peer(peer, got, sizeof(got), &ngot);
     acc_fs_disarm(t->kind);
     char in[300];
-    escape(in, sizeof(in), (const unsigned char *)r.in, r.nin);
+    acc_escape(in, sizeof(in), (const unsigned char *)r.in, r.nin);
     if (push != 0)
         rc = tfail(t, S, "push returned %d before any pass (want 0: P2)", push);
     else if (pr < 0)
@@ -178,7 +178,7 @@ static int chat_scenario(const try_t *t)
         rc = tfail(t, S, "handle_close ran %d time(s), handle_error %d time(s)%s%s (want "
                    "neither: EAGAIN is no data and never closes, D11 D12 P12; EINTR is "
                    "retried, L8)", r.closes, r.errors, r.errors ? ", last with " : "",
-                   r.errors ? errno_name(-r.err) : "");
+                   r.errors ? acc_errno_name(-r.err) : "");
     else if (r.nin != 10 || memcmp(r.in, "abc|def|gh", 10) != 0)
         rc = tfail(t, S, "the record stream was \"%s\" after %d passes (want "
                    "\"abc|def|gh\", '|' marking found_terminator: nothing lost, D11 T6)",
@@ -419,11 +419,9 @@ static int wait_timing(const exec_opts_t *o, char *msg, size_t cap)
     for (int attempt = 0; attempt < 2 && rc == 0; attempt++) {
         acc_fs_reset();
         acc_fs_arm(ACC_FS_WAIT, ACC_FS_EINTR, 0, 16);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = acc_mono_s();
         pr = im->poll(m, o->backend, 30);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        ms = (acc_mono_s() - t0) * 1e3;
         hit = acc_fs_injected(ACC_FS_WAIT);
         acc_fs_reset();
         int bad = pr < 0 || ms < 29.0 || r.nin != 2 || r.closes || r.errors;

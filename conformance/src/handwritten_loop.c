@@ -69,12 +69,9 @@ static int events_of(const obs_t *o)
 }
 
 
-static double ms_since(const struct timespec *t0)
+static double ms_since(double t0)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
-           (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+    return (acc_mono_s() - t0) * 1e3;
 }
 
 /* Passes until cond holds (at most ~1 s). */
@@ -91,7 +88,7 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
     void *m = NULL, *c = NULL;
     obs_t ob = {0};
     int peer = -1, rc = 0, r;
-    struct timespec t0;
+    double t0;
     double el;
     if (im->map_new(&m) < 0)
         return hw_fail(msg, cap, "map_new failed");
@@ -104,19 +101,19 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     /* L6: nothing to watch, finite timeout: the pass waits it out. */
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = acc_mono_s();
     r = im->poll(m, be, 30);
-    if (r < 0 || (el = ms_since(&t0)) < 29.0) {
+    if (r < 0 || (el = ms_since(t0)) < 29.0) {
         rc = hw_fail(msg, cap, "a 30 ms pass on an empty map returned %d after %.1f ms "
-                     "(want >= 0, no earlier than 30 ms: L6)", r, ms_since(&t0));
+                     "(want >= 0, no earlier than 30 ms: L6)", r, ms_since(t0));
         goto out;
     }
     /* L7: loop on an empty map returns at once, whatever the timeout. */
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = acc_mono_s();
     r = im->loop(m, be, 1000, 0);
-    if (r != 0 || (el = ms_since(&t0)) > 500.0) {
+    if (r != 0 || (el = ms_since(t0)) > 500.0) {
         rc = hw_fail(msg, cap, "loop on an empty map returned %d after %.1f ms "
-                     "(want 0 at once: L7)", r, ms_since(&t0));
+                     "(want 0 at once: L7)", r, ms_since(t0));
         goto out;
     }
     if (hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0) {
@@ -127,9 +124,9 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
      * a finite timeout is waited out per pass. */
     double quickest = 1e9;
     for (int i = 0; i < 3; i++) {
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t0 = acc_mono_s();
         r = im->poll(m, be, 0);
-        el = ms_since(&t0);
+        el = ms_since(t0);
         if (r < 0)
             break;
         quickest = el < quickest ? el : quickest;
@@ -139,16 +136,16 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
                      r, quickest);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = acc_mono_s();
     r = im->poll(m, be, 30);
-    if (r < 0 || (el = ms_since(&t0)) < 29.0 || events_of(&ob)) {
+    if (r < 0 || (el = ms_since(t0)) < 29.0 || events_of(&ob)) {
         rc = hw_fail(msg, cap, "a 30 ms pass on an idle channel returned %d after %.1f ms with "
                      "%d events (want no earlier than 30 ms, no event: L5)", r, el, events_of(&ob));
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = acc_mono_s();
     r = im->loop(m, be, 20, 2);
-    if (r != 0 || (el = ms_since(&t0)) < 39.0 || events_of(&ob)) {
+    if (r != 0 || (el = ms_since(t0)) < 39.0 || events_of(&ob)) {
         rc = hw_fail(msg, cap, "loop of 2 passes of 20 ms returned %d after %.1f ms "
                      "(want 0, no earlier than 40 ms: the timeout bounds each pass, L5 L7)", r, el);
         goto out;
@@ -247,10 +244,10 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
     /* First without signals: a wait that never blocks (an idle channel
      * reported ready, e.g. always writable, so every pass spins) would
      * look like an EINTR bug below, and is another one. */
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0;
+    t0 = acc_mono_s();
     int r0 = im->poll(m, be, 30);
-    double el0 = ms_since(&t0);
+    double el0 = ms_since(t0);
     if (r0 < 0 || el0 < 29.0 || events_of(&ob)) {
         rc = hw_fail(msg, cap, "with no signal at all, a 30 ms pass on an idle channel returned "
                      "%d after %.1f ms with %d event(s): the wait does not block (a channel "
@@ -267,13 +264,13 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
     struct itimerval it = {{0, 7000}, {0, 7000}}, stop = {{0, 0}, {0, 0}};
     nsignals = 0;
     setitimer(ITIMER_REAL, &it, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = acc_mono_s();
     int r1 = im->poll(m, be, 60);
-    double el1 = ms_since(&t0);
+    double el1 = ms_since(t0);
     int s1 = (int)nsignals;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = acc_mono_s();
     int r2 = im->loop(m, be, 30, 2);
-    double el2 = ms_since(&t0);
+    double el2 = ms_since(t0);
     int s2 = (int)nsignals - s1;
     setitimer(ITIMER_REAL, &stop, NULL);
     sigaction(SIGALRM, &old, NULL);
@@ -535,10 +532,10 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
                      im->fd(c) < 0 ? "closed" : "open");
         goto out;
     }
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0;
+    t0 = acc_mono_s();
     int r = im->poll(m, o->backend, 50);
-    double el = ms_since(&t0);
+    double el = ms_since(t0);
     if (r < 0 || el < 45.0) {
         rc = hw_fail(msg, cap, "after the urgent byte a 50 ms pass %s after %.1f ms: urgent "
                      "readiness is reported on every pass (D21, L3)",
@@ -612,10 +609,10 @@ static int emfile_burst(const exec_opts_t *o, void *m, void *l, const obs_t *ob,
     setrlimit(RLIMIT_NOFILE, &tight);
     for (int p = 0; p < 3; p++)
         im->poll(m, o->backend, 0);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0;
+    t0 = acc_mono_s();
     int r = im->poll(m, o->backend, 50);
-    double el = ms_since(&t0);
+    double el = ms_since(t0);
     setrlimit(RLIMIT_NOFILE, &old);
     if (r < 0 || ob->accepts != burst - 1 || ob->errors || ob->closes || im->fd(l) < 0 ||
         im->map_size(m) != 1)

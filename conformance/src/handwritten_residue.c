@@ -57,7 +57,7 @@ static int compare(const acc_impl_t *im, void *m, const snap_t *b, const char *w
     struct stat st;
     if (r != want)
         return hw_fail(msg, cap, "%s returned %d (%s), want %d (%s): E3", what, r,
-                       r < 0 ? errno_name(-r) : "success", want, errno_name(-want));
+                       r < 0 ? acc_errno_name(-r) : "success", want, acc_errno_name(-want));
     snap(im, m, -1, &a);
     if (a.size != b->size)
         return hw_fail(msg, cap, "%s failed but the map holds %ld channel(s), %ld before: a "

@@ -133,6 +133,28 @@ static int parse_count(const char *opt, const char *s, long lo, long hi,
     return 0;
 }
 
+/* The seed defaults to today's date (UTC): runs on one day agree. */
+static void set_defaults(opts_t *o)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    o->seed = (uint64_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+    o->cases_dir = "conformance/cases";
+    o->spec = "docs/spec.md";
+    o->timeout = 10;
+}
+
+static int parse_timeout(const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(arg, &end);
+    if (end == arg || *end || errno || !(*out > 0 && *out <= 1e6))
+        return bad_value("--timeout", arg, "want seconds, more than 0 and at most 1e6");
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     static const struct option lo[] = {
@@ -145,20 +167,14 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"no-fork", 0, 0, 'n'}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'},
         {"max-failures", 1, 0, 'm'},
         {0, 0, 0, 0}};
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    o->seed = (uint64_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
-    o->cases_dir = "conformance/cases";
-    o->spec = "docs/spec.md";
-    o->timeout = 10;
+    set_defaults(o);
     int ch;
     while ((ch = getopt_long(argc, argv, "vhj:", lo, NULL)) != -1) {
         switch (ch) {
         case 'c': o->cases_dir = optarg; break;
         case 'l': o->list = 1; break;
         case 's': {
-            int s = split_by_name(optarg);
+            int s = acc_split_by_name(optarg);
             if (s < 0) {
                 fprintf(stderr, "acc-run: unknown split '%s'\n", optarg);
                 return -1;
@@ -168,7 +184,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         }
         case 'b': o->backend = optarg; break;
         case 'a':
-            if (strlen(optarg) != 1 || !strchr("LDTPMEldtpme", optarg[0]))
+            if (strlen(optarg) != 1 || !strchr(ACC_AREAS, toupper((unsigned char)optarg[0])))
                 return bad_value("--area", optarg, "want one of L D T P M E (either case)");
             o->area = (char)toupper((unsigned char)optarg[0]);
             break;
@@ -194,15 +210,10 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'p': o->spec = optarg; break;
         case 'V': o->coverage = 1; break;
         case 'x': o->strict = 1; break;
-        case 't': {
-            char *end;
-            errno = 0;
-            o->timeout = strtod(optarg, &end);
-            if (end == optarg || *end || errno || !(o->timeout > 0 && o->timeout <= 1e6))
-                return bad_value("--timeout", optarg, "want seconds, more than 0 and at "
-                                 "most 1e6");
+        case 't':
+            if (parse_timeout(optarg, &o->timeout) < 0)
+                return -1;
             break;
-        }
         case 'n': o->nofork = 1; break;
         case 'm':
             if (parse_count("--max-failures", optarg, 1, 1000000000, "want a count from 1",
@@ -318,8 +329,8 @@ static int check_levels(const spec_t *sp)
         }
         if (says && !(says & 1u << plan_level(&p))) {
             fprintf(stderr, "acc-run: %s: level %s, but none of its clauses (%s) is or "
-                    "states a %s requirement\n", who, level_name(plan_level(&p)), list,
-                    level_name(plan_level(&p)));
+                    "states a %s requirement\n", who, acc_level_name(plan_level(&p)), list,
+                    acc_level_name(plan_level(&p)));
             bad++;
         }
     }
@@ -361,7 +372,7 @@ static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *
  * expectation line may match to pick a single variant. */
 static void run_name(const plan_t *p, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s@%s/%s", plan_id(p), split_name(p->split), p->backend);
+    snprintf(buf, cap, "%s@%s/%s", plan_id(p), acc_split_name(p->split), p->backend);
 }
 
 static int has_clause(const plan_t *p, const char *want)
@@ -523,13 +534,6 @@ typedef struct {
 
 static shared_t *shared;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* A forked worker or run ends when the process it was forked from ends: a
  * runner killed with SIGKILL cannot end them itself, and they would run on
  * (libcheck puts each run in a process group of its own, out of reach of a
@@ -568,9 +572,9 @@ START_TEST(t_plan)
      * nothing in the suite reads it back. */
     run_name(p, msg, sizeof(msg));
     setenv("ACC_RUN_ID", msg, 1);
-    double t0 = now_s();
+    double t0 = acc_mono_s();
     int failed = run_plan(p, &sl->where, msg, sizeof(msg));
-    sl->seconds = now_s() - t0;
+    sl->seconds = acc_mono_s() - t0;
     sl->skipped = failed == 2;
     if (failed == 2)
         snprintf(sl->reason, sizeof(sl->reason), "%.1000s", msg);
@@ -610,7 +614,7 @@ static void run_one(const opts_t *o, int i)
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, o->nofork ? CK_NOFORK : CK_FORK);
-    double t0 = now_s();
+    double t0 = acc_mono_s();
     run_parent = getpid();
     srunner_run_all(sr, CK_SILENT);
     TestResult **res = srunner_results(sr);
@@ -626,7 +630,7 @@ static void run_one(const opts_t *o, int i)
         snprintf(sl->msg, sizeof(sl->msg), "libcheck ran no test for this run");
     }
     if (sl->rtype != CK_PASS && sl->seconds == 0)
-        sl->seconds = now_s() - t0; /* crashed or timed out: the whole wait */
+        sl->seconds = acc_mono_s() - t0; /* crashed or timed out: the whole wait */
     sl->state = SLOT_DONE;
     free(res);
     srunner_free(sr);
@@ -770,8 +774,8 @@ static void list_plans(void)
     for (int i = 0; i < nplans; i++) {
         const plan_t *p = &plans[i];
         char buf[64];
-        printf("%-48s %-10s %-6s %-6s", plan_id(p), split_name(p->split),
-               p->backend, level_name(plan_level(p)));
+        printf("%-48s %-10s %-6s %-6s", plan_id(p), acc_split_name(p->split),
+               p->backend, acc_level_name(plan_level(p)));
         for (int k = 0; k < plan_nclauses(p); k++)
             printf(" %s", plan_clause(p, k, buf, sizeof(buf)));
         printf("%s\n", p->verdict == V_SKIP ? "  (skip)" : "");
@@ -836,11 +840,11 @@ int main(int argc, char **argv)
            im->name, im->version, ncases, nhandwritten, nplans,
            (unsigned long long)o.seed, jobs, jobs == 1 ? "" : "s");
     fflush(stdout);
-    double t0 = now_s();
+    double t0 = acc_mono_s();
     int ran = run_all(&o, jobs);
     if (ran < 0)
         return EXIT_HARNESS;
-    report_t r = {im, plans, nplans, o.seed, now_s() - t0, argv[0],
+    report_t r = {im, plans, nplans, o.seed, acc_mono_s() - t0, argv[0],
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
                   o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict, jobs};
     report_terminal(&r);

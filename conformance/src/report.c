@@ -10,11 +10,11 @@
 
 #include "runner.h"
 
-static const char areas[] = "LDTPME";
-static const char *const area_names[] = {
-    "L loop and maps", "D dispatcher events and close detection",
-    "T terminators and input framing", "P producer FIFO",
-    "M map isolation and threads", "E errors and bad input"};
+static const char areas[] = ACC_AREAS;
+#define NAREAS ((int)sizeof(areas) - 1)
+#define ACC_AREA_TITLE_(letter, title) #letter " " title,
+static const char *const area_names[] = {ACC_AREA_LIST(ACC_AREA_TITLE_)};
+#undef ACC_AREA_TITLE_
 
 const char *plan_id(const plan_t *p)
 {
@@ -58,7 +58,9 @@ level_t plan_level(const plan_t *p)
 
 const char *verdict_name(verdict_t v)
 {
-    static const char *const n[] = {"PASS", "FAIL", "XFAIL", "XPASS", "SKIP", "ERROR"};
+#define ACC_VERDICT_NAME_(name) #name,
+    static const char *const n[] = {ACC_VERDICT_LIST(ACC_VERDICT_NAME_)};
+#undef ACC_VERDICT_NAME_
     return n[v];
 }
 
@@ -67,7 +69,7 @@ void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap)
     snprintf(out, cap, "%s%s%s --seed %llu --split %s --backend %s '%s'",
              r->argv0, r->cases_dir ? " --cases " : "",
              r->cases_dir ? r->cases_dir : "", (unsigned long long)r->seed,
-             split_name(p->split), p->backend, plan_id(p));
+             acc_split_name(p->split), p->backend, plan_id(p));
 }
 
 /* The area a case belongs to is where it lives: the directory of a case
@@ -103,7 +105,7 @@ int plan_soft(const report_t *r, const plan_t *p)
 
 /* n[verdict] for the plans of an area (-1: all); n[N_SOFT] counts the soft
  * ones among the FAILs. */
-#define N_SOFT 6
+#define N_SOFT V__COUNT
 static void count(const report_t *r, int area, int *n)
 {
     memset(n, 0, (N_SOFT + 1) * sizeof(int));
@@ -112,6 +114,15 @@ static void count(const report_t *r, int area, int *n)
             n[r->plans[i].verdict]++;
             n[N_SOFT] += plan_soft(r, &r->plans[i]);
         }
+}
+
+/* Every run that count() counted, whatever its verdict. */
+static int runs_of(const int *n)
+{
+    int k = 0;
+    for (int v = 0; v < V__COUNT; v++)
+        k += n[v];
+    return k;
 }
 
 void report_terminal(const report_t *r)
@@ -125,8 +136,8 @@ void report_terminal(const report_t *r)
         char cmd[1024];
         repro_command(r, p, cmd, sizeof(cmd));
         printf("%s %s [%s/%s] (%s%s)\n    %s\n    reproduce: %s\n",
-               verdict_name(p->verdict), plan_id(p), split_name(p->split),
-               p->backend, level_name(plan_level(p)),
+               verdict_name(p->verdict), plan_id(p), acc_split_name(p->split),
+               p->backend, acc_level_name(plan_level(p)),
                plan_soft(r, p) ? ": soft, the run still passes" : "",
                p->message ? p->message : "passed, but listed as an expected failure",
                cmd);
@@ -134,7 +145,7 @@ void report_terminal(const report_t *r)
     }
     printf("\n%-42s %6s %6s %6s %6s %6s %6s\n", "area", "pass", "fail", "xfail",
            "xpass", "skip", "error");
-    for (int a = 0; a < 6; a++) {
+    for (int a = 0; a < NAREAS; a++) {
         count(r, a, n);
         printf("%-42s %6d %6d %6d %6d %6d %6d\n", area_names[a], n[V_PASS],
                n[V_FAIL], n[V_XFAIL], n[V_XPASS], n[V_SKIP], n[V_ERROR]);
@@ -250,7 +261,7 @@ int report_tap(const report_t *r, const char *path)
         int ok = p->verdict == V_PASS || p->verdict == V_SKIP;
         int soft = plan_soft(r, p);
         fprintf(f, "%s %d - %s [%s/%s]", ok ? "ok" : "not ok", i + 1, plan_id(p),
-                split_name(p->split), p->backend);
+                acc_split_name(p->split), p->backend);
         if (p->verdict == V_SKIP) {
             fputs(" # SKIP ", f);
             put_line(f, p->reason);
@@ -259,14 +270,14 @@ int report_tap(const report_t *r, const char *path)
             put_line(f, p->reason);
         } else if (soft) {
             fprintf(f, " # TODO soft: %s clause not met (the run passes without --strict)",
-                    level_name(plan_level(p)));
+                    acc_level_name(plan_level(p)));
         }
         fputc('\n', f);
         if (!ok) {
             char cmd[1024];
             repro_command(r, p, cmd, sizeof(cmd));
             fprintf(f, "  ---\n  verdict: %s%s\n  level: %s\n  message: ",
-                    verdict_name(p->verdict), soft ? " (soft)" : "", level_name(plan_level(p)));
+                    verdict_name(p->verdict), soft ? " (soft)" : "", acc_level_name(plan_level(p)));
             put_json(f, p->message ? p->message : "unexpected pass");
             fprintf(f, "\n  reproduce: ");
             put_json(f, cmd);
@@ -292,7 +303,7 @@ int report_junit(const report_t *r, const char *path)
             "tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
             r->nplans, tot[V_FAIL] - tot[N_SOFT] + tot[V_XPASS], tot[V_ERROR], tot[V_SKIP],
             ttot);
-    for (int a = 0; a < 6; a++) {
+    for (int a = 0; a < NAREAS; a++) {
         int n[N_SOFT + 1];
         double t = 0;
         count(r, a, n);
@@ -301,7 +312,7 @@ int report_junit(const report_t *r, const char *path)
                 t += r->plans[i].seconds;
         fprintf(f, "  <testsuite name=\"%c\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
                 "skipped=\"%d\" time=\"%.3f\">\n", areas[a],
-                n[0] + n[1] + n[2] + n[3] + n[4] + n[5], n[V_FAIL] - n[N_SOFT] + n[V_XPASS],
+                runs_of(n), n[V_FAIL] - n[N_SOFT] + n[V_XPASS],
                 n[V_ERROR], n[V_SKIP], t);
         for (int i = 0; i < r->nplans; i++) {
             const plan_t *p = &r->plans[i];
@@ -310,7 +321,7 @@ int report_junit(const report_t *r, const char *path)
             fprintf(f, "    <testcase name=\"");
             put_xml(f, plan_id(p));
             fprintf(f, " [%s/%s]\" classname=\"conformance.%c\" time=\"%.3f\"",
-                    split_name(p->split), p->backend, areas[a], p->seconds);
+                    acc_split_name(p->split), p->backend, areas[a], p->seconds);
             if (p->verdict == V_PASS || p->verdict == V_XFAIL) {
                 fprintf(f, "/>\n");
                 continue;
@@ -319,7 +330,7 @@ int report_junit(const report_t *r, const char *path)
              * count, but the message where a reader of the test looks. */
             if (plan_soft(r, p)) {
                 fprintf(f, ">\n      <system-out>soft failure (%s clause not met; the run "
-                        "passes without --strict): ", level_name(plan_level(p)));
+                        "passes without --strict): ", acc_level_name(plan_level(p)));
                 put_xml(f, p->message);
                 fprintf(f, "</system-out>\n    </testcase>\n");
                 continue;
@@ -365,7 +376,7 @@ int report_json(const report_t *r, const char *path)
         fprintf(f, "], \"level\": \"%s\", \"split\": \"%s\", \"backend\": \"%s\", "
                 "\"status\": \"%s\", \"soft\": %s, \"expected\": \"%s\", \"duration_ms\": %.2f, "
                 "\"message\": ",
-                level_name(plan_level(p)), split_name(p->split), p->backend,
+                acc_level_name(plan_level(p)), acc_split_name(p->split), p->backend,
                 verdict_name(p->verdict), plan_soft(r, p) ? "true" : "false",
                 verdict_name(p->expected == V_XFAIL ? V_FAIL : p->expected),
                 p->seconds * 1000);
@@ -380,7 +391,7 @@ int report_json(const report_t *r, const char *path)
         const char **ids = clause_cases(r, cl->id, &n);
         fprintf(f, "%s\n  {\"clause\": ", c ? "," : "");
         put_json(f, cl->id);
-        fprintf(f, ", \"level\": \"%s\", \"cases\": [", level_name(cl->level));
+        fprintf(f, ", \"level\": \"%s\", \"cases\": [", acc_level_name(cl->level));
         for (int k = 0; k < n; k++) {
             fprintf(f, k ? ", " : "");
             put_json(f, ids[k]);
@@ -468,7 +479,7 @@ int report_coverage(const report_t *r, int print)
         int must = cl->level == LEVEL_MUST;
         uncovered += n == 0 && must;
         if (print) {
-            int indent = printf("  %-4s %-6s %3d case%s ", cl->id, level_name(cl->level), n,
+            int indent = printf("  %-4s %-6s %3d case%s ", cl->id, acc_level_name(cl->level), n,
                                 n == 1 ? " " : "s");
             if (clause_failing(r, cl->id)) {
                 fputs("FAILING ", stdout);

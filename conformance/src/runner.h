@@ -10,9 +10,10 @@
 #include "exec.h"
 #include "failsys.h"
 
-typedef enum {
-    V_PASS, V_FAIL, V_XFAIL, V_XPASS, V_SKIP, V_ERROR
-} verdict_t;
+/* V_PASS, V_FAIL, ... in acc_adapter.h's order, which reports count in. */
+#define ACC_VERDICT_ENUM_(name) V_##name,
+typedef enum { ACC_VERDICT_LIST(ACC_VERDICT_ENUM_) V__COUNT } verdict_t;
+#undef ACC_VERDICT_ENUM_
 
 /* A hand-written test: what a case file cannot say (threads, fd reuse
  * across maps).  It reports like a case. */

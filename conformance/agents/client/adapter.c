@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "acc_adapter.h"
+#include "acc_common.h"
 #include "acc_proto.h"
 
 /* Shape.  acc_get_impl() (in the runner's parent, before any run is forked)
@@ -260,18 +261,6 @@ static int tok_value(char *tok, const char *key, char *out, size_t cap)
     return 1;
 }
 
-static const struct {
-    const char *name;
-    unsigned cap;
-} cap_names[] = {
-    {"count", ACC_CAP_COUNT}, {"producer", ACC_CAP_PRODUCER},
-    {"input-limit", ACC_CAP_INPUT_LIMIT}, {"dispatcher", ACC_CAP_DISPATCHER},
-    {"listen", ACC_CAP_LISTEN}, {"connect", ACC_CAP_CONNECT},
-    {"default-map", ACC_CAP_DEFAULT_MAP}, {"threads", ACC_CAP_THREADS},
-    {"bufsize", ACC_CAP_BUFSIZE}, {"exit", ACC_CAP_EXIT},
-    {"disp-connect", ACC_CAP_DISP_CONNECT},
-};
-
 /* "hello 1" and its answer.  first: record what the agent declares (the
  * parent); later connections only check that the agent answers. */
 static int hello(accp_conn_t *c, int first, char *err, size_t errlen)
@@ -315,9 +304,7 @@ static int hello(accp_conn_t *c, int first, char *err, size_t errlen)
         backend_list[nb] = NULL;
         save = NULL;
         for (char *t = strtok_r(caps, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            for (size_t k = 0; k < sizeof(cap_names) / sizeof(cap_names[0]); k++)
-                if (strcmp(t, cap_names[k].name) == 0)
-                    agent_caps |= cap_names[k].cap;
+            agent_caps |= acc_cap_by_name(t, ACC_ON_WIRE);
         save = NULL;
         for (char *t = strtok_r(feats, ",", &save); t; t = strtok_r(NULL, ",", &save))
             if (strcmp(t, "fork") == 0)
@@ -325,13 +312,6 @@ static int hello(accp_conn_t *c, int first, char *err, size_t errlen)
     }
     accp_msg_free(&r);
     return 0;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Asks the zygote for a fresh agent on a new socketpair.  The request's
@@ -350,7 +330,7 @@ static int fork_from_zygote(pid_t *pid_out, char *err, size_t errlen)
     z.timeout_ms = A.timeout_ms;
     z.trace = A.trace;
     z.trace_tag = "client/zygote";
-    uint64_t seq = (uint64_t)mono_us();
+    uint64_t seq = (uint64_t)acc_mono_ns() / 1000;
     char line[64];
     int n = snprintf(line, sizeof(line), "Q %llu fork @", (unsigned long long)seq);
     int rc = accp_send_line(&z, line, (size_t)n, sv[1]);

@@ -4,6 +4,8 @@
  * every malformed input is reported with a reason, never trusted. */
 #include "acc_proto.h"
 
+#include "acc_common.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -27,83 +29,30 @@ static void seterr(accp_conn_t *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Up to 60 bytes of s, escaped, for error messages about bad input. */
 static void excerpt(char *out, size_t cap, const char *s, size_t n)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n && i < 60 && o + 8 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch < 0x7f)
-            out[o++] = (char)ch;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
-    }
-    if (n > 60 && o + 4 < cap)
-        memcpy(out + o, "...", 3), o += 3;
-    out[o] = '\0';
+    acc_escape(out, cap, (const unsigned char *)s, n < 60 ? n : 60);
+    size_t o = strlen(out);
+    /* acc_escape has marked a cut of its own already */
+    if (n > 60 && o + 4 < cap && (o < 3 || strcmp(out + o - 3, "...") != 0))
+        memcpy(out + o, "...", 4);
 }
 
 /* ------------------------------------------------------------ errnos -- */
 
-#define E(x) {#x, x}
-static const struct {
-    const char *name;
-    int err;
-} errnos[] = {
-    E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO), E(E2BIG),
-    E(EBADF), E(ECHILD), E(EAGAIN), E(ENOMEM), E(EACCES), E(EFAULT),
-    E(EBUSY), E(EEXIST), E(ENODEV), E(ENOTDIR), E(EISDIR), E(EINVAL),
-    E(ENFILE), E(EMFILE), E(ENOTTY), E(EFBIG), E(ENOSPC), E(ESPIPE),
-    E(EROFS), E(EPIPE), E(EDOM), E(ERANGE), E(EDEADLK), E(ENAMETOOLONG),
-    E(ENOSYS), E(ENOTEMPTY), E(ELOOP), E(ENOMSG), E(EPROTO), E(EBADMSG),
-    E(EOVERFLOW), E(ENOTSOCK), E(EDESTADDRREQ), E(EMSGSIZE), E(EPROTOTYPE),
-    E(ENOPROTOOPT), E(EPROTONOSUPPORT), E(EOPNOTSUPP), E(EAFNOSUPPORT),
-    E(EADDRINUSE), E(EADDRNOTAVAIL), E(ENETDOWN), E(ENETUNREACH),
-    E(ENETRESET), E(ECONNABORTED), E(ECONNRESET), E(ENOBUFS), E(EISCONN),
-    E(ENOTCONN), E(ESHUTDOWN), E(ETIMEDOUT), E(ECONNREFUSED), E(EHOSTDOWN),
-    E(EHOSTUNREACH), E(EALREADY), E(EINPROGRESS), E(ECANCELED),
-    E(ENOTRECOVERABLE),
-};
-#undef E
-
 const char *accp_errno_name(int err)
 {
     /* EWOULDBLOCK and EAGAIN share a value on Linux: one name on the wire. */
-    for (size_t k = 0; k < sizeof(errnos) / sizeof(errnos[0]); k++)
-        if (errnos[k].err == err)
-            return errnos[k].name;
-    return NULL;
+    return acc_errno_lookup(err, 0);
 }
 
 int accp_errno_by_name(const char *s)
 {
-    if (strcmp(s, "EWOULDBLOCK") == 0)
-        return EWOULDBLOCK;
-    for (size_t k = 0; k < sizeof(errnos) / sizeof(errnos[0]); k++)
-        if (strcmp(errnos[k].name, s) == 0)
-            return errnos[k].err;
-    return 0;
+    return strcmp(s, "EWOULDBLOCK") == 0 ? EWOULDBLOCK : acc_errno_value(s, 0);
 }
 
 /* ------------------------------------------------------------ tokens -- */
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 
 int accp_tok_bytes(char *tok, unsigned char **out, size_t *n)
 {
@@ -115,7 +64,7 @@ int accp_tok_bytes(char *tok, unsigned char **out, size_t *n)
             *w++ = (unsigned char)*r;
             continue;
         }
-        int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
+        int hi = acc_hexval(r[1]), lo = hi < 0 ? -1 : acc_hexval(r[2]);
         if (lo < 0)
             return -1;
         *w++ = (unsigned char)(hi << 4 | lo);
@@ -192,13 +141,9 @@ void accp_msg_free(accp_msg_t *m)
     memset(m, 0, sizeof(*m));
 }
 
-int accp_parse(accp_msg_t *m, char *err, size_t errlen)
+/* Only printable ASCII, tokens separated by single spaces. */
+static int check_bytes(const char *s, size_t n, char *err, size_t errlen)
 {
-    char *s = m->line;
-    size_t n = m->len;
-    m->tok = NULL;
-    m->ntok = 0;
-    m->nfds = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch < 0x20 || ch > 0x7e) {
@@ -211,6 +156,40 @@ int accp_parse(accp_msg_t *m, char *err, size_t errlen)
             return -1;
         }
     }
+    return 0;
+}
+
+/* The "@" tokens after the verb or result, every bytes token's escapes
+ * checked on the way; -1 for a bad escape. */
+static int count_fds(const accp_msg_t *m, char *err, size_t errlen)
+{
+    int at = 0;
+    for (int i = 1; i < m->ntok; i++) {
+        const char *t = m->tok[i];
+        if (t[0] == '@' && t[1] == '\0') {
+            at++;
+        } else if (t[0] == '=') {
+            for (const char *r = t + 1; *r; r++)
+                if (*r == '%' && (acc_hexval(r[1]) < 0 || acc_hexval(r[2]) < 0)) {
+                    snprintf(err, errlen, "bad %%-escape in token %d", i);
+                    return -1;
+                } else if (*r == '%') {
+                    r += 2;
+                }
+        }
+    }
+    return at;
+}
+
+int accp_parse(accp_msg_t *m, char *err, size_t errlen)
+{
+    char *s = m->line;
+    size_t n = m->len;
+    m->tok = NULL;
+    m->ntok = 0;
+    m->nfds = 0;
+    if (check_bytes(s, n, err, errlen) < 0)
+        return -1;
     if (n < 3 || s[1] != ' ' || (s[0] != 'Q' && s[0] != 'R' && s[0] != 'N')) {
         snprintf(err, errlen, "a line starts with 'Q ', 'R ' or 'N '");
         return -1;
@@ -251,21 +230,9 @@ int accp_parse(accp_msg_t *m, char *err, size_t errlen)
         snprintf(err, errlen, "bad verb '%.40s'", m->tok[0]);
         return -1;
     }
-    int at = 0;
-    for (int i = 1; i < m->ntok; i++) {
-        char *t = m->tok[i];
-        if (t[0] == '@' && t[1] == '\0') {
-            at++;
-        } else if (t[0] == '=') {
-            for (const char *r = t + 1; *r; r++)
-                if (*r == '%' && (hexval(r[1]) < 0 || hexval(r[2]) < 0)) {
-                    snprintf(err, errlen, "bad %%-escape in token %d", i);
-                    return -1;
-                } else if (*r == '%') {
-                    r += 2;
-                }
-        }
-    }
+    int at = count_fds(m, err, errlen);
+    if (at < 0)
+        return -1;
     if (at > ACCP_MAX_FDS) {
         snprintf(err, errlen, "%d descriptors in one message (at most %d)", at,
                  ACCP_MAX_FDS);
@@ -432,7 +399,7 @@ static int take_line(accp_conn_t *c, size_t nl, accp_msg_t *m)
 
 int accp_read(accp_conn_t *c, accp_msg_t *m, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : acc_mono_ms() + timeout_ms;
     size_t scanned = 0;
     for (;;) {
         unsigned char *nl = scanned < c->in_len
@@ -457,7 +424,7 @@ int accp_read(accp_conn_t *c, accp_msg_t *m, int timeout_ms)
         }
         int wait = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - acc_mono_ms();
             if (left <= 0) {
                 seterr(c, "no message from the peer within %d ms", timeout_ms);
                 return -1;
@@ -603,7 +570,7 @@ int accp_send_line(accp_conn_t *c, const char *line, size_t n, int fd)
     }
     struct iovec iov[2] = {{(void *)line, n}, {(void *)"\n", 1}};
     int niov = 2, first = 1;
-    int64_t deadline = now_ms() + c->timeout_ms;
+    int64_t deadline = acc_mono_ms() + c->timeout_ms;
     while (niov > 0) {
         union {
             struct cmsghdr h;
@@ -632,7 +599,7 @@ int accp_send_line(accp_conn_t *c, const char *line, size_t n, int fd)
             return -1;
         }
         if (k < 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - acc_mono_ms();
             if (left <= 0) {
                 seterr(c, "the peer read nothing for %d ms", c->timeout_ms);
                 return -1;
@@ -642,7 +609,7 @@ int accp_send_line(accp_conn_t *c, const char *line, size_t n, int fd)
             continue;
         }
         first = 0;
-        deadline = now_ms() + c->timeout_ms; /* progress */
+        deadline = acc_mono_ms() + c->timeout_ms; /* progress */
         size_t left = (size_t)k;
         while (niov > 0 && left >= iov[2 - niov].iov_len) {
             left -= iov[2 - niov].iov_len;

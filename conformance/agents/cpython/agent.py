@@ -22,6 +22,9 @@ it depart.  Two rules make the C-shaped protocol fit Python faithfully:
 The name and version told to the suite (hence its expectations file,
 conformance/expectations/<name>.txt) come from the modules: cpython-X.Y for
 the standard library, the distribution that ships them otherwise.
+Capability and errno names are acc_adapter.h's, read from the header at
+start-up (agents/common/acc_vocab.py; make vocab-check holds that reading to
+the C compiler's).
 Stdlib only.  Run by the agent client with the connection on $ACC_AGENT_FD.
 """
 import argparse
@@ -51,6 +54,24 @@ CAPS = ("count", "producer", "dispatcher", "listen", "connect", "default-map",
         "disp-connect")
 BACKENDS = ("select", "poll")           # asyncore.poll and asyncore.poll2
 
+
+def _vocab():
+    """acc_adapter.h's names (agents/common/acc_vocab.py reads the header),
+    loaded by path: no module search that a --path could redirect."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "common", "acc_vocab.py")
+    spec = importlib.util.spec_from_file_location("acc_vocab", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.load()
+
+
+VOCAB = _vocab()
+_UNCARRIED = set(CAPS) - set(VOCAB.wire_caps())
+if _UNCARRIED:      # a misspelt name would silently turn its cases into SKIPs
+    raise SystemExit("agent.py: CAPS names %s, which the protocol does not carry"
+                     % ", ".join(sorted(_UNCARRIED)))
+
 _UNSAFE = re.compile(r"[^!-$&-~]")      # escaped on the wire: space, %, controls, >= 0x7f
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _LINE = re.compile(r"[!-~]+(?: [!-~]+)*")
@@ -75,7 +96,7 @@ def unesc(tok):
 def errname(exc):
     """The errno name the suite gets for an exception."""
     if isinstance(exc, OSError) and exc.errno in errno.errorcode:
-        return errno.errorcode[exc.errno]
+        return VOCAB.errno_name(exc.errno)
     if isinstance(exc, (TypeError, ValueError)):
         return "EINVAL"
     return "EPROTO"     # an exception with no errno (AttributeError, ...)
@@ -417,7 +438,7 @@ class Agent:
                 if fd is not None and fd >= 0:
                     os.close(fd)
         if isinstance(rc, int):
-            rc = str(rc) if rc >= 0 else "-" + errno.errorcode.get(-rc, "EIO")
+            rc = str(rc) if rc >= 0 else "-" + VOCAB.errno_name(-rc)
         self.conn.reply(q, rc + (" " + extra if extra else ""), fd_out)
 
     def chan(self, cid):

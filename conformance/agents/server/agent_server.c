@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "acc_adapter.h"
+#include "acc_common.h"
 #include "acc_proto.h"
 
 /* An implementation that already has an in-process adapter thus also runs
@@ -352,22 +353,6 @@ static int reply(accp_msg_t *q, long rc, const void *bytes, size_t n, int fd)
     return r;
 }
 
-static int caps_csv(char *out, size_t cap)
-{
-    static const char *const names[] = {"count", "producer", "input-limit",
-                                        "dispatcher", "listen", "connect",
-                                        "default-map", "threads", "bufsize", "exit"};
-    size_t o = 0;
-    out[0] = '\0';
-    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (im->caps & (1u << i))
-            o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? "," : "", names[i]);
-    /* ABI 2's entries the protocol carries (the others are in-process only). */
-    if (im->caps & ACC_CAP_DISP_CONNECT)
-        snprintf(out + o, cap - o, "%sdisp-connect", o ? "," : "");
-    return 0;
-}
-
 static int do_hello(accp_msg_t *q)
 {
     uint64_t v;
@@ -377,7 +362,7 @@ static int do_hello(accp_msg_t *q)
         return reply(q, -EPROTONOSUPPORT, NULL, 0, -1);
     char name[160], caps[256], be[256] = "";
     snprintf(name, sizeof(name), "%s-agent", im->name);
-    caps_csv(caps, sizeof(caps));
+    acc_cap_csv(caps, sizeof(caps), im->caps, ACC_ON_WIRE);
     size_t o = 0;
     for (int i = 0; im->backends[i] && o < sizeof(be); i++)
         o += (size_t)snprintf(be + o, sizeof(be) - o, "%s%s", i ? "," : "", im->backends[i]);
@@ -434,219 +419,394 @@ static long to_long(const char *tok, int *bad)
     return (long)v;
 }
 
-static int serve(accp_conn_t *c, accp_msg_t *q)
+/* A handler's "not this request after all": serve goes on as if the verb
+ * were unknown to it (a malformed request is answered by the channel path,
+ * -EINVAL for no live channel, -ENOSYS otherwise). */
+#define DECLINE (-2)
+
+static int do_map_new(accp_msg_t *q)
 {
-    (void)c;
+    void *m;
+    if (q->ntok != 2)
+        return DECLINE;
+    if (find_map(q->tok[1]))
+        return reply(q, -EEXIST, NULL, 0, -1);
+    int rc = im->map_new(&m);
+    if (rc == 0 && add_map(q->tok[1], m) == NULL)
+        return im->map_free(m), reply(q, -ENOMEM, NULL, 0, -1);
+    return reply(q, rc, NULL, 0, -1);
+}
+
+static int do_map_default(accp_msg_t *q)
+{
+    uint64_t tid;
+    if (q->ntok != 3)
+        return DECLINE;
+    if (accp_tok_u64(q->tok[2], &tid) < 0 || find_map(q->tok[1]))
+        return reply(q, -EINVAL, NULL, 0, -1);
+    if (im->map_default == NULL)
+        return reply(q, -EOPNOTSUPP, NULL, 0, -1);
+    void *m = default_for(tid);
+    if (m == NULL || add_map(q->tok[1], m) == NULL)
+        return reply(q, -ENOMEM, NULL, 0, -1);
+    return reply(q, 0, NULL, 0, -1);
+}
+
+/* "VERB N": 0 with N in *v, or -1 with what to return in *rc (DECLINE for
+ * another arity, the reply's result after -EINVAL for a bad count). */
+static int count_arg(accp_msg_t *q, uint64_t *v, int *rc)
+{
+    if (q->ntok != 2)
+        return *rc = DECLINE, -1;
+    if (accp_tok_u64(q->tok[1], v) < 0)
+        return *rc = reply(q, -EINVAL, NULL, 0, -1), -1;
+    return 0;
+}
+
+static int do_thread_end(accp_msg_t *q)
+{
+    uint64_t tid;
+    int rc;
+    if (count_arg(q, &tid, &rc) < 0)
+        return rc;
+    end_thread(tid);
+    return reply(q, 0, NULL, 0, -1);
+}
+
+static int do_nofile(accp_msg_t *q)
+{
+    uint64_t room;
+    int rc;
+    return count_arg(q, &room, &rc) < 0 ? rc : reply(q, set_nofile(room), NULL, 0, -1);
+}
+
+/* tok[1]'s map, if it is still the implementation's; NULL otherwise. */
+static smap_t *live_map(const accp_msg_t *q)
+{
+    smap_t *m = q->ntok >= 2 ? find_map(q->tok[1]) : NULL;
+    return m && m->m ? m : NULL;
+}
+
+static int do_map_free(accp_msg_t *q)
+{
+    smap_t *m = q->ntok == 2 ? find_map(q->tok[1]) : NULL;
+    if (m == NULL)
+        return DECLINE;
+    /* The entry stays: a map_free refused inside its own pass (M9)
+     * leaves the map in use, and only the suite knows what follows. */
+    im->map_free(m->m);
+    return reply(q, 0, NULL, 0, -1);
+}
+
+static int do_map_size(accp_msg_t *q)
+{
+    smap_t *m = q->ntok == 2 ? live_map(q) : NULL;
+    return m ? reply(q, im->map_size(m->m), NULL, 0, -1) : DECLINE;
+}
+
+static int do_close_all(accp_msg_t *q)
+{
+    smap_t *m = q->ntok == 2 ? live_map(q) : NULL;
+    return m ? reply(q, im->close_all(m->m), NULL, 0, -1) : DECLINE;
+}
+
+static int do_map_exit(accp_msg_t *q)
+{
+    smap_t *m = q->ntok == 2 ? live_map(q) : NULL;
+    if (m == NULL)
+        return DECLINE;
+    return reply(q, im->map_exit ? im->map_exit(m->m) : -EOPNOTSUPP, NULL, 0, -1);
+}
+
+/* poll M BACKEND TIMEOUT, loop M BACKEND TIMEOUT COUNT ("-": the default
+ * backend). */
+static int do_pass(accp_msg_t *q)
+{
+    smap_t *m = live_map(q);
+    int is_loop = q->tok[0][0] == 'l', bad = 0;
+    if (m == NULL)
+        return DECLINE;
+    if (q->ntok != (is_loop ? 5 : 4))
+        return reply(q, -EINVAL, NULL, 0, -1);
+    const char *be = strcmp(q->tok[2], "-") ? q->tok[2] : NULL;
+    int t = (int)to_long(q->tok[3], &bad);
+    int count = is_loop ? (int)to_long(q->tok[4], &bad) : 0;
+    if (bad)
+        return reply(q, -EINVAL, NULL, 0, -1);
+    int rc = is_loop ? im->loop(m->m, be, t, count) : im->poll(m->m, be, t);
+    return reply(q, rc, NULL, 0, -1);
+}
+
+/* A new channel's record, tok[1] its id and tok[2] its map; NULL after
+ * replying (-EINVAL, -ENOMEM), with the reply's result in *rc. */
+static schan_t *new_chan(accp_msg_t *q, smap_t **mm, int *rc)
+{
+    *mm = find_map(q->tok[2]);
+    if (find_chan(q->tok[1]) || *mm == NULL || (*mm)->m == NULL) {
+        *rc = reply(q, -EINVAL, NULL, 0, -1);
+        return NULL;
+    }
+    schan_t *s = add_chan(q->tok[1]);
+    if (s == NULL)
+        *rc = reply(q, -ENOMEM, NULL, 0, -1);
+    return s;
+}
+
+/* chat_adopt, disp_adopt C M (@ fd=N | fdof=CK): the descriptor that came
+ * with the request, or one of our own channels' again (M3). */
+static int do_adopt(accp_msg_t *q)
+{
+    smap_t *mm;
+    schan_t *s;
+    int nt = q->ntok, fd = -1, owned = 0, rc;
+    if (nt < 3)
+        return DECLINE;
+    if ((s = new_chan(q, &mm, &rc)) == NULL)
+        return rc;
+    if (nt == 4 && strncmp(q->tok[3], "fdof=", 5) == 0 && q->nfds == 0) {
+        schan_t *o = find_chan(q->tok[3] + 5);
+        fd = o && o->h ? im->fd(o->h) : -1; /* the same number */
+        if (fd < 0)
+            return reply(q, -EBADF, NULL, 0, -1);
+    } else if (nt == 5 && q->nfds == 1 && strcmp(q->tok[3], "@") == 0 &&
+               strncmp(q->tok[4], "fd=", 3) == 0) {
+        int64_t want;
+        fd = q->fds[0];
+        q->fds[0] = -1;
+        owned = 1;
+        if (accp_tok_i64(q->tok[4] + 3, &want) == 0)
+            fd = place(fd, want);
+    } else {
+        return reply(q, -EINVAL, NULL, 0, -1);
+    }
+    rc = (q->tok[0][0] == 'c' ? im->chat_adopt : im->disp_adopt)(&s->h, mm->m, fd,
+                                                                    &events, s);
+    if (rc < 0) {
+        s->h = NULL;
+        if (owned)
+            close(fd); /* ours, not the implementation's, on failure */
+    }
+    return reply(q, rc, NULL, 0, -1);
+}
+
+/* chat_connect, disp_connect, listen C M ADDR: answered with our socket,
+ * duplicated. */
+static int do_connect(accp_msg_t *q)
+{
     const char *v = q->tok[0];
-    int nt = q->ntok, bad = 0;
-    if (strcmp(v, "hello") == 0)
-        return do_hello(q);
-    if (strcmp(v, "fork") == 0)
-        return do_fork(q);
-    /* Maps. */
-    if (strcmp(v, "map_new") == 0 && nt == 2) {
-        void *m;
-        if (find_map(q->tok[1]))
-            return reply(q, -EEXIST, NULL, 0, -1);
-        int rc = im->map_new(&m);
-        if (rc == 0 && add_map(q->tok[1], m) == NULL)
-            return im->map_free(m), reply(q, -ENOMEM, NULL, 0, -1);
-        return reply(q, rc, NULL, 0, -1);
-    }
-    if (strcmp(v, "map_default") == 0 && nt == 3) {
-        uint64_t tid;
-        if (accp_tok_u64(q->tok[2], &tid) < 0 || find_map(q->tok[1]))
-            return reply(q, -EINVAL, NULL, 0, -1);
-        if (im->map_default == NULL)
-            return reply(q, -EOPNOTSUPP, NULL, 0, -1);
-        void *m = default_for(tid);
-        if (m == NULL || add_map(q->tok[1], m) == NULL)
-            return reply(q, -ENOMEM, NULL, 0, -1);
-        return reply(q, 0, NULL, 0, -1);
-    }
-    if (strcmp(v, "thread_end") == 0 && nt == 2) {
-        uint64_t tid;
-        if (accp_tok_u64(q->tok[1], &tid) < 0)
-            return reply(q, -EINVAL, NULL, 0, -1);
-        end_thread(tid);
-        return reply(q, 0, NULL, 0, -1);
-    }
-    if (strcmp(v, "nofile") == 0 && nt == 2) {
-        uint64_t room;
-        if (accp_tok_u64(q->tok[1], &room) < 0)
-            return reply(q, -EINVAL, NULL, 0, -1);
-        return reply(q, set_nofile(room), NULL, 0, -1);
-    }
-    smap_t *m = nt >= 2 && strncmp(v, "map_new", 7) ? find_map(q->tok[1]) : NULL;
-    if (strcmp(v, "map_free") == 0 && nt == 2 && m) {
-        /* The entry stays: a map_free refused inside its own pass (M9)
-         * leaves the map in use, and only the suite knows what follows. */
-        im->map_free(m->m);
-        return reply(q, 0, NULL, 0, -1);
-    }
-    if (m && m->m && nt == 2) {
-        if (strcmp(v, "map_size") == 0)
-            return reply(q, im->map_size(m->m), NULL, 0, -1);
-        if (strcmp(v, "close_all") == 0)
-            return reply(q, im->close_all(m->m), NULL, 0, -1);
-        if (strcmp(v, "map_exit") == 0)
-            return reply(q, im->map_exit ? im->map_exit(m->m) : -EOPNOTSUPP, NULL, 0, -1);
-    }
-    if (m && m->m && (strcmp(v, "poll") == 0 || strcmp(v, "loop") == 0)) {
-        int is_loop = v[0] == 'l';
-        if (nt != (is_loop ? 5 : 4))
-            return reply(q, -EINVAL, NULL, 0, -1);
-        const char *be = strcmp(q->tok[2], "-") ? q->tok[2] : NULL;
-        int t = (int)to_long(q->tok[3], &bad);
-        int count = is_loop ? (int)to_long(q->tok[4], &bad) : 0;
-        if (bad)
-            return reply(q, -EINVAL, NULL, 0, -1);
-        int rc = is_loop ? im->loop(m->m, be, t, count) : im->poll(m->m, be, t);
-        return reply(q, rc, NULL, 0, -1);
-    }
-    /* Channel constructors: tok[1] the new id, tok[2] the map. */
-    if (nt >= 3 && (strcmp(v, "chat_adopt") == 0 || strcmp(v, "disp_adopt") == 0 ||
-                    strcmp(v, "chat_connect") == 0 || strcmp(v, "listen") == 0 ||
-                    (strcmp(v, "disp_connect") == 0 && (im->caps & ACC_CAP_DISP_CONNECT)))) {
-        smap_t *mm = find_map(q->tok[2]);
-        if (find_chan(q->tok[1]) || mm == NULL || mm->m == NULL)
-            return reply(q, -EINVAL, NULL, 0, -1);
-        schan_t *s = add_chan(q->tok[1]);
-        if (s == NULL)
-            return reply(q, -ENOMEM, NULL, 0, -1);
-        int rc;
-        if (v[5] == 'a') { /* chat_adopt, disp_adopt: "@ fd=N" or "fdof=cK" */
-            int fd = -1, owned = 0;
-            if (nt == 4 && strncmp(q->tok[3], "fdof=", 5) == 0 && q->nfds == 0) {
-                /* One of our own descriptors again (M3): the same number. */
-                schan_t *o = find_chan(q->tok[3] + 5);
-                fd = o && o->h ? im->fd(o->h) : -1;
-                if (fd < 0)
-                    return reply(q, -EBADF, NULL, 0, -1);
-            } else if (nt == 5 && q->nfds == 1 && strcmp(q->tok[3], "@") == 0 &&
-                       strncmp(q->tok[4], "fd=", 3) == 0) {
-                int64_t want;
-                fd = q->fds[0];
-                q->fds[0] = -1;
-                owned = 1;
-                if (accp_tok_i64(q->tok[4] + 3, &want) == 0)
-                    fd = place(fd, want);
-            } else {
-                return reply(q, -EINVAL, NULL, 0, -1);
-            }
-            rc = (v[0] == 'c' ? im->chat_adopt : im->disp_adopt)(&s->h, mm->m, fd,
-                                                                  &events, s);
-            if (rc < 0) {
-                s->h = NULL;
-                if (owned)
-                    close(fd); /* ours, not the implementation's, on failure */
-            }
-            return reply(q, rc, NULL, 0, -1);
-        }
-        struct sockaddr_storage ss;
-        socklen_t len;
-        if (nt != 4 || parse_addr(q->tok[3], &ss, &len) < 0)
-            return reply(q, -EINVAL, NULL, 0, -1);
-        rc = (v[0] == 'c' ? im->chat_connect : v[0] == 'd' ? im->disp_connect
+    smap_t *mm;
+    schan_t *s;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc;
+    if (q->ntok < 3 || (v[0] == 'd' && !(im->caps & ACC_CAP_DISP_CONNECT)))
+        return DECLINE;
+    if ((s = new_chan(q, &mm, &rc)) == NULL)
+        return rc;
+    if (q->ntok != 4 || parse_addr(q->tok[3], &ss, &len) < 0)
+        return reply(q, -EINVAL, NULL, 0, -1);
+    rc = (v[0] == 'c' ? im->chat_connect : v[0] == 'd' ? im->disp_connect
                                                            : im->listen)(
-            &s->h, mm->m, (struct sockaddr *)&ss, len, &events, s);
-        if (rc < 0) {
-            s->h = NULL;
-            return reply(q, rc, NULL, 0, -1);
-        }
-        return reply(q, 0, NULL, 0, im->fd(s->h)); /* our socket, duplicated */
+        &s->h, mm->m, (struct sockaddr *)&ss, len, &events, s);
+    if (rc < 0) {
+        s->h = NULL;
+        return reply(q, rc, NULL, 0, -1);
     }
-    /* Channel operations: tok[1] the channel. */
-    schan_t *s = nt >= 2 ? find_chan(q->tok[1]) : NULL;
-    if (s == NULL || s->h == NULL) {
+    return reply(q, 0, NULL, 0, im->fd(s->h));
+}
+
+/* A channel request, tok[1] the channel: its arguments decoded once. */
+typedef struct {
+    accp_msg_t *q;
+    void *h;             /* the implementation's handle */
+    schan_t *s;
+    unsigned char *p;    /* tok[2] as bytes, if it is a bytes token */
+    size_t n;
+    uint64_t a, b;       /* tok[2], tok[3] as counts */
+    int bad;             /* one of them is not a count */
+} creq_t;
+
+static int c_close(creq_t *r) { return reply(r->q, im->close(r->h), NULL, 0, -1); }
+
+static int c_free(creq_t *r)
+{
+    im->free(r->h);
+    r->s->h = NULL;
+    return reply(r->q, 0, NULL, 0, -1);
+}
+
+/* The suite closed its view behind the implementation's back (close-fd):
+ * do the same to the implementation's descriptor. */
+static int c_closefd(creq_t *r)
+{
+    int fd = im->fd(r->h);
+    if (fd >= 0)
+        close(fd);
+    return reply(r->q, 0, NULL, 0, -1);
+}
+
+static int c_close_when_done(creq_t *r)
+{
+    return reply(r->q, im->close_when_done(r->h), NULL, 0, -1);
+}
+
+static int c_discard(creq_t *r) { return reply(r->q, im->discard_buffers(r->h), NULL, 0, -1); }
+static int c_none(creq_t *r) { return reply(r->q, im->set_none(r->h), NULL, 0, -1); }
+
+static int c_term(creq_t *r)
+{
+    return reply(r->q, im->set_terminator(r->h, r->p, r->n), NULL, 0, -1);
+}
+
+static int c_push(creq_t *r) { return reply(r->q, im->push(r->h, r->p, r->n), NULL, 0, -1); }
+static int c_send(creq_t *r) { return reply(r->q, im->send(r->h, r->p, r->n), NULL, 0, -1); }
+
+static int c_count(creq_t *r)
+{
+    return reply(r->q, im->set_count ? im->set_count(r->h, r->a) : -EOPNOTSUPP, NULL, 0, -1);
+}
+
+static int c_limit(creq_t *r)
+{
+    return reply(r->q, im->set_input_limit ? im->set_input_limit(r->h, r->a) : -EOPNOTSUPP,
+                 NULL, 0, -1);
+}
+
+static int c_bufsize(creq_t *r)
+{
+    return reply(r->q, im->set_buffer_sizes ? im->set_buffer_sizes(r->h, r->a, r->b)
+                                            : -EOPNOTSUPP, NULL, 0, -1);
+}
+
+static int c_recv(creq_t *r)
+{
+    if (r->a == 0 || r->a > MAX_RECV)
+        return reply(r->q, -EINVAL, NULL, 0, -1);
+    unsigned char *buf = malloc(r->a);
+    if (buf == NULL)
+        return reply(r->q, -ENOMEM, NULL, 0, -1);
+    long k = im->recv(r->h, buf, r->a);
+    int rc = reply(r->q, k, k > 0 ? buf : NULL, k > 0 ? (size_t)k : 0, -1);
+    free(buf);
+    return rc;
+}
+
+/* producer C P CHUNK...: the chunks copied, released through the suite. */
+static int c_producer(creq_t *r)
+{
+    accp_msg_t *q = r->q;
+    if (im->push_producer == NULL)
+        return reply(q, -EOPNOTSUPP, NULL, 0, -1);
+    sprod_t *pr = calloc(1, sizeof(*pr));
+    size_t k = (size_t)(q->ntok - 3);
+    if (pr == NULL || !(pr->chunks = calloc(k + 1, sizeof(void *))) ||
+        !(pr->lens = calloc(k + 1, sizeof(size_t))))
+        return reply(q, -ENOMEM, NULL, 0, -1);
+    snprintf(pr->id, sizeof(pr->id), "%s", q->tok[2]);
+    for (size_t i = 0; i < k; i++) {
+        unsigned char *cp;
+        size_t cn;
+        if (accp_tok_bytes(q->tok[3 + i], &cp, &cn) < 0)
+            return reply(q, -EINVAL, NULL, 0, -1);
+        pr->chunks[i] = malloc(cn ? cn : 1);
+        if (pr->chunks[i] == NULL)
+            return reply(q, -ENOMEM, NULL, 0, -1);
+        memcpy(pr->chunks[i], cp, cn);
+        pr->lens[i] = cn;
+        pr->p.n = i + 1;
+    }
+    pr->p.chunks = (const void *const *)pr->chunks;
+    pr->p.lens = pr->lens;
+    pr->p.released = released;
+    pr->p.pctx = pr;
+    return reply(q, im->push_producer(r->h, &pr->p), NULL, 0, -1);
+}
+
+/* What a channel verb takes after the channel. */
+enum { ARG_NONE, ARG_BYTES, ARG_COUNT, ARG_COUNT2, ARG_PRODUCER };
+
+typedef struct {
+    const char *verb;
+    int (*fn)(accp_msg_t *q);     /* requests that name no live channel */
+    int (*chan)(creq_t *r);       /* channel requests */
+    int args;
+} verb_t;
+
+static const verb_t verbs[] = {
+    {"hello", do_hello, NULL, 0},          {"fork", do_fork, NULL, 0},
+    {"map_new", do_map_new, NULL, 0},      {"map_default", do_map_default, NULL, 0},
+    {"thread_end", do_thread_end, NULL, 0}, {"nofile", do_nofile, NULL, 0},
+    {"map_free", do_map_free, NULL, 0},    {"map_size", do_map_size, NULL, 0},
+    {"close_all", do_close_all, NULL, 0},  {"map_exit", do_map_exit, NULL, 0},
+    {"poll", do_pass, NULL, 0},            {"loop", do_pass, NULL, 0},
+    {"chat_adopt", do_adopt, NULL, 0},     {"disp_adopt", do_adopt, NULL, 0},
+    {"chat_connect", do_connect, NULL, 0}, {"disp_connect", do_connect, NULL, 0},
+    {"listen", do_connect, NULL, 0},
+    {"close", NULL, c_close, ARG_NONE},    {"free", NULL, c_free, ARG_NONE},
+    {"closefd", NULL, c_closefd, ARG_NONE},
+    {"close_when_done", NULL, c_close_when_done, ARG_NONE},
+    {"discard", NULL, c_discard, ARG_NONE}, {"none", NULL, c_none, ARG_NONE},
+    {"term", NULL, c_term, ARG_BYTES},     {"push", NULL, c_push, ARG_BYTES},
+    {"send", NULL, c_send, ARG_BYTES},     {"count", NULL, c_count, ARG_COUNT},
+    {"limit", NULL, c_limit, ARG_COUNT},   {"bufsize", NULL, c_bufsize, ARG_COUNT2},
+    {"recv", NULL, c_recv, ARG_COUNT},     {"producer", NULL, c_producer, ARG_PRODUCER},
+};
+
+/* Whether a channel request has the arguments its verb takes. */
+static int args_fit(const verb_t *vb, const creq_t *r)
+{
+    int nt = r->q->ntok;
+    switch (vb->args) {
+    case ARG_NONE: return nt == 2;
+    case ARG_BYTES: return nt == 3 && r->p;
+    case ARG_COUNT: return nt == 3 && !r->bad && !r->p;
+    case ARG_COUNT2: return nt == 4 && !r->bad && !r->p;
+    default: return nt >= 3 && r->q->tok[2][0] != '=';
+    }
+}
+
+/* Decodes a channel request's arguments into r: 1, or the result of the
+ * reply it sent instead (no live channel, a malformed bytes token). */
+static int chan_request(accp_msg_t *q, creq_t *r)
+{
+    int nt = q->ntok;
+    memset(r, 0, sizeof(*r));
+    r->q = q;
+    r->s = nt >= 2 ? find_chan(q->tok[1]) : NULL;
+    if (r->s == NULL || r->s->h == NULL) {
         snprintf(conn.err, sizeof(conn.err), "request '%.30s' for no live channel or map: "
-                 "\"%.80s\"", v, q->line);
+                 "\"%.80s\"", q->tok[0], q->line);
         fprintf(stderr, "%s agent: %s\n", im->name, conn.err);
         return reply(q, -EINVAL, NULL, 0, -1);
     }
-    void *h = s->h;
-    unsigned char *p = NULL;
-    size_t n = 0;
-    uint64_t a = 0, b2 = 0;
-    if (nt >= 3 && q->tok[2][0] == '=' && accp_tok_bytes(q->tok[2], &p, &n) < 0)
+    r->h = r->s->h;
+    if (nt >= 3 && q->tok[2][0] == '=' && accp_tok_bytes(q->tok[2], &r->p, &r->n) < 0)
         return reply(q, -EINVAL, NULL, 0, -1);
-    if (nt >= 3 && q->tok[2][0] != '=' && accp_tok_u64(q->tok[2], &a) < 0)
-        bad = 1;
-    if (nt >= 4 && accp_tok_u64(q->tok[3], &b2) < 0 && strcmp(v, "producer"))
-        bad = 1;
-    if (strcmp(v, "close") == 0 && nt == 2)
-        return reply(q, im->close(h), NULL, 0, -1);
-    if (strcmp(v, "free") == 0 && nt == 2) {
-        im->free(h);
-        s->h = NULL;
-        return reply(q, 0, NULL, 0, -1);
+    if (nt >= 3 && q->tok[2][0] != '=' && accp_tok_u64(q->tok[2], &r->a) < 0)
+        r->bad = 1;
+    if (nt >= 4 && accp_tok_u64(q->tok[3], &r->b) < 0 && strcmp(q->tok[0], "producer"))
+        r->bad = 1;
+    return 1;
+}
+
+static int serve(accp_conn_t *c, accp_msg_t *q)
+{
+    (void)c;
+    const verb_t *vb = NULL;
+    for (size_t k = 0; k < sizeof(verbs) / sizeof(verbs[0]) && !vb; k++)
+        if (strcmp(verbs[k].verb, q->tok[0]) == 0)
+            vb = &verbs[k];
+    if (vb && vb->fn) {
+        int done = vb->fn(q);
+        if (done != DECLINE)
+            return done;
     }
-    if (strcmp(v, "closefd") == 0 && nt == 2) {
-        /* The suite closed its view behind the implementation's back
-         * (close-fd): do the same to the implementation's descriptor. */
-        int fd = im->fd(h);
-        if (fd >= 0)
-            close(fd);
-        return reply(q, 0, NULL, 0, -1);
-    }
-    if (strcmp(v, "close_when_done") == 0 && nt == 2)
-        return reply(q, im->close_when_done(h), NULL, 0, -1);
-    if (strcmp(v, "discard") == 0 && nt == 2)
-        return reply(q, im->discard_buffers(h), NULL, 0, -1);
-    if (strcmp(v, "none") == 0 && nt == 2)
-        return reply(q, im->set_none(h), NULL, 0, -1);
-    if (strcmp(v, "term") == 0 && nt == 3 && p)
-        return reply(q, im->set_terminator(h, p, n), NULL, 0, -1);
-    if (strcmp(v, "push") == 0 && nt == 3 && p)
-        return reply(q, im->push(h, p, n), NULL, 0, -1);
-    if (strcmp(v, "send") == 0 && nt == 3 && p)
-        return reply(q, im->send(h, p, n), NULL, 0, -1);
-    if (strcmp(v, "count") == 0 && nt == 3 && !bad && !p)
-        return reply(q, im->set_count ? im->set_count(h, a) : -EOPNOTSUPP, NULL, 0, -1);
-    if (strcmp(v, "limit") == 0 && nt == 3 && !bad && !p)
-        return reply(q, im->set_input_limit ? im->set_input_limit(h, a) : -EOPNOTSUPP,
-                     NULL, 0, -1);
-    if (strcmp(v, "bufsize") == 0 && nt == 4 && !bad && !p)
-        return reply(q, im->set_buffer_sizes ? im->set_buffer_sizes(h, a, b2) : -EOPNOTSUPP,
-                     NULL, 0, -1);
-    if (strcmp(v, "recv") == 0 && nt == 3 && !bad && !p) {
-        if (a == 0 || a > MAX_RECV)
-            return reply(q, -EINVAL, NULL, 0, -1);
-        unsigned char *buf = malloc(a);
-        if (buf == NULL)
-            return reply(q, -ENOMEM, NULL, 0, -1);
-        long k = im->recv(h, buf, a);
-        int r = reply(q, k, k > 0 ? buf : NULL, k > 0 ? (size_t)k : 0, -1);
-        free(buf);
-        return r;
-    }
-    if (strcmp(v, "producer") == 0 && nt >= 3 && q->tok[2][0] != '=') {
-        if (im->push_producer == NULL)
-            return reply(q, -EOPNOTSUPP, NULL, 0, -1);
-        sprod_t *pr = calloc(1, sizeof(*pr));
-        size_t k = (size_t)(nt - 3);
-        if (pr == NULL || !(pr->chunks = calloc(k + 1, sizeof(void *))) ||
-            !(pr->lens = calloc(k + 1, sizeof(size_t))))
-            return reply(q, -ENOMEM, NULL, 0, -1);
-        snprintf(pr->id, sizeof(pr->id), "%s", q->tok[2]);
-        for (size_t i = 0; i < k; i++) {
-            unsigned char *cp;
-            size_t cn;
-            if (accp_tok_bytes(q->tok[3 + i], &cp, &cn) < 0)
-                return reply(q, -EINVAL, NULL, 0, -1);
-            pr->chunks[i] = malloc(cn ? cn : 1);
-            if (pr->chunks[i] == NULL)
-                return reply(q, -ENOMEM, NULL, 0, -1);
-            memcpy(pr->chunks[i], cp, cn);
-            pr->lens[i] = cn;
-            pr->p.n = i + 1;
-        }
-        pr->p.chunks = (const void *const *)pr->chunks;
-        pr->p.lens = pr->lens;
-        pr->p.released = released;
-        pr->p.pctx = pr;
-        return reply(q, im->push_producer(h, &pr->p), NULL, 0, -1);
-    }
+    creq_t r;
+    int rc = chan_request(q, &r);
+    if (rc != 1)
+        return rc;
+    if (vb && vb->chan && args_fit(vb, &r))
+        return vb->chan(&r);
     fprintf(stderr, "%s agent: unknown or malformed request \"%.100s\"\n", im->name, q->line);
     return reply(q, -ENOSYS, NULL, 0, -1);
 }

@@ -44,9 +44,14 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "common"))
+import acc_vocab  # noqa: E402  (acc_adapter.h's verdicts and areas)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
-STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "SKIP", "ERROR")
+STATUSES = tuple(acc_vocab.load().verdicts)
+CLAUSE = re.compile(r"\b[%s]\d+\b" % acc_vocab.load().area_letters())
 
 
 def run(runner, args, env_extra=None, timeout=900):
@@ -151,7 +156,7 @@ def expectation_problems(path, results):
         where = "%s:%d: %s" % (path, n, glob)
         if re.search(r"\bmask(?:s|ed|ing)?\b", why, re.I):
             out.append("%s: says the failure is masked by another clause" % where)
-        named = re.findall(r"\b[LDTPME]\d+\b", why.split(":", 1)[0])
+        named = CLAUSE.findall(why.split(":", 1)[0])
         if not named:
             out.append("%s: the reason names no clause before its colon" % where)
             continue
