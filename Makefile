@@ -87,6 +87,7 @@ help:
 	@echo "  make mutation-sample"
 	@echo "  make agents         agent builds; agents-check: reference and CPython through agents"
 	@echo "  make agents-check | agents-ref | agents-cpython | agents-medusa | agents-clang"
+	@echo "  make vocab-check    the Python side reads the adapter header's lists as C does"
 	@echo "  make medusa         Supervisor's medusa modules into build/medusa"
 	@echo "  make lifetime-check the runner's workers and agents die with it"
 	@echo "  make neutrality-check  conformance, stress, fuzz through a renamed reference"
