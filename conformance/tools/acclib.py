@@ -16,6 +16,14 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
+# The verdicts and areas as conformance/include/acc_adapter.h defines them
+# (make vocab-check holds this reading to the C compiler's).
+sys.path.insert(0, os.path.join(ROOT, "conformance", "agents", "common"))
+import acc_vocab  # noqa: E402
+
+VERDICTS = tuple(acc_vocab.load().verdicts)
+AREAS = acc_vocab.load().area_letters()
+
 # Statuses a runner reports that mean "this run did not go as expected".
 BAD = ("FAIL", "ERROR", "XPASS")
 # Worst first: a case's verdict over its variants is the first status of this
@@ -23,6 +31,9 @@ BAD = ("FAIL", "ERROR", "XPASS")
 # more than a FAIL; an XPASS is a deviation from the expectations; an XFAIL
 # still a failure, but a known one; SKIP says nothing about behaviour.
 SEVERITY = ("ERROR", "FAIL", "XPASS", "XFAIL", "SKIP", "PASS")
+if sorted(SEVERITY) != sorted(VERDICTS) or not set(BAD) <= set(VERDICTS):
+    raise ImportError("acclib: SEVERITY/BAD name verdicts acc_adapter.h does "
+                      "not define (or miss one): " + ", ".join(VERDICTS))
 
 # The runner's exit codes (conformance/src/main.c).
 RUN_OK, RUN_FAILURES, RUN_USAGE, RUN_NOTHING, RUN_HARNESS = 0, 1, 2, 77, 99

@@ -34,9 +34,9 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
-from acclib import ROOT, run_bounded
+from acclib import ROOT, VERDICTS, run_bounded
 
-STATUSES = ("PASS", "FAIL", "XFAIL", "XPASS", "SKIP", "ERROR")
+STATUSES = VERDICTS
 LEVELS = ("MUST", "SHOULD", "MAY")
 SPLITS = ("as-written", "one-shot", "bytewise", "random")
 RESULT_FIELDS = {"id": str, "clauses": list, "level": str, "split": str, "backend": str,

@@ -30,12 +30,11 @@ import subprocess
 import sys
 import time
 
-from acclib import (ROOT, BAD, RUN_FAILURES, RUN_OK, SEVERITY, deviates, kill_session,
+from acclib import (ROOT, AREAS, BAD, RUN_FAILURES, RUN_OK, SEVERITY, deviates, kill_session,
                     load_report, progress, worst)
 
 PROG = "matrix"
 CONFIG = os.path.join(ROOT, "conformance", "implementations.ini")
-AREAS = "LDTPME"
 SPLIT_ORDER = ("as-written", "one-shot", "bytewise", "random")
 # Columns of every count table; NONE is a case the implementation did not run
 # (an older runner, or a case another implementation has and it lacks).

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from acclib import ROOT, BAD, run_bounded
+from acclib import ROOT, AREAS, BAD, run_bounded
 
 CC = os.environ.get("CC", "cc")
 # The Makefile's flags for the library, -Werror included: a patch must build
@@ -42,7 +42,6 @@ KEYS = ("area", "models", "catch", "survivor", "san")
 # alike); a report aborts the run, which the runner counts as an ERROR.
 SAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1"]
 SAN_ENV = dict(os.environ, ASAN_OPTIONS="abort_on_error=1:detect_leaks=1")
-AREAS = "LDTPME"
 
 
 # ------------------------------------------------------------ catalogue --
