@@ -675,7 +675,15 @@ def main():
     t0 = time.time()
     for i, im in enumerate(impls, 1):
         progress(PROG, f"[{i}/{len(impls)}] {im['name']} ({im['path'] or 'unknown path'})")
-        err = None if args.no_run else run_impl(im, args.seed, args.logs)
+        if args.no_run:
+            # Reports on disk, but a probe still says which cannot run here:
+            # a skipped implementation has no report and is no error.
+            err = None
+            why = run_probe(im, os.path.join(args.logs, f"{im['name']}.log"))
+            if why:
+                im["skipped"] = why
+        else:
+            err = run_impl(im, args.seed, args.logs)
         if im.get("skipped"):
             skipped[im["name"]] = im["skipped"]
             progress(PROG, f"{im['name']}: SKIP: {im['skipped']}")
