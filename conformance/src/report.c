@@ -39,7 +39,7 @@ static int area_of(const plan_t *p)
 
 int plan_soft(const report_t *r, const plan_t *p)
 {
-    return p->verdict == V_FAIL && p->t->level != LEVEL_MUST && !r->strict;
+    return p->verdict == V_FAIL && !verdict_fails_run(p->verdict, p->t->level, r->strict);
 }
 
 /* n[verdict] for the plans of an area (-1: all); n[N_SOFT] counts the soft
