@@ -82,7 +82,7 @@ typedef struct run {
     prodctx_t *prods;
     char *msg;
     size_t msglen;
-    int failed;
+    verdict_t verdict;  /* V_PASS until a failure or a skip */
     const step_t *cur;  /* step being run, for messages */
     uint64_t events;    /* total recorded, to see progress */
     uint64_t rng;
@@ -92,13 +92,13 @@ typedef struct run {
     int64_t last_ms;    /* duration of the last pass or loop step, -1 */
 } run_t;
 
-/* The first failure is the run's message; a skip (failed == 2) stops the
+/* The first failure is the run's message; a skip (V_SKIP) stops the
  * steps, but a failure found after it (in teardown) still fails the run. */
 static int failf(run_t *r, const char *fmt, ...)
 {
-    if (r->failed == 1)
+    if (r->verdict == V_FAIL)
         return -1;
-    r->failed = 1;
+    r->verdict = V_FAIL;
     int n = 0;
     if (r->cur)
         n = snprintf(r->msg, r->msglen, "%s:%d: ", r->c->file, r->cur->line);
@@ -140,7 +140,7 @@ static void fire_reactions(run_t *r, chan_t *ch, ev_kind_t kind)
 {
     const acc_case_t *c = r->c;
     uint64_t nth = ch->seen[kind];
-    for (int i = 0; i < c->nreactions && !r->failed; i++) {
+    for (int i = 0; i < c->nreactions && r->verdict == V_PASS; i++) {
         const reaction_t *re = &c->reactions[i];
         if (re->ch == ch->idx && re->ev == kind &&
             (re->nth == 0 || re->nth == nth)) {
@@ -382,10 +382,10 @@ static int one_pass(run_t *r, int map, int timeout_ms)
 
 static int all_passes(run_t *r, int timeout_ms)
 {
-    for (int m = 0; m < r->c->nmaps && !r->failed; m++)
+    for (int m = 0; m < r->c->nmaps && r->verdict == V_PASS; m++)
         if (r->maps[m] && one_pass(r, m, timeout_ms) < 0)
             return -1;
-    return r->failed ? -1 : 0;
+    return r->verdict != V_PASS ? -1 : 0;
 }
 
 /* Bytes waiting in the implementation's receive queue for ch. */
@@ -511,7 +511,7 @@ static int do_send(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
     if (r->depth) /* inside a callback: write now, the loop reads later */
         return write_peer(r, ch, p, n);
     size_t off = 0;
-    while (off < n && !r->failed) {
+    while (off < n && r->verdict == V_PASS) {
         size_t k = n - off;
         if (r->o->split == SPLIT_BYTEWISE)
             k = n <= 4096 ? 1 : 1024; /* bytewise up to 4 KiB per send */
@@ -523,7 +523,7 @@ static int do_send(run_t *r, chan_t *ch, const unsigned char *p, size_t n)
             return -1;
         off += k;
     }
-    return r->failed ? -1 : 0;
+    return r->verdict != V_PASS ? -1 : 0;
 }
 
 static int flush_pending(run_t *r)
@@ -617,7 +617,7 @@ static int check_rc(run_t *r, const step_t *st, int rc, const char *what)
         failf(r, "%s %s returned %s, which the case allows: the rest of it does not "
               "apply to this implementation", what, st->ch >= 0 ? name(r, st->ch) : "",
               acc_errno_name(-rc));
-        r->failed = 2;
+        r->verdict = V_SKIP;
         return -1;
     }
     if (st->rc == 0 && rc > 0 && (st->op == OP_CLOSE_ALL || st->op == OP_SENDRAW))
@@ -768,7 +768,7 @@ static int op_peer(run_t *r, chan_t *ch, op_t op)
 static const event_t *next_event(run_t *r, chan_t *ch, int wait)
 {
     int64_t deadline = acc_mono_ms() + (wait && !r->nowait ? WAIT_MS : 0);
-    while (ch->head == ch->nev && !r->failed) {
+    while (ch->head == ch->nev && r->verdict == V_PASS) {
         if (acc_mono_ms() >= deadline)
             return NULL;
         if (all_passes(r, 2) < 0)
@@ -1284,7 +1284,7 @@ static int step_body(run_t *r, const step_t *st)
     }
     case OP_EXPECT_QUIET: {
         if (settle(r) < 0 || ch->head == ch->nev)
-            return r->failed ? -1 : 0;
+            return r->verdict != V_PASS ? -1 : 0;
         char rest[1024];
         rest_of(ch, rest, sizeof(rest));
         return failf(r, "expected no more events on %s, got: %s", name(r, ch->idx), rest);
@@ -1389,16 +1389,17 @@ int exec_count_fds(void)
     return n;
 }
 
-int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
-              size_t msglen)
+verdict_t exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
+                    size_t msglen)
 {
     static run_t zero;
     run_t *r = malloc(sizeof(*r));
     if (r == NULL) {
         snprintf(msg, msglen, "out of memory");
-        return 1;
+        return V_FAIL;
     }
     *r = zero;
+    r->verdict = V_PASS;
     r->c = c;
     r->o = o;
     r->im = o->impl;
@@ -1415,28 +1416,28 @@ int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
     int fds_before = exec_count_fds();
     at(r, EXEC_AT_START, NULL);
     if (setup(r) == 0) {
-        for (int i = 0; i < c->nsteps && !r->failed; i++) {
+        for (int i = 0; i < c->nsteps && r->verdict == V_PASS; i++) {
             r->cur = &c->steps[i];
             at(r, EXEC_AT_STEP, r->cur);
             exec_step(r, &c->steps[i]);
         }
         r->cur = NULL;
         at(r, EXEC_AT_END, NULL);
-        if (!r->failed)
+        if (r->verdict == V_PASS)
             flush_pending(r);
-        if (!r->failed)
+        if (r->verdict == V_PASS)
             check_leftovers(r);
     }
     acc_fs_reset();
     at(r, EXEC_AT_TEARDOWN, NULL);
     teardown(r);
     int leaked = exec_count_fds() - fds_before;
-    if (r->failed != 1 && leaked != 0) {
-        r->failed = 1;
+    if (r->verdict != V_FAIL && leaked != 0) {
+        r->verdict = V_FAIL;
         snprintf(msg, msglen, "%s: %d file descriptor(s) leaked after the case "
                  "(channels freed, maps freed)", c->file, leaked);
     }
-    int failed = r->failed;
+    verdict_t v = r->verdict;
     free(r);
-    return failed;
+    return v;
 }

@@ -24,6 +24,11 @@ typedef struct {
     volatile int line;  /* EXEC_AT_STEP: the step's line in the case file */
 } exec_where_t;
 
+/* V_PASS, V_FAIL, ... in acc_adapter.h's order, which reports count in. */
+#define ACC_VERDICT_ENUM_(name) V_##name,
+typedef enum { ACC_VERDICT_LIST(ACC_VERDICT_ENUM_) V__COUNT } verdict_t;
+#undef ACC_VERDICT_ENUM_
+
 typedef struct {
     const acc_impl_t *impl;
     const char *backend;
@@ -33,11 +38,11 @@ typedef struct {
     exec_where_t *where; /* NULL: nobody asks */
 } exec_opts_t;
 
-/* Returns 0 when every expectation held, 1 with a one-paragraph reason in
- * msg otherwise, 2 (reason in msg) when an operation returned a result its
- * step allows with "or skip": the case does not apply (SKIP).  Never exits:
- * the caller (a forked libcheck test) reports. */
-int exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
+/* V_PASS when every expectation held, V_FAIL with a one-paragraph reason
+ * in msg otherwise, V_SKIP (reason in msg) when an operation returned a
+ * result its step allows with "or skip": the case does not apply.  Never
+ * exits: the caller (a forked libcheck test) reports. */
+verdict_t exec_case(const acc_case_t *c, const exec_opts_t *o, char *msg,
               size_t msglen);
 
 /* A loopback TCP connection: fds[0] for the implementation, fds[1] the

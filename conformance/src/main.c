@@ -63,6 +63,8 @@ typedef struct {
 /* The runner's own tables: one process, used by the forked tests. */
 static acc_case_t *cases;
 static int ncases;
+static test_t *tests;             /* the cases, then the hand-written tests */
+static int ntests;
 static plan_t *plans;
 static int nplans;
 static exec_opts_t base_opts;
@@ -289,16 +291,40 @@ static int check_unique_ids(void)
     return 0;
 }
 
-/* ----------------------------------------------------------- planning -- */
-
-static int names_clause(const char *list, const char *id)
+/* The case files under dir in id order, then the hand-written tests, as
+ * tests: 0, or -1. */
+static int load_tests(const char *dir)
 {
-    size_t n = strlen(id);
-    for (const char *s = list; (s = strstr(s, id)) != NULL; s += n)
-        if ((s == list || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0'))
-            return 1;
+    if (load_dir(dir) < 0)
+        return -1;
+    qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);
+    tests = calloc((size_t)(ncases + nhandwritten), sizeof(*tests));
+    if (tests == NULL)
+        return -1;
+    for (int i = 0; i < ncases; i++)
+        test_from_case(&tests[ntests++], &cases[i]);
+    for (int i = 0; i < nhandwritten; i++)
+        if (test_from_handwritten(&tests[ntests++], &handwritten[i]) < 0)
+            return -1;
     return 0;
 }
+
+static void free_all(void)
+{
+    for (int i = 0; i < nplans; i++) {
+        free(plans[i].reason);
+        free(plans[i].message);
+    }
+    free(plans);
+    for (int i = 0; i < ntests; i++)
+        test_free(&tests[i]);
+    free(tests);
+    for (int i = 0; i < ncases; i++)
+        case_free(&cases[i]);
+    free(cases);
+}
+
+/* ----------------------------------------------------------- planning -- */
 
 /* A case's level must be one its clauses have or state (spec §1: a clause's
  * level is its strongest requirement; a MUST clause may hold a SHOULD or MAY
@@ -307,17 +333,13 @@ static int names_clause(const char *list, const char *id)
 static int check_levels(const spec_t *sp)
 {
     int bad = 0;
-    for (int i = 0; i < ncases + nhandwritten; i++) {
-        plan_t p = {0};
-        if (i < ncases)
-            p.c = &cases[i];
-        else
-            p.hw = &handwritten[i - ncases];
-        const char *who = p.c ? p.c->file : p.hw->id;
+    for (int i = 0; i < ntests; i++) {
+        const test_t *t = &tests[i];
+        const char *who = t->file ? t->file : t->id;
         unsigned says = 0;
-        char buf[64], list[256] = "";
-        for (int k = 0; k < plan_nclauses(&p); k++) {
-            const char *id = plan_clause(&p, k, buf, sizeof(buf));
+        char list[256] = "";
+        for (int k = 0; k < t->nclauses; k++) {
+            const char *id = t->clauses[k];
             const spec_clause_t *cl = spec_find(sp, id);
             snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? " " : "", id);
             if (cl == NULL) {
@@ -327,10 +349,10 @@ static int check_levels(const spec_t *sp)
             }
             says |= cl->says;
         }
-        if (says && !(says & 1u << plan_level(&p))) {
+        if (says && !(says & 1u << t->level)) {
             fprintf(stderr, "acc-run: %s: level %s, but none of its clauses (%s) is or "
-                    "states a %s requirement\n", who, acc_level_name(plan_level(&p)), list,
-                    acc_level_name(plan_level(&p)));
+                    "states a %s requirement\n", who, acc_level_name(t->level), list,
+                    acc_level_name(t->level));
             bad++;
         }
     }
@@ -356,11 +378,9 @@ static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *
     }
     if (o->clause[0]) {
         int known = sp && spec_find(sp, o->clause);
-        for (int i = 0; i < ncases && !known; i++)
-            for (int k = 0; k < cases[i].nclauses; k++)
-                known |= strcmp(cases[i].clauses[k], o->clause) == 0;
-        for (int i = 0; i < nhandwritten && !known; i++)
-            known = names_clause(handwritten[i].clauses, o->clause);
+        for (int i = 0; i < ntests && !known; i++)
+            for (int k = 0; k < tests[i].nclauses; k++)
+                known |= strcmp(tests[i].clauses[k], o->clause) == 0;
         if (!known)
             return bad_value("--clause", o->clause, sp ? "the spec has no such clause"
                              : "no case names it (and the spec cannot be read)");
@@ -372,23 +392,20 @@ static int check_selectors(const opts_t *o, const acc_impl_t *im, const spec_t *
  * expectation line may match to pick a single variant. */
 static void run_name(const plan_t *p, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s@%s/%s", plan_id(p), acc_split_name(p->split), p->backend);
+    snprintf(buf, cap, "%s@%s/%s", p->t->id, acc_split_name(p->split), p->backend);
 }
 
 static int has_clause(const plan_t *p, const char *want)
 {
-    char buf[64];
-    for (int i = 0; i < plan_nclauses(p); i++) {
-        const char *c = plan_clause(p, i, buf, sizeof(buf));
-        if (strcmp(c, want) == 0)
+    for (int i = 0; i < p->t->nclauses; i++)
+        if (strcmp(p->t->clauses[i], want) == 0)
             return 1;
-    }
     return 0;
 }
 
 static int selected(const opts_t *o, const plan_t *p)
 {
-    if (o->area && plan_area(p) != o->area)
+    if (o->area && p->t->area != o->area)
         return 0;
     if (o->clause[0] && !has_clause(p, o->clause))
         return 0;
@@ -397,7 +414,7 @@ static int selected(const opts_t *o, const plan_t *p)
     char full[600];
     run_name(p, full, sizeof(full));
     for (int i = 0; i < o->nglobs; i++)
-        if (fnmatch(o->globs[i], plan_id(p), 0) == 0 || fnmatch(o->globs[i], full, 0) == 0)
+        if (fnmatch(o->globs[i], p->t->id, 0) == 0 || fnmatch(o->globs[i], full, 0) == 0)
             return 1;
     return 0;
 }
@@ -436,22 +453,18 @@ static void plan_backend(const opts_t *o, const acc_impl_t *im, plan_t *p)
 
 static void make_plans(const opts_t *o, const acc_impl_t *im)
 {
-    for (int i = 0; i < ncases; i++) {
+    for (int i = 0; i < ntests; i++) {
+        const test_t *t = &tests[i];
+        unsigned splits = t->splits ? t->splits : 1u << SPLIT_AS_WRITTEN;
+        unsigned want = t->splits && o->splits ? o->splits : ~0u;
         for (int s = 0; s < SPLIT__COUNT; s++) {
-            unsigned want = o->splits ? o->splits : ~0u;
-            if (!(cases[i].splits & want & (1u << s)))
+            if (!(splits & want & (1u << s)))
                 continue;
-            plan_t p = {.c = &cases[i], .split = s};
-            skip_if_missing(&p, cases[i].requires, im->caps);
+            plan_t p = {.t = t, .split = s};
+            skip_if_missing(&p, t->requires, im->caps);
             plan_backend(o, im, &p);
             free(p.reason);
         }
-    }
-    for (int i = 0; i < nhandwritten; i++) {
-        plan_t p = {.hw = &handwritten[i], .split = SPLIT_AS_WRITTEN};
-        skip_if_missing(&p, handwritten[i].requires, im->caps);
-        plan_backend(o, im, &p);
-        free(p.reason);
     }
 }
 
@@ -490,7 +503,7 @@ static int load_expectations(const char *path, int required)
         for (int i = 0; i < nplans; i++) {
             char full[600];
             run_name(&plans[i], full, sizeof(full));
-            if (fnmatch(glob, plan_id(&plans[i]), 0) && fnmatch(glob, full, 0))
+            if (fnmatch(glob, plans[i].t->id, 0) && fnmatch(glob, full, 0))
                 continue;
             matched++;
             if (plans[i].verdict == V_SKIP)
@@ -512,18 +525,18 @@ static int load_expectations(const char *path, int required)
 /* ------------------------------------------------------------ running -- */
 
 /* One run's outcome, in memory shared by the runner, its workers and the
- * runs they fork: the run writes its duration and a skip, the worker that
- * ran it libcheck's verdict.  The runner reads them all once the runs are
- * over, so the reports do not depend on which worker ran what, or when. */
+ * runs they fork: a run that ends writes its own verdict (PASS, FAIL, SKIP)
+ * and duration; the worker that waited for it settles the verdict, which
+ * only it can make ERROR (a crash, a hang).  The runner reads them all once
+ * the runs are over, so the reports do not depend on which worker ran
+ * what, or when. */
 enum { SLOT_TODO, SLOT_DONE, SLOT_NOT_RUN };
 typedef struct {
     int state;
-    int rtype;                  /* libcheck's CK_PASS, CK_FAILURE, CK_ERROR */
-    int skipped;                /* the case did not apply (exec_case: 2) */
+    verdict_t verdict;          /* the run's, then (SLOT_DONE) settled */
     double seconds;
     exec_where_t where;         /* the run's step or phase, for an ERROR's message */
-    char reason[1024];
-    char msg[4200];
+    char msg[4200];             /* failure message, or skip reason */
 } slot_t;
 
 typedef struct {
@@ -548,18 +561,6 @@ static void die_with(pid_t parent)
         _exit(EXIT_HARNESS);
 }
 
-static int run_plan(const plan_t *p, exec_where_t *where, char *msg, size_t cap)
-{
-    exec_opts_t o = base_opts;
-    o.backend = p->backend;
-    o.split = p->split;
-    o.where = where;
-    where->phase = p->hw ? EXEC_AT_HANDWRITTEN : EXEC_AT_START;
-    if (p->hw)
-        return p->hw->fn(&o, msg, cap);
-    return exec_case(p->c, &o, msg, cap);
-}
-
 START_TEST(t_plan)
 {
     plan_t *p = &plans[_i];
@@ -572,21 +573,25 @@ START_TEST(t_plan)
      * nothing in the suite reads it back. */
     run_name(p, msg, sizeof(msg));
     setenv("ACC_RUN_ID", msg, 1);
+    exec_opts_t o = base_opts;
+    o.backend = p->backend;
+    o.split = p->split;
+    o.where = &sl->where;
     double t0 = acc_mono_s();
-    int failed = run_plan(p, &sl->where, msg, sizeof(msg));
+    verdict_t v = p->t->ops->run(p->t, &o, msg, sizeof(msg));
     sl->seconds = acc_mono_s() - t0;
-    sl->skipped = failed == 2;
-    if (failed == 2)
-        snprintf(sl->reason, sizeof(sl->reason), "%.1000s", msg);
-    if (failed == 1)
-        ck_abort_msg("%s", msg);
 #ifdef ACC_LEAK_CHECK
     /* In-process (--no-fork) the check at exit covers every run at once;
-     * a forked run must check before its process ends. */
-    if (!in_process && __lsan_do_recoverable_leak_check())
-        ck_abort_msg("memory leaked during the run (E2, E7): LeakSanitizer's "
-                     "report is on stderr");
+     * a forked run must check before its process ends.  A leak fails a
+     * run that skipped, too. */
+    if (v != V_FAIL && !in_process && __lsan_do_recoverable_leak_check()) {
+        v = V_FAIL;
+        snprintf(msg, sizeof(msg), "memory leaked during the run (E2, E7): "
+                 "LeakSanitizer's report is on stderr");
+    }
 #endif
+    snprintf(sl->msg, sizeof(sl->msg), "%s", msg);
+    sl->verdict = v;
 }
 END_TEST
 
@@ -598,6 +603,24 @@ static double ck_timeout(const opts_t *o)
     char *end;
     double k = m && *m ? strtod(m, &end) : 1;
     return m && *m && *end == '\0' && k > 0 ? o->timeout * k : o->timeout;
+}
+
+/* What the run did as libcheck saw it: its own verdict if it ended, else
+ * ERROR and what ended it. */
+static verdict_t ran_verdict(const opts_t *o, int i, SRunner *sr)
+{
+    slot_t *sl = &shared->slot[i];
+    TestResult **res = srunner_results(sr);
+    verdict_t v = V_ERROR;
+    if (srunner_ntests_run(sr) != 1)
+        snprintf(sl->msg, sizeof(sl->msg), "libcheck ran no test for this run");
+    else if (tr_rtype(res[0]) == CK_ERROR)
+        error_message(&plans[i], tr_msg(res[0]), &sl->where, ck_timeout(o), sl->msg,
+                      sizeof(sl->msg));
+    else
+        v = sl->verdict; /* t_plan asserts nothing: libcheck saw it end */
+    free(res);
+    return v;
 }
 
 /* Runs one plan as its own libcheck test in fork mode: a crash or a hang
@@ -617,34 +640,12 @@ static void run_one(const opts_t *o, int i)
     double t0 = acc_mono_s();
     run_parent = getpid();
     srunner_run_all(sr, CK_SILENT);
-    TestResult **res = srunner_results(sr);
-    if (srunner_ntests_run(sr) == 1) {
-        sl->rtype = tr_rtype(res[0]);
-        if (sl->rtype == CK_ERROR)
-            error_message(&plans[i], tr_msg(res[0]), &sl->where, ck_timeout(o), sl->msg,
-                          sizeof(sl->msg));
-        else if (sl->rtype != CK_PASS)
-            snprintf(sl->msg, sizeof(sl->msg), "%s", tr_msg(res[0]));
-    } else {
-        sl->rtype = CK_ERROR;
-        snprintf(sl->msg, sizeof(sl->msg), "libcheck ran no test for this run");
-    }
-    if (sl->rtype != CK_PASS && sl->seconds == 0)
+    verdict_t ran = ran_verdict(o, i, sr);
+    if ((ran == V_FAIL || ran == V_ERROR) && sl->seconds == 0)
         sl->seconds = acc_mono_s() - t0; /* crashed or timed out: the whole wait */
+    sl->verdict = settle_verdict(ran, plans[i].expected);
     sl->state = SLOT_DONE;
-    free(res);
     srunner_free(sr);
-}
-
-/* Counts toward --max-failures: what fails the run (a SHOULD or MAY
- * failure does not, unless --strict; see plan_soft). */
-static int went_wrong(const opts_t *o, const plan_t *p, int rtype)
-{
-    if (rtype == CK_ERROR)
-        return 1;
-    if (p->expected == V_XFAIL)
-        return rtype == CK_PASS;
-    return rtype != CK_PASS && (plan_level(p) == LEVEL_MUST || o->strict);
 }
 
 /* Takes plans from the shared counter until none is left. */
@@ -662,9 +663,38 @@ static void work(const opts_t *o)
             continue;
         }
         run_one(o, i);
-        if (went_wrong(o, &plans[i], shared->slot[i].rtype))
+        /* Counts toward --max-failures what fails the run. */
+        if (verdict_fails_run(shared->slot[i].verdict, plans[i].t->level, o->strict))
             __atomic_fetch_add(&shared->failures, 1, __ATOMIC_SEQ_CST);
     }
+}
+
+/* The plan's verdict and its message or reason, from its slot; returns
+ * whether it ran. */
+static int take_outcome(plan_t *p, const slot_t *sl)
+{
+    if (p->verdict == V_SKIP)
+        return 0; /* before running: a capability, an expectation */
+    if (sl->state == SLOT_NOT_RUN) {
+        p->verdict = p->expected = V_SKIP;
+        free(p->reason);
+        p->reason = strdup("not run: --max-failures reached");
+        return 0;
+    }
+    p->seconds = sl->seconds;
+    if (sl->state != SLOT_DONE) {
+        p->verdict = V_ERROR;
+        p->message = strdup("not run to the end: the worker running it died");
+        return 1;
+    }
+    p->verdict = sl->verdict;
+    if (p->verdict == V_SKIP) {
+        free(p->reason);
+        p->reason = strdup(sl->msg);
+    } else if (p->verdict != V_PASS && p->verdict != V_XPASS) {
+        p->message = strdup(sl->msg);
+    }
+    return 1;
 }
 
 /* Runs every plan, jobs at a time: each worker is a forked copy of the
@@ -715,34 +745,8 @@ static int run_all(const opts_t *o, int jobs)
         work(o);
     }
     int torun = 0;
-    for (int i = 0; i < nplans; i++) {
-        plan_t *p = &plans[i];
-        slot_t *sl = &shared->slot[i];
-        if (p->verdict == V_SKIP)
-            continue;
-        if (sl->state == SLOT_NOT_RUN) {
-            p->verdict = p->expected = V_SKIP;
-            free(p->reason);
-            p->reason = strdup("not run: --max-failures reached");
-            continue;
-        }
-        torun++;
-        p->seconds = sl->seconds;
-        if (sl->state != SLOT_DONE) {
-            p->verdict = V_ERROR;
-            p->message = strdup("not run to the end: the worker running it died");
-            continue;
-        }
-        p->verdict = settle_verdict(p, sl->rtype);
-        if (sl->rtype != CK_PASS)
-            p->message = strdup(sl->msg);
-        /* A skip stands only if nothing failed after it (a leak). */
-        if (sl->skipped && sl->rtype == CK_PASS) {
-            p->verdict = V_SKIP;
-            free(p->reason);
-            p->reason = strdup(sl->reason);
-        }
-    }
+    for (int i = 0; i < nplans; i++)
+        torun += take_outcome(&plans[i], &shared->slot[i]);
     munmap(shared, size);
     shared = NULL;
     return torun;
@@ -773,11 +777,10 @@ static void list_plans(void)
 {
     for (int i = 0; i < nplans; i++) {
         const plan_t *p = &plans[i];
-        char buf[64];
-        printf("%-48s %-10s %-6s %-6s", plan_id(p), acc_split_name(p->split),
-               p->backend, acc_level_name(plan_level(p)));
-        for (int k = 0; k < plan_nclauses(p); k++)
-            printf(" %s", plan_clause(p, k, buf, sizeof(buf)));
+        printf("%-48s %-10s %-6s %-6s", p->t->id, acc_split_name(p->split),
+               p->backend, acc_level_name(p->t->level));
+        for (int k = 0; k < p->t->nclauses; k++)
+            printf(" %s", p->t->clauses[k]);
         printf("%s\n", p->verdict == V_SKIP ? "  (skip)" : "");
     }
 }
@@ -787,9 +790,7 @@ static int exit_code(const report_t *r, int uncovered)
     int bad = uncovered > 0;
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
-        if (p->verdict == V_XPASS || p->verdict == V_ERROR ||
-            (p->verdict == V_FAIL && !plan_soft(r, p)))
-            bad = 1;
+        bad |= verdict_fails_run(p->verdict, p->t->level, r->strict);
     }
     return bad ? 1 : 0;
 }
@@ -810,9 +811,8 @@ int main(int argc, char **argv)
         return EXIT_HARNESS;
     }
     const acc_impl_t *im = &table;
-    if (load_dir(o.cases_dir) < 0)
+    if (load_tests(o.cases_dir) < 0)
         return EXIT_HARNESS;
-    qsort(cases, (size_t)ncases, sizeof(*cases), cmp_case);
     spec_t spec;
     int spec_rc = spec_load(o.spec, &spec), have_spec = spec_rc == 0;
     if (check_selectors(&o, im, have_spec ? &spec : NULL) < 0)
@@ -846,7 +846,7 @@ int main(int argc, char **argv)
         return EXIT_HARNESS;
     report_t r = {im, plans, nplans, o.seed, acc_mono_s() - t0, argv[0],
                   strcmp(o.cases_dir, "conformance/cases") ? o.cases_dir : NULL,
-                  o.spec, have_spec ? &spec : NULL, cases, ncases, o.strict, jobs};
+                  o.spec, have_spec ? &spec : NULL, tests, ntests, o.strict, jobs};
     report_terminal(&r);
     int filtered = o.nglobs || o.area || o.clause[0] || o.splits || o.backend;
     int uncovered = report_coverage(&r, !filtered || o.coverage);
@@ -856,15 +856,8 @@ int main(int argc, char **argv)
         (o.json && report_json(&r, o.json) < 0))
         return EXIT_HARNESS;
     int code = ran == 0 ? EXIT_NOTHING : exit_code(&r, o.coverage ? uncovered : 0);
-    for (int i = 0; i < nplans; i++) {
-        free(plans[i].reason);
-        free(plans[i].message);
-    }
-    free(plans);
     if (have_spec)
         spec_free(&spec);
-    for (int i = 0; i < ncases; i++)
-        case_free(&cases[i]);
-    free(cases);
+    free_all();
     return code;
 }

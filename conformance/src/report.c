@@ -1,7 +1,6 @@
 /* report.c: the runner's outputs: a terminal summary per area and clause
  * with every failure and its one-line reproduction, TAP 13, JUnit XML, JSON
  * (one record per case x variant), and the clause coverage of the spec. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -16,46 +15,6 @@ static const char areas[] = ACC_AREAS;
 static const char *const area_names[] = {ACC_AREA_LIST(ACC_AREA_TITLE_)};
 #undef ACC_AREA_TITLE_
 
-const char *plan_id(const plan_t *p)
-{
-    return p->c ? p->c->id : p->hw->id;
-}
-
-int plan_nclauses(const plan_t *p)
-{
-    if (p->c)
-        return p->c->nclauses;
-    int n = 0;
-    for (const char *s = p->hw->clauses; *s;) {
-        s += strspn(s, " ");
-        if (*s)
-            n++;
-        s += strcspn(s, " ");
-    }
-    return n;
-}
-
-const char *plan_clause(const plan_t *p, int i, char *buf, size_t cap)
-{
-    if (p->c)
-        return p->c->clauses[i];
-    const char *s = p->hw->clauses;
-    for (int k = 0;; k++) {
-        s += strspn(s, " ");
-        size_t n = strcspn(s, " ");
-        if (k == i) {
-            snprintf(buf, cap, "%.*s", (int)n, s);
-            return buf;
-        }
-        s += n;
-    }
-}
-
-level_t plan_level(const plan_t *p)
-{
-    return p->c ? p->c->level : p->hw->level;
-}
-
 const char *verdict_name(verdict_t v)
 {
 #define ACC_VERDICT_NAME_(name) #name,
@@ -69,38 +28,18 @@ void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap)
     snprintf(out, cap, "%s%s%s --seed %llu --split %s --backend %s '%s'",
              r->argv0, r->cases_dir ? " --cases " : "",
              r->cases_dir ? r->cases_dir : "", (unsigned long long)r->seed,
-             acc_split_name(p->split), p->backend, plan_id(p));
-}
-
-/* The area a case belongs to is where it lives: the directory of a case
- * file (conformance/cases/<area>/), the id's prefix of a hand-written test.
- * Only a file outside an area directory falls back to its first clause. */
-char plan_area(const plan_t *p)
-{
-    const char *name = p->hw ? p->hw->id : NULL;
-    if (p->c) {
-        const char *slash = strrchr(p->c->file, '/');
-        const char *dir = slash ? slash : p->c->file;
-        while (dir > p->c->file && dir[-1] != '/')
-            dir--;
-        name = slash && slash - dir == 1 ? dir : NULL;
-    }
-    int a = name ? toupper((unsigned char)name[0]) : 0;
-    if (name && a && strchr(areas, a) && (p->c || name[1] == '.'))
-        return (char)a;
-    char buf[64];
-    return (char)toupper((unsigned char)plan_clause(p, 0, buf, sizeof(buf))[0]);
+             acc_split_name(p->split), p->backend, p->t->id);
 }
 
 static int area_of(const plan_t *p)
 {
-    const char *a = strchr(areas, plan_area(p));
+    const char *a = strchr(areas, p->t->area);
     return a && *a ? (int)(a - areas) : 0;
 }
 
 int plan_soft(const report_t *r, const plan_t *p)
 {
-    return p->verdict == V_FAIL && plan_level(p) != LEVEL_MUST && !r->strict;
+    return p->verdict == V_FAIL && !verdict_fails_run(p->verdict, p->t->level, r->strict);
 }
 
 /* n[verdict] for the plans of an area (-1: all); n[N_SOFT] counts the soft
@@ -136,8 +75,8 @@ void report_terminal(const report_t *r)
         char cmd[1024];
         repro_command(r, p, cmd, sizeof(cmd));
         printf("%s %s [%s/%s] (%s%s)\n    %s\n    reproduce: %s\n",
-               verdict_name(p->verdict), plan_id(p), acc_split_name(p->split),
-               p->backend, acc_level_name(plan_level(p)),
+               verdict_name(p->verdict), p->t->id, acc_split_name(p->split),
+               p->backend, acc_level_name(p->t->level),
                plan_soft(r, p) ? ": soft, the run still passes" : "",
                p->message ? p->message : "passed, but listed as an expected failure",
                cmd);
@@ -260,7 +199,7 @@ int report_tap(const report_t *r, const char *path)
          * consumers then count it as a known failure, as the exit code does. */
         int ok = p->verdict == V_PASS || p->verdict == V_SKIP;
         int soft = plan_soft(r, p);
-        fprintf(f, "%s %d - %s [%s/%s]", ok ? "ok" : "not ok", i + 1, plan_id(p),
+        fprintf(f, "%s %d - %s [%s/%s]", ok ? "ok" : "not ok", i + 1, p->t->id,
                 acc_split_name(p->split), p->backend);
         if (p->verdict == V_SKIP) {
             fputs(" # SKIP ", f);
@@ -270,14 +209,14 @@ int report_tap(const report_t *r, const char *path)
             put_line(f, p->reason);
         } else if (soft) {
             fprintf(f, " # TODO soft: %s clause not met (the run passes without --strict)",
-                    acc_level_name(plan_level(p)));
+                    acc_level_name(p->t->level));
         }
         fputc('\n', f);
         if (!ok) {
             char cmd[1024];
             repro_command(r, p, cmd, sizeof(cmd));
             fprintf(f, "  ---\n  verdict: %s%s\n  level: %s\n  message: ",
-                    verdict_name(p->verdict), soft ? " (soft)" : "", acc_level_name(plan_level(p)));
+                    verdict_name(p->verdict), soft ? " (soft)" : "", acc_level_name(p->t->level));
             put_json(f, p->message ? p->message : "unexpected pass");
             fprintf(f, "\n  reproduce: ");
             put_json(f, cmd);
@@ -319,7 +258,7 @@ int report_junit(const report_t *r, const char *path)
             if (area_of(p) != a)
                 continue;
             fprintf(f, "    <testcase name=\"");
-            put_xml(f, plan_id(p));
+            put_xml(f, p->t->id);
             fprintf(f, " [%s/%s]\" classname=\"conformance.%c\" time=\"%.3f\"",
                     acc_split_name(p->split), p->backend, areas[a], p->seconds);
             if (p->verdict == V_PASS || p->verdict == V_XFAIL) {
@@ -330,7 +269,7 @@ int report_junit(const report_t *r, const char *path)
              * count, but the message where a reader of the test looks. */
             if (plan_soft(r, p)) {
                 fprintf(f, ">\n      <system-out>soft failure (%s clause not met; the run "
-                        "passes without --strict): ", acc_level_name(plan_level(p)));
+                        "passes without --strict): ", acc_level_name(p->t->level));
                 put_xml(f, p->message);
                 fprintf(f, "</system-out>\n    </testcase>\n");
                 continue;
@@ -365,18 +304,17 @@ int report_json(const report_t *r, const char *path)
     fprintf(f, ", \"seconds\": %.3f, \"jobs\": %d},\n \"results\": [\n", r->seconds, r->jobs);
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
-        char buf[64];
         fprintf(f, "  {\"id\": ");
-        put_json(f, plan_id(p));
+        put_json(f, p->t->id);
         fprintf(f, ", \"clauses\": [");
-        for (int k = 0; k < plan_nclauses(p); k++) {
+        for (int k = 0; k < p->t->nclauses; k++) {
             fprintf(f, k ? ", " : "");
-            put_json(f, plan_clause(p, k, buf, sizeof(buf)));
+            put_json(f, p->t->clauses[k]);
         }
         fprintf(f, "], \"level\": \"%s\", \"split\": \"%s\", \"backend\": \"%s\", "
                 "\"status\": \"%s\", \"soft\": %s, \"expected\": \"%s\", \"duration_ms\": %.2f, "
                 "\"message\": ",
-                acc_level_name(plan_level(p)), acc_split_name(p->split), p->backend,
+                acc_level_name(p->t->level), acc_split_name(p->split), p->backend,
                 verdict_name(p->verdict), plan_soft(r, p) ? "true" : "false",
                 verdict_name(p->expected == V_XFAIL ? V_FAIL : p->expected),
                 p->seconds * 1000);
@@ -407,21 +345,16 @@ int report_json(const report_t *r, const char *path)
 
 const char **clause_cases(const report_t *r, const char *id, int *n)
 {
-    const char **ids = malloc((size_t)(r->ncases + nhandwritten + 1) * sizeof(*ids));
+    const char **ids = malloc((size_t)(r->ntests + 1) * sizeof(*ids));
     *n = 0;
     if (ids == NULL)
         return NULL;
-    char buf[64];
     /* Every loaded case, selected or not. */
-    for (int i = 0; i < r->ncases + nhandwritten; i++) {
-        plan_t p = {0};
-        if (i < r->ncases)
-            p.c = &r->cases[i];
-        else
-            p.hw = &handwritten[i - r->ncases];
-        for (int k = 0; k < plan_nclauses(&p); k++)
-            if (strcmp(plan_clause(&p, k, buf, sizeof(buf)), id) == 0) {
-                ids[(*n)++] = plan_id(&p);
+    for (int i = 0; i < r->ntests; i++) {
+        const test_t *t = &r->tests[i];
+        for (int k = 0; k < t->nclauses; k++)
+            if (strcmp(t->clauses[k], id) == 0) {
+                ids[(*n)++] = t->id;
                 break;
             }
     }
@@ -431,12 +364,11 @@ const char **clause_cases(const report_t *r, const char *id, int *n)
 /* Whether a run of a case naming clause id went wrong in this run. */
 static int clause_failing(const report_t *r, const char *id)
 {
-    char buf[64];
     int bad = 0;
     for (int i = 0; i < r->nplans; i++) {
         const plan_t *p = &r->plans[i];
-        for (int k = 0; k < plan_nclauses(p); k++)
-            if (strcmp(plan_clause(p, k, buf, sizeof(buf)), id) == 0)
+        for (int k = 0; k < p->t->nclauses; k++)
+            if (strcmp(p->t->clauses[k], id) == 0)
                 bad += p->verdict == V_FAIL || p->verdict == V_ERROR ||
                        p->verdict == V_XPASS;
     }

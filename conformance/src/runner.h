@@ -10,13 +10,9 @@
 #include "exec.h"
 #include "failsys.h"
 
-/* V_PASS, V_FAIL, ... in acc_adapter.h's order, which reports count in. */
-#define ACC_VERDICT_ENUM_(name) V_##name,
-typedef enum { ACC_VERDICT_LIST(ACC_VERDICT_ENUM_) V__COUNT } verdict_t;
-#undef ACC_VERDICT_ENUM_
-
 /* A hand-written test: what a case file cannot say (threads, fd reuse
- * across maps).  It reports like a case. */
+ * across maps).  It runs and reports as a case (test_t).  fn returns 1,
+ * the reason in msg, when it failed. */
 typedef struct {
     const char *id;
     const char *clauses;  /* space-separated */
@@ -28,12 +24,42 @@ typedef struct {
 extern const handwritten_t handwritten[];
 extern const int nhandwritten;
 
+typedef struct test test_t;
+
+/* What differs between a case file and a hand-written test. */
 typedef struct {
-    const acc_case_t *c;        /* a case file, or */
-    const handwritten_t *hw;    /* a hand-written test */
+    /* V_PASS, V_FAIL or V_SKIP (the reason in msg), keeping o->where. */
+    verdict_t (*run)(const test_t *t, const exec_opts_t *o, char *msg, size_t cap);
+    /* Where a run that died stopped, " in step line 14 `expect a found`". */
+    void (*where)(const test_t *t, const exec_where_t *w, char *out, size_t cap);
+} test_ops_t;
+
+/* A case, from a case file or hand-written: what the runner plans, selects
+ * and reports by (test.c). */
+struct test {
+    const test_ops_t *ops;
+    const void *body;           /* its acc_case_t or handwritten_t */
+    const char *id;
+    const char *file;           /* the case file; NULL if hand-written */
+    char **clauses;
+    int nclauses;
+    level_t level;
+    unsigned requires;          /* ACC_CAP_* */
+    unsigned splits;            /* SPLIT_* bits; 0: one run, as written, whatever --split */
+    char area;                  /* 'L' 'D' 'T' 'P' 'M' 'E' */
+    void *mem;                  /* what it owns, or NULL */
+};
+
+void test_from_case(test_t *t, const acc_case_t *c);
+/* 0, or -1 out of memory. */
+int test_from_handwritten(test_t *t, const handwritten_t *hw);
+void test_free(test_t *t);
+
+typedef struct {
+    const test_t *t;
     int split;
     const char *backend;
-    verdict_t verdict;
+    verdict_t verdict;          /* settled once, when the run ends (settle_verdict) */
     verdict_t expected;         /* V_PASS, or V_XFAIL from expectations */
     char *reason;               /* expectation or skip reason */
     char *message;              /* failure message */
@@ -69,29 +95,25 @@ typedef struct {
     const char *cases_dir;      /* non-default --cases, for repro */
     const char *spec;           /* docs/spec.md, for clause coverage */
     const spec_t *clauses;      /* its clauses; NULL if it cannot be read */
-    const acc_case_t *cases;    /* every loaded case, selected or not */
-    int ncases;
+    const test_t *tests;        /* every loaded case, selected or not */
+    int ntests;
     int strict;                 /* SHOULD/MAY failures fail the run */
     int jobs;                   /* runs at once */
 } report_t;
 
-const char *plan_id(const plan_t *p);
-int plan_nclauses(const plan_t *p);
-const char *plan_clause(const plan_t *p, int i, char *buf, size_t cap);
-level_t plan_level(const plan_t *p);
-/* 'L' 'D' 'T' 'P' 'M' 'E': the case file's directory, a hand-written test's
- * id prefix. */
-char plan_area(const plan_t *p);
 const char *verdict_name(verdict_t v);
 /* A FAIL that does not fail the run: a SHOULD or MAY case, not --strict. */
 int plan_soft(const report_t *r, const plan_t *p);
 /* "<argv0> --seed S --split X --backend B 'id'" */
 void repro_command(const report_t *r, const plan_t *p, char *out, size_t cap);
 
-/* verdict.c: the verdict of a run libcheck reported as rtype (CK_PASS,
- * CK_FAILURE, CK_ERROR): an ERROR stays ERROR whatever the expectations
- * say; only a failure can be expected. */
-verdict_t settle_verdict(const plan_t *p, int rtype);
+/* verdict.c: the verdict of a run that ended as ran (PASS, FAIL, SKIP or
+ * ERROR), given what the expectations say of it: an ERROR stays ERROR
+ * whatever they say; only a failure can be expected. */
+verdict_t settle_verdict(verdict_t ran, verdict_t expected);
+/* Whether a run with verdict v, of a case at level, fails the whole run
+ * (a SHOULD or MAY failure does not, unless strict). */
+int verdict_fails_run(verdict_t v, level_t level, int strict);
 /* The message of an ERROR run: what ended it (libcheck's ckmsg: a signal,
  * the timeout, an early exit) and where (w: the step line and its text). */
 void error_message(const plan_t *p, const char *ckmsg, const exec_where_t *w,
@@ -105,7 +127,7 @@ int report_json(const report_t *r, const char *path);
  * MUST clauses no case covers (or -1 if the spec cannot be read). */
 int report_coverage(const report_t *r, int print);
 /* The ids of the loaded cases and hand-written tests that name clause id,
- * in the order of r->cases; *n gets their number.  Caller frees. */
+ * in the order of r->tests; *n gets their number.  Caller frees. */
 const char **clause_cases(const report_t *r, const char *id, int *n);
 
 /* A hand-written test's failure: the message into msg, returns 1. */

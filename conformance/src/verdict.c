@@ -1,21 +1,25 @@
 /* verdict.c: how one run's outcome becomes its verdict and message.  An
  * ERROR (a fatal signal, a timeout, an early exit such as an agent's
  * protocol exit) is never an expected failure, and it says where the run
- * stopped: the case file's step line and its text, read from the file. */
-#include <check.h>
+ * stopped, as the case's kind tells (test.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "runner.h"
 
-verdict_t settle_verdict(const plan_t *p, int rtype)
+verdict_t settle_verdict(verdict_t ran, verdict_t expected)
 {
-    if (rtype == CK_ERROR)
-        return V_ERROR; /* whatever the expectations say: see docs/case-format.md */
-    if (p->expected == V_XFAIL)
-        return rtype == CK_PASS ? V_XPASS : V_XFAIL;
-    return rtype == CK_PASS ? V_PASS : V_FAIL;
+    if (ran == V_ERROR || ran == V_SKIP)
+        return ran; /* whatever the expectations say: see docs/case-format.md */
+    if (expected == V_XFAIL)
+        return ran == V_PASS ? V_XPASS : V_XFAIL;
+    return ran;
+}
+
+int verdict_fails_run(verdict_t v, level_t level, int strict)
+{
+    return v == V_XPASS || v == V_ERROR || (v == V_FAIL && (level == LEVEL_MUST || strict));
 }
 
 static const char *sig_abbrev(int sig)
@@ -35,51 +39,6 @@ static const char *sig_abbrev(int sig)
     return "unnamed";
 }
 
-/* Line `line` of file, white space at both ends dropped; "" if unreadable. */
-static void file_line(const char *file, int line, char *out, size_t cap)
-{
-    out[0] = '\0';
-    FILE *f = fopen(file, "r");
-    if (f == NULL)
-        return;
-    char buf[1024];
-    for (int n = 1; fgets(buf, sizeof(buf), f); ) {
-        int whole = strchr(buf, '\n') != NULL;
-        if (n == line) {
-            char *s = buf + strspn(buf, " \t");
-            size_t k = strcspn(s, "\r\n");
-            while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t'))
-                k--;
-            snprintf(out, cap, "%.*s%s", (int)k, s, whole ? "" : " ...");
-            break;
-        }
-        n += whole;
-    }
-    fclose(f);
-}
-
-/* " in step line 14 `expect a found`", or the phase the run was in. */
-static void where_text(const plan_t *p, const exec_where_t *w, char *out, size_t cap)
-{
-    char text[300];
-    switch (w->phase) {
-    case EXEC_AT_STEP:
-        file_line(p->c->file, w->line, text, sizeof(text));
-        snprintf(out, cap, " in step line %d `%s`", w->line, text);
-        break;
-    case EXEC_AT_END:
-        snprintf(out, cap, " after the last step, while settling to check for "
-                 "unexpected events");
-        break;
-    case EXEC_AT_TEARDOWN:
-        snprintf(out, cap, " after the steps, while freeing the case's channels and maps");
-        break;
-    default:
-        snprintf(out, cap, " before the first step, while making the case's maps");
-        break;
-    }
-}
-
 void error_message(const plan_t *p, const char *ckmsg, const exec_where_t *w,
                    double timeout, char *out, size_t cap)
 {
@@ -94,14 +53,12 @@ void error_message(const plan_t *p, const char *ckmsg, const exec_where_t *w,
                  "if it gave one, is on stderr)", code);
     else
         snprintf(what, sizeof(what), "%s", ckmsg);
-    if (p->hw)
-        snprintf(where, sizeof(where), " in hand-written test %s", p->hw->id);
-    else if (w)
-        where_text(p, w, where, sizeof(where));
-    if (p->c && w && w->phase == EXEC_AT_STEP)
-        snprintf(out, cap, "%s:%d: %s%s", p->c->file, w->line, what, where);
+    const test_t *t = p->t;
+    t->ops->where(t, w, where, sizeof(where));
+    if (t->file && w && w->phase == EXEC_AT_STEP)
+        snprintf(out, cap, "%s:%d: %s%s", t->file, w->line, what, where);
     else
-        snprintf(out, cap, "%s%s%s%s", p->c ? p->c->file : "", p->c ? ": " : "", what, where);
+        snprintf(out, cap, "%s%s%s%s", t->file ? t->file : "", t->file ? ": " : "", what, where);
     if (p->expected == V_XFAIL) {
         size_t n = strlen(out);
         snprintf(out + n, cap - n, " [listed XFAIL (%s), but an expected failure covers a "
