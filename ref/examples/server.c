@@ -54,12 +54,22 @@ static int usage(const server_t *srv, FILE *f, int rc)
     return rc;
 }
 
-int server_main(const server_t *srv, int argc, char **argv)
+/* What the command line asks for. */
+typedef struct {
+    const char *host, *port;
+    const ac_backend_t *backend;
+    struct addrinfo *ai;
+} args_t;
+
+/* Returns -1 when a has the server to run, else the exit status. */
+static int parse_args(const server_t *srv, int argc, char **argv, args_t *a)
 {
-    const char *host = "127.0.0.1", *port = "0", *bname = "poll";
+    const char *bname = "poll";
+    a->host = "127.0.0.1";
+    a->port = "0";
     for (int i = 1; i < argc; i++) {
-        const char **opt = !strcmp(argv[i], "--host")      ? &host
-                           : !strcmp(argv[i], "--port")    ? &port
+        const char **opt = !strcmp(argv[i], "--host")      ? &a->host
+                           : !strcmp(argv[i], "--port")    ? &a->port
                            : !strcmp(argv[i], "--backend") ? &bname : NULL;
         if (!strcmp(argv[i], "--help"))
             return usage(srv, stdout, 0);
@@ -67,19 +77,45 @@ int server_main(const server_t *srv, int argc, char **argv)
             return usage(srv, stderr, 2);
         *opt = argv[++i];
     }
-    const ac_backend_t *backend = ac_backend_by_name(bname);
-    if (backend == NULL) {
+    a->backend = ac_backend_by_name(bname);
+    if (a->backend == NULL) {
         fprintf(stderr, "%s: unknown backend %s\n", srv->name, bname);
         return usage(srv, stderr, 2);
     }
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST |
-                             AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *ai;
-    int rc = getaddrinfo(host, port, &hints, &ai);
+                             AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    int rc = getaddrinfo(a->host, a->port, &hints, &a->ai);
     if (rc != 0) { /* numeric only: a name could resolve to several */
-        fprintf(stderr, "%s: %s:%s: %s\n", srv->name, host, port,
+        fprintf(stderr, "%s: %s:%s: %s\n", srv->name, a->host, a->port,
                 gai_strerror(rc));
         return usage(srv, stderr, 2);
     }
+    return -1;
+}
+
+/* Prints the bound address, not the requested one: port 0 picks a port. */
+static void announce(ac_disp_t *lst)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char h[NI_MAXHOST], p[NI_MAXSERV];
+    getsockname(ac_disp_fd(lst), (struct sockaddr *)&ss, &sl);
+    getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), p, sizeof(p),
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    printf(ss.ss_family == AF_INET6 ? "listening on [%s]:%s\n"
+                                    : "listening on %s:%s\n", h, p);
+    fflush(stdout);
+}
+
+int server_main(const server_t *srv, int argc, char **argv)
+{
+    args_t a;
+    int rc = parse_args(srv, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    const char *host = a.host, *port = a.port;
+    const ac_backend_t *backend = a.backend;
+    struct addrinfo *ai = a.ai;
 
     ac_map_t *map = NULL;
     ac_disp_t *lst = NULL, *wake = NULL;
@@ -107,17 +143,7 @@ int server_main(const server_t *srv, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    /* print the bound address, not the requested one: port 0 picks a port */
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char h[NI_MAXHOST], p[NI_MAXSERV];
-    getsockname(ac_disp_fd(lst), (struct sockaddr *)&ss, &sl);
-    getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), p, sizeof(p),
-                NI_NUMERICHOST | NI_NUMERICSERV);
-    printf(ss.ss_family == AF_INET6 ? "listening on [%s]:%s\n"
-                                    : "listening on %s:%s\n", h, p);
-    fflush(stdout);
-
+    announce(lst);
     rc = ac_loop(map, AC_INFINITE, backend, AC_LOOP_FOREVER);
     status = rc < 0;
     signal(SIGINT, SIG_DFL); /* a second ^C during cleanup still kills */
