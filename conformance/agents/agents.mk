@@ -89,7 +89,7 @@ agents-ref: agents
 # CPython's own framing is quadratic (T15): its slowest runs take seconds.
 agents-cpython: agents
 	@mkdir -p $(AGENT_REPORTS)/cpython-3.11
-	ACC_AGENT="$(AGENT_CPYTHON)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) --timeout 60 \
+	ACC_AGENT="$(AGENT_CPYTHON)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) --timeout 120 \
 	    --json $(AGENT_REPORTS)/cpython-3.11/report.json \
 	    --tap $(AGENT_REPORTS)/cpython-3.11/report.tap \
 	    --junit $(AGENT_REPORTS)/cpython-3.11/report.xml $(AGENT_ARGS)
@@ -99,7 +99,7 @@ medusa:
 
 agents-medusa: agents medusa
 	@mkdir -p $(AGENT_REPORTS)/supervisor-medusa
-	ACC_AGENT="$(AGENT_MEDUSA)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) --timeout 60 \
+	ACC_AGENT="$(AGENT_MEDUSA)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) --timeout 120 \
 	    --json $(AGENT_REPORTS)/supervisor-medusa/report.json \
 	    --tap $(AGENT_REPORTS)/supervisor-medusa/report.tap \
 	    --junit $(AGENT_REPORTS)/supervisor-medusa/report.xml $(AGENT_ARGS)
