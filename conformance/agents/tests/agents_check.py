@@ -438,7 +438,10 @@ def main():
                     choices=["as-written", "one-shot", "bytewise", "random"],
                     help="read chunkings to compare (repeatable; default: all four)")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["reference", "cpython", "swapped", "order", "bad"])
+                    choices=["reference", "cpython", "swapped", "order", "bad"],
+                    help="leave out one of this check's own parts (repeatable); "
+                         "these name the check's steps, not an implementation, "
+                         "and grant nothing to any implementation")
     a = ap.parse_args()
     a.split_args = [x for sp in a.split for x in ("--split", sp)]
     b = os.path.join(ROOT, a.build)
