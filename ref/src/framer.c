@@ -394,11 +394,12 @@ static size_t run_short(ac_framer_t *f, const unsigned char *p, size_t n)
     const __m128i c = _mm_set1_epi8((char)t[0]);
     const unsigned char *w = p;
     for (;;) {
+        from = NULL;
         for (; end - w >= WINDOW; w += WINDOW) {
             uint64_t mask = window_mask(w, c);
             if (mask == 0 && q <= w) {
                 from = w + WINDOW; /* a long record: over to memchr */
-                goto far;
+                break;
             }
             while (mask != 0) {
                 const unsigned char *m = w + __builtin_ctzll(mask);
@@ -414,8 +415,8 @@ static size_t run_short(ac_framer_t *f, const unsigned char *p, size_t n)
                     return (size_t)(q - p);
             }
         }
-        from = q > w ? q : w; /* the last partial window */
-    far:
+        if (from == NULL)
+            from = q > w ? q : w; /* the last partial window */
 #endif
         for (;;) {
             const unsigned char *m = from;
