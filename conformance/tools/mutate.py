@@ -462,6 +462,7 @@ class Campaign:
         self.san_lock = threading.Lock()
         self.san_held = set()
         self.held = set()       # mutant ids in the schemata build
+        self.schemata_objs = None
 
     def compile_suite(self, extra=(), sub="suite"):
         """The suite's own objects (runner and the reference's adapter),
@@ -674,6 +675,7 @@ class Campaign:
 
         progress(PROG, f"schemata: one copy of ref/src holding {len(live)} mutant(s)")
         objs, self.held = build((), "obj")
+        self.schemata_objs = objs
         ok, self.runner, log = self.make_runner(os.path.join(self.build, "impl", "schemata"),
                                                 objs)
         if not ok:
@@ -800,7 +802,7 @@ class Campaign:
             return m
         deadline = time.time() + self.args.timeout
         first = sorted(r for r in runs if run_parts(r)[1] == "as-written")
-        rest = sorted(r for r in runs if run_parts(r)[1] != "as-written")
+        rest = sorted(r for r in runs if run_parts(r)[1] in self.args.other_splits)
         for name, sel in (("as-written", first), ("other-splits", rest)):
             if not sel:
                 continue
@@ -855,7 +857,7 @@ class Campaign:
         deadline = time.time() + self.args.timeout
         every = sorted(r for rs in self.variants.values() for r in rs)
         for name, split in (("as-written", ("as-written",)),
-                            ("other-splits", ("one-shot", "bytewise", "random"))):
+                            ("other-splits", tuple(self.args.other_splits))):
             sel = [r for r in every if run_parts(r)[1] in split]
             bound = self.bound(sel, deadline)
             rc, results, tail, _ = self.run_stage(runner, name, mdir, bound,
@@ -870,15 +872,18 @@ class Campaign:
     # -------------------------------------------------------------- unit --
 
     def unit_prepare(self):
-        """Compiles ref/tests/test_*.c once and keeps the tests that pass on
-        the unmutated objects: only those can tell a survivor apart."""
+        """Compiles ref/tests/test_*.c once and links each test twice: with
+        the schemata build, where a survivor it holds is chosen at run time
+        like the runner's (no compile per survivor), and with the unmutated
+        objects, for a survivor built alone.  Keeps the tests that pass on
+        the unmutated build: only those can tell a survivor apart."""
         d = os.path.join(self.build, "unit")
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         check = subprocess.run(["pkg-config", "--cflags", "--libs", "check"],
                                capture_output=True, text=True).stdout.split()
         self.check_flags = [f for f in check if not f.startswith("-I")]
-        self.unit_objs = []
+        self.unit_objs, self.unit_exes = [], []
         for t in sorted(glob.glob(os.path.join(ROOT, "ref", "tests", "test_*.c"))):
             obj = os.path.join(d, os.path.basename(t)[:-2] + ".o")
             p = subprocess.run([CC, "-std=c11", "-D_GNU_SOURCE", "-O0", "-w",
@@ -886,13 +891,19 @@ class Campaign:
                                 "-I" + os.path.join(ROOT, "ref", "tests"),
                                 *[f for f in check if f.startswith("-I")], "-c", t, "-o", obj],
                                capture_output=True, text=True)
-            if p.returncode == 0 and not self._unit_fails(obj, list(self.base_objs.values()), d):
+            exe = p.returncode == 0 and self._unit_link(
+                obj, self.schemata_objs or list(self.base_objs.values()),
+                os.path.join(d, "schemata"))
+            if exe and not self._unit_fails(exe):
                 self.unit_objs.append(obj)
+                self.unit_exes.append(exe)
             else:
                 progress(PROG, f"unit: {os.path.basename(t)} left out (does not build or "
                                "fails on the reference)")
 
-    def _unit_fails(self, test_obj, objs, d):
+    def _unit_link(self, test_obj, objs, d):
+        """The test linked with objs into d; its path, or None."""
+        os.makedirs(d, exist_ok=True)
         exe = os.path.join(d, os.path.basename(test_obj)[:-2])
         # The reference objects call the suite's allocator and syscall
         # interposer (ALLOC_RENAMES).
@@ -900,14 +911,23 @@ class Campaign:
               if os.path.basename(o) in ("failalloc.o", "failsys.o")]
         p = subprocess.run([CC, test_obj, *objs, *fa, *self.check_flags, "-pthread", "-o", exe],
                            capture_output=True, text=True)
-        if p.returncode != 0:
-            return True
-        rc, _, _, _ = run_bounded([exe], timeout=120, cwd=ROOT,
-                                  env=dict(os.environ, CK_DEFAULT_TIMEOUT="10"))
+        return exe if p.returncode == 0 else None
+
+    def _unit_fails(self, exe, mutant=None):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("AC_MUT_COVERAGE", "AC_MUTANT")}
+        env["CK_DEFAULT_TIMEOUT"] = "10"
+        if mutant is not None:
+            env["AC_MUTANT"] = str(mutant)
+        rc, _, _, _ = run_bounded([exe], timeout=120, cwd=ROOT, env=env)
         return rc != 0
 
     def unit_kills(self, m):
         """Information only: which unit tests fail on a survivor."""
+        name = lambda exe: os.path.basename(exe)
+        if m["id"] in self.held:
+            n = schemata.number(m["id"])
+            return [name(e) for e in self.unit_exes if self._unit_fails(e, n)]
         mdir = os.path.join(self.build, "unit", m["id"])
         text = apply(self.sources[m["file"]], m["edits"])
         obj, _ = compile_obj(text, m["file"], mdir)
@@ -915,8 +935,8 @@ class Campaign:
             return []
         objs = [obj if f == m["file"] else o for f, o in self.base_objs.items()]
         try:
-            return [os.path.basename(t)[:-2] for t in self.unit_objs
-                    if self._unit_fails(t, objs, mdir)]
+            exes = [self._unit_link(t, objs, mdir) for t in self.unit_objs]
+            return [name(e) for e in exes if e is None or self._unit_fails(e)]
         finally:
             shutil.rmtree(mdir, ignore_errors=True)
 
@@ -1125,6 +1145,11 @@ def main():
     ap.add_argument("--no-memcheck", dest="memcheck", action="store_false",
                     help="skip the last stage, which runs a survivor's covering cases "
                          "under AddressSanitizer (leaks, use after free)")
+    ap.add_argument("--other-splits", nargs="*", default=["bytewise"], metavar="SPLIT",
+                    help="the read-chunking splits run after as-written (default: bytewise, "
+                         "every read one byte, the split least like as-written; in a campaign "
+                         "of 938 mutants it was the only one of one-shot, bytewise and random "
+                         "to kill a mutant as-written had not, at a third of their cost)")
     ap.add_argument("--unit", action="store_true",
                     help="also run the reference's unit tests on the survivors (information)")
     ap.add_argument("--min-score", type=float, default=None, metavar="PCT",
