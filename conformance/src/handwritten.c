@@ -494,7 +494,7 @@ const handwritten_t handwritten[] = {
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
     {"m.map-free.closes", "M9 D9 D8 P8 P2", LEVEL_MUST, 0, hw_map_free},
     {"p.pending.exact", "P15 P1 P9 P10", LEVEL_MUST, ACC_CAP_PENDING, hw_pending},
-    {"e.alloc.failures", "E3 E6 E5", LEVEL_MUST, ACC_CAP_ALLOC_FAIL, hw_alloc_failures},
+    {"e.alloc.failures", "E3 E6 E5 T3", LEVEL_MUST, ACC_CAP_ALLOC_FAIL, hw_alloc_failures},
     {"e.syscall.faults", "D11 D12 D17 D20 L8 P3 P12 E6", LEVEL_MUST, ACC_CAP_SYSCALL_FAULTS,
      hw_syscall_faults},
     {"m.default-map.thread-end", "M10", LEVEL_SHOULD,

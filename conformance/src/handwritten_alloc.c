@@ -198,6 +198,49 @@ static int try_push_producer(const exec_opts_t *o, long k, char *msg, size_t cap
     return r;
 }
 
+/* A terminator refused with ENOMEM leaves the one before it in force; one
+ * accepted, whatever failed on the way, is in force whole (T3, E6).  64
+ * bytes: within what T3 makes every implementation accept, and past what
+ * an implementation is likely to keep without allocating. */
+static int try_set_terminator(const exec_opts_t *o, long k, char *msg, size_t cap)
+{
+    static char term[64], in[2 + sizeof(term)];
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    ev_t ev = {0};
+    int peer, r;
+    memset(term, '=', sizeof(term));
+    term[sizeof(term) - 1] = '>';
+    if (chat_on_pair(im, &m, &c, &peer, &ev) < 0 || im->set_terminator(c, "\n", 1) < 0)
+        return -hw_fail(msg, cap, "set-up failed");
+    acc_fa_arm(k);
+    int rc = im->set_terminator(c, term, sizeof(term));
+    acc_fa_arm(-1);
+    r = outcome(rc, k, "set_terminator", msg, cap);
+    if (r >= 0) {
+        /* "ab", then the terminator in force, old or new. */
+        size_t n = 2;
+        memcpy(in, "ab", 2);
+        if (rc < 0)
+            in[n++] = '\n';
+        else
+            memcpy(in + 2, term, sizeof(term)), n += sizeof(term);
+        (void)!send(peer, in, n, MSG_NOSIGNAL);
+        for (int p = 0; p < 100 && !ev.found && !ev.closes && !ev.errors; p++)
+            im->poll(m, o->backend, 10);
+        if (ev.found != 1 || ev.n != 2 || ev.errors || ev.closes)
+            r = -hw_fail(msg, cap, "after set_terminator of %zu bytes %s with allocation %ld "
+                         "failing, \"ab\" and the %s terminator gave %d record(s) of %zu "
+                         "byte(s), %d error(s), %d close(s) (want one record of 2 bytes: "
+                         "T3, E6)", sizeof(term), rc < 0 ? "refused" : "accepted", k,
+                         rc < 0 ? "old" : "new", ev.found, ev.n, ev.errors, ev.closes);
+    }
+    im->free(c);
+    close(peer);
+    im->map_free(m);
+    return r;
+}
+
 /* A pass that meets the failure either fails with ENOMEM or reports it to
  * the channel it was serving (E5: handle_error, whose default closes);
  * a record is never half-delivered, and the passes after it go on. */
@@ -241,7 +284,7 @@ int hw_alloc_failures(const exec_opts_t *o, char *msg, size_t cap)
     } ops[] = {{"map_new", try_map_new}, {"chat_adopt", try_chat_adopt},
                {"disp_adopt", try_disp_adopt}, {"listen", try_listen},
                {"push", try_push}, {"push_producer", try_push_producer},
-               {"a pass", try_pass}};
+               {"set_terminator", try_set_terminator}, {"a pass", try_pass}};
     /* The capability is a claim: the very next allocation must fail. */
     void *m = NULL;
     acc_fa_arm(0);
