@@ -288,13 +288,16 @@ static int parse_rc(parser_t *p, int *i, step_t *st)
     }
     *i += 2;
     /* "-> 0 or skip EINVAL": a result the spec allows, after which the rest
-     * of the case does not apply (T3: a cap on long terminators). */
+     * of the case does not apply (T3: a cap on long terminators, which an
+     * implementation may set higher: "-> EINVAL or skip 0"). */
     if (word_is(p, *i, "or")) {
         if (!word_is(p, *i + 1, "skip") || *i + 2 >= p->ntok)
-            return fail(p, "'or' needs 'skip ERRNO'");
+            return fail(p, "'or' needs 'skip ERRNO' or 'skip 0'");
         int e = acc_errno_by_name(p->tok[*i + 2].s);
-        if (e <= 0 || -e == st->rc || st->rc == RC_ANY)
-            return fail(p, "'or skip' needs an errno name other than the expected result");
+        if (e < 0 || -e == st->rc || st->rc == RC_ANY)
+            return fail(p, "'or skip' needs 0 or an errno name other than the expected "
+                           "result");
+        st->has_skip = 1;
         st->skip_rc = -e;
         *i += 3;
     }

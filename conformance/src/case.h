@@ -53,7 +53,8 @@ typedef struct step {
     size_t nbytes;
     uint64_t num, num2;
     int rc;               /* expected result of an operation */
-    int skip_rc;          /* a result that ends the case as SKIP (0: none) */
+    int has_skip;         /* skip_rc is set */
+    int skip_rc;          /* a result that ends the case as SKIP */
     ev_kind_t ev;         /* OP_EXPECT, and reaction triggers */
     int prod;             /* producer name index */
     unsigned char **chunks;

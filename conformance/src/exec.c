@@ -613,7 +613,7 @@ static int check_rc(run_t *r, const step_t *st, int rc, const char *what)
 {
     if (st->rc == RC_ANY || rc == st->rc)
         return 0;
-    if (st->skip_rc && rc == st->skip_rc) {
+    if (st->has_skip && rc == st->skip_rc) {
         failf(r, "%s %s returned %s, which the case allows: the rest of it does not "
               "apply to this implementation", what, st->ch >= 0 ? name(r, st->ch) : "",
               acc_errno_name(-rc));
