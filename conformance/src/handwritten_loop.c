@@ -429,6 +429,46 @@ out:
     return rc;
 }
 
+/* A recv that meets a disconnect errno reports end of stream, after
+ * handle_close (D12), just as a plain end of stream does (D11).  An AF_UNIX
+ * peer that closes with bytes it never read resets the connection: the
+ * channel's next recv fails with ECONNRESET, which the caller must see as
+ * 0, not as the errno. */
+int hw_recv_disconnect(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *d = NULL;
+    obs_t ob = {0};
+    int sv[2], rc = 0;
+    char buf[16];
+    if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return hw_fail(msg, cap, "set-up failed");
+    if (im->disp_adopt(&d, m, sv[0], &obs_events, &ob) < 0) {
+        close(sv[0]);
+        rc = hw_fail(msg, cap, "disp_adopt failed");
+        goto out;
+    }
+    long s = im->send(d, "x", 1);
+    if (s != 1) {
+        rc = hw_fail(msg, cap, "send of 1 byte to an idle peer returned %ld (want 1)", s);
+        goto out;
+    }
+    close(sv[1]); /* "x" unread: the channel's side is reset */
+    sv[1] = -1;
+    wait_readable(im->fd(d));
+    long n = im->recv(d, buf, sizeof(buf));
+    if (n != 0 || ob.closes != 1 || ob.errors || im->fd(d) >= 0)
+        rc = hw_fail(msg, cap, "recv after the peer reset the connection returned %ld with "
+                     "%d handle_close, %d handle_error, channel %s (want 0 after exactly one "
+                     "handle_close, no error, channel closed: D12)", n, ob.closes, ob.errors,
+                     im->fd(d) >= 0 ? "open" : "closed");
+out:
+    if (d) im->free(d);
+    if (sv[1] >= 0) close(sv[1]);
+    im->map_free(m);
+    return rc;
+}
+
 /* ------------------------------------------ descriptor numbers, M3 L13 */
 
 /* Channels whose descriptors sit at the edges of any power-of-two table
