@@ -465,7 +465,7 @@ out:
 typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
 hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_recv_disconnect,
     hw_connect_sync,
-    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_fd_edges, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end,
+    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_urgent_error, hw_fd_edges, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end,
     hw_syscall_faults;
 /* MUST sentences no case caught (docs/spec-audit.md): handwritten_edges.c,
  * handwritten_residue.c. */
@@ -492,6 +492,8 @@ const handwritten_t handwritten[] = {
     {"d.accept.no-descriptors", "D20", LEVEL_MUST, ACC_CAP_LISTEN, hw_accept_emfile},
     {"d.accept.no-descriptors-drops", "D20", LEVEL_SHOULD, ACC_CAP_LISTEN, hw_accept_emfile_drop},
     {"d.urgent.no-spin", "D21 L3", LEVEL_SHOULD, 0, hw_urgent},
+    {"d.urgent.pending-error", "D21 D11", LEVEL_SHOULD, ACC_CAP_SYSCALL_FAULTS,
+     hw_urgent_error},
     {"m.fd.table-edges", "M3 L13", LEVEL_MUST, 0, hw_fd_edges},
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
     {"m.map-free.closes", "M9 D9 D8 P8 P2", LEVEL_MUST, 0, hw_map_free},

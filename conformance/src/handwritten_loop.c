@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failsys.h"
 #include "runner.h"
 
 /* What one channel's callbacks saw.  The found callback can destroy the
@@ -589,6 +590,54 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
                      "in all, %d closes, %d errors (want 2 records \"a\" \"b\": D21)",
                      ob.found, ob.n, ob.closes, ob.errors);
 out:
+    if (c) im->free(c);
+    if (peer >= 0) close(peer);
+    im->map_free(m);
+    return rc;
+}
+
+/* Urgent readiness while the socket has a pending error closes the channel
+ * through handle_close (D21's last SHOULD).  The peer sends an urgent byte
+ * and then resets the connection; every recv meets a spurious "would
+ * block" (the interposer, sys-fail), so the read step finds "no data" (D11)
+ * and only the urgent step can see the error.  Without it the channel
+ * stays open, its error unnoticed, for as long as reads say "no data". */
+int hw_urgent_error(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    obs_t ob = {0};
+    int fds[2] = {-1, -1}, rc = 0;
+    if (im->map_new(&m) < 0 || exec_tcp_pair(fds) < 0) {
+        if (m) im->map_free(m);
+        return hw_fail(msg, cap, "set-up of a loopback TCP connection failed");
+    }
+    int s = fds[0], peer = fds[1];
+    if (im->chat_adopt(&c, m, s, &obs_events, &ob) < 0 || im->set_none(c) < 0) {
+        if (c == NULL)
+            close(s);
+        rc = hw_fail(msg, cap, "chat_adopt or set_none failed");
+        goto out;
+    }
+    (void)!send(peer, "!", 1, MSG_NOSIGNAL | MSG_OOB);
+    struct linger lg = {1, 0};
+    (void)setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(peer); /* a reset: the channel's socket has ECONNRESET pending */
+    peer = -1;
+    struct pollfd pf = {im->fd(c), POLLPRI, 0};
+    for (int i = 0; i < 100 && !(pf.revents & POLLERR); i++)
+        (void)poll(&pf, 1, 10);
+    acc_fs_arm(ACC_FS_RECV, ACC_FS_EAGAIN, 0, -1);
+    PASS_UNTIL(im, m, o->backend, ob.closes > 0);
+    acc_fs_reset();
+    if (ob.closes != 1 || ob.errors || ob.n || im->fd(c) >= 0)
+        rc = hw_fail(msg, cap, "an urgent byte, then a reset, with every recv saying \"no "
+                     "data\": %d handle_close, %d handle_error, %zu byte(s) collected, "
+                     "channel %s (want one handle_close from the urgent step, channel "
+                     "closed: D21)", ob.closes, ob.errors, ob.n,
+                     im->fd(c) >= 0 ? "open" : "closed");
+out:
+    acc_fs_reset();
     if (c) im->free(c);
     if (peer >= 0) close(peer);
     im->map_free(m);
