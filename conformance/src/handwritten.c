@@ -492,7 +492,7 @@ const handwritten_t handwritten[] = {
     {"d.accept.no-descriptors", "D20", LEVEL_MUST, ACC_CAP_LISTEN, hw_accept_emfile},
     {"d.accept.no-descriptors-drops", "D20", LEVEL_SHOULD, ACC_CAP_LISTEN, hw_accept_emfile_drop},
     {"d.urgent.no-spin", "D21 L3", LEVEL_SHOULD, 0, hw_urgent},
-    {"d.urgent.pending-error", "D21 D11", LEVEL_SHOULD, ACC_CAP_SYSCALL_FAULTS,
+    {"d.urgent.pending-error", "D21 D11 D3", LEVEL_SHOULD, ACC_CAP_SYSCALL_FAULTS,
      hw_urgent_error},
     {"m.fd.table-edges", "M3 L13", LEVEL_MUST, 0, hw_fd_edges},
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},

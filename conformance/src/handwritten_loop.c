@@ -602,7 +602,7 @@ out:
  * block" (the interposer, sys-fail), so the read step finds "no data" (D11)
  * and only the urgent step can see the error.  Without it the channel
  * stays open, its error unnoticed, for as long as reads say "no data". */
-int hw_urgent_error(const exec_opts_t *o, char *msg, size_t cap)
+static int urgent_error_once(const exec_opts_t *o, int with_output, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
@@ -619,6 +619,10 @@ int hw_urgent_error(const exec_opts_t *o, char *msg, size_t cap)
         rc = hw_fail(msg, cap, "chat_adopt or set_none failed");
         goto out;
     }
+    if (with_output && im->push(c, "x", 1) < 0) {
+        rc = hw_fail(msg, cap, "push failed");
+        goto out;
+    }
     (void)!send(peer, "!", 1, MSG_NOSIGNAL | MSG_OOB);
     struct linger lg = {1, 0};
     (void)setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -628,13 +632,16 @@ int hw_urgent_error(const exec_opts_t *o, char *msg, size_t cap)
     for (int i = 0; i < 100 && !(pf.revents & POLLERR); i++)
         (void)poll(&pf, 1, 10);
     acc_fs_arm(ACC_FS_RECV, ACC_FS_EAGAIN, 0, -1);
+    if (with_output) /* the write step runs too, and leaves the channel open */
+        acc_fs_arm(ACC_FS_SEND, ACC_FS_EAGAIN, 0, -1);
     PASS_UNTIL(im, m, o->backend, ob.closes > 0);
     acc_fs_reset();
     if (ob.closes != 1 || ob.errors || ob.n || im->fd(c) >= 0)
         rc = hw_fail(msg, cap, "an urgent byte, then a reset, with every recv saying \"no "
-                     "data\": %d handle_close, %d handle_error, %zu byte(s) collected, "
+                     "data\"%s: %d handle_close, %d handle_error, %zu byte(s) collected, "
                      "channel %s (want one handle_close from the urgent step, channel "
-                     "closed: D21)", ob.closes, ob.errors, ob.n,
+                     "closed: D21, D3)", with_output ? " and output queued that every "
+                     "send refuses (would block)" : "", ob.closes, ob.errors, ob.n,
                      im->fd(c) >= 0 ? "open" : "closed");
 out:
     acc_fs_reset();
@@ -642,6 +649,13 @@ out:
     if (peer >= 0) close(peer);
     im->map_free(m);
     return rc;
+}
+
+/* Twice: with nothing to send, then with output queued, so that the write
+ * step runs in the same readiness report before the urgent step (D3). */
+int hw_urgent_error(const exec_opts_t *o, char *msg, size_t cap)
+{
+    return urgent_error_once(o, 0, msg, cap) || urgent_error_once(o, 1, msg, cap);
 }
 
 /* ------------------------------------- synchronous connect failure, D17 */
