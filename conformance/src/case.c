@@ -492,7 +492,7 @@ static int parse_fault(parser_t *p, int *i, step_t *st)
             st->fs_fault = f;
     if (st->fs_fault < 0)
         return fail(p, "expected a fault (EINTR, EAGAIN, short, ECONNABORTED, EMFILE, "
-                    "ECONNREFUSED) or off");
+                    "ECONNREFUSED, ETIMEDOUT, ENOMEM) or off");
     if (!acc_fs_applies((acc_fs_kind_t)st->fs_kind, (acc_fs_fault_t)st->fs_fault))
         return fail(p, "%s calls cannot fail with %s", acc_fs_kind_names[st->fs_kind],
                     acc_fs_fault_names[st->fs_fault]);

@@ -266,8 +266,14 @@ static void cb_collect(void *ctx, const void *p, size_t n)
 }
 static void cb_found(void *ctx) { record(ctx, EV_FOUND, NULL, 0, 0, 0); }
 static void cb_close(void *ctx) { record(ctx, EV_CLOSE, NULL, 0, 0, 0); }
+/* handle_error's code is a negative errno (E1; acc_adapter.h): a positive
+ * one is a sign the implementation lost, which no expectation names. */
 static void cb_error(void *ctx, int err)
 {
+    chan_t *ch = ctx;
+    if (err >= 0)
+        failf(ch->run, "handle_error on %s received %d, not a negative errno (E1)",
+              name(ch->run, ch->idx), err);
     record(ctx, EV_ERROR, NULL, 0, err < 0 ? -err : err, 0);
 }
 static void cb_connect(void *ctx) { record(ctx, EV_CONNECT, NULL, 0, 0, 0); }

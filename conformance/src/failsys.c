@@ -66,7 +66,7 @@ static int fail_with(int err)
 static int injected_error(acc_fs_kind_t kind, int *shorten)
 {
     static const int err[ACC_FS__FAULTS] = {EINTR, EAGAIN, 0, ECONNABORTED, EMFILE,
-                                            ECONNREFUSED};
+                                            ECONNREFUSED, ETIMEDOUT, ENOMEM};
     int f = next_fault(kind);
     *shorten = f == ACC_FS_SHORT;
     return f < 0 ? 0 : err[f];

@@ -22,13 +22,18 @@ typedef enum {
 
 /* Faults.  Only EINTR (recv, send, accept, wait), EAGAIN (recv, send,
  * accept), SHORT (recv, send: one byte moves), ECONNABORTED and EMFILE
- * (accept) and ECONNREFUSED (connect) apply; acc_fs_applies() says which.
+ * (accept), ECONNREFUSED (connect), ETIMEDOUT (recv, send: the connection
+ * timed out, as TCP reports after its retransmission or keepalive timeout)
+ * and ENOMEM (accept: no memory for the new socket) apply; acc_fs_applies()
+ * says which.  The last two are hard errors (E5: handle_error), which
+ * acc_fs_transient() tells from the others.
  * An injected error makes no real call, so a connection or input that was
  * pending stays pending; an EINTR on a wait first sleeps a little of the
  * timeout, as if the signal came in the middle of it. */
 typedef enum {
     ACC_FS_EINTR, ACC_FS_EAGAIN, ACC_FS_SHORT, ACC_FS_ECONNABORTED,
-    ACC_FS_EMFILE, ACC_FS_ECONNREFUSED, ACC_FS__FAULTS
+    ACC_FS_EMFILE, ACC_FS_ECONNREFUSED, ACC_FS_ETIMEDOUT, ACC_FS_ENOMEM,
+    ACC_FS__FAULTS
 } acc_fs_fault_t;
 
 #define ACC_FS_WAIT_EINTR_MS 10 /* how far into a wait the "signal" comes */
@@ -47,19 +52,31 @@ long acc_fs_injected(acc_fs_kind_t kind); /* faults injected, likewise */
 static const char *const acc_fs_kind_names[ACC_FS__KINDS] = {
     "recv", "send", "accept", "connect", "wait"};
 static const char *const acc_fs_fault_names[ACC_FS__FAULTS] = {
-    "EINTR", "EAGAIN", "short", "ECONNABORTED", "EMFILE", "ECONNREFUSED"};
+    "EINTR", "EAGAIN", "short", "ECONNABORTED", "EMFILE", "ECONNREFUSED",
+    "ETIMEDOUT", "ENOMEM"};
 
 static inline int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault)
 {
     static const unsigned ok[ACC_FS__KINDS] = {
-        [ACC_FS_RECV] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
-        [ACC_FS_SEND] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT,
+        [ACC_FS_RECV] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT |
+                        1u << ACC_FS_ETIMEDOUT,
+        [ACC_FS_SEND] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN | 1u << ACC_FS_SHORT |
+                        1u << ACC_FS_ETIMEDOUT,
         [ACC_FS_ACCEPT] = 1u << ACC_FS_EINTR | 1u << ACC_FS_EAGAIN |
-                          1u << ACC_FS_ECONNABORTED | 1u << ACC_FS_EMFILE,
+                          1u << ACC_FS_ECONNABORTED | 1u << ACC_FS_EMFILE |
+                          1u << ACC_FS_ENOMEM,
         [ACC_FS_CONNECT] = 1u << ACC_FS_ECONNREFUSED,
         [ACC_FS_WAIT] = 1u << ACC_FS_EINTR,
     };
     return (ok[kind] >> fault) & 1u;
+}
+
+/* A fault the spec makes transient or a connect's own failure, after which
+ * nothing is lost (the sweep e.syscall.faults checks that), rather than a
+ * hard error that reaches handle_error (E5), which cases check one by one. */
+static inline int acc_fs_transient(acc_fs_fault_t fault)
+{
+    return fault != ACC_FS_ETIMEDOUT && fault != ACC_FS_ENOMEM;
 }
 
 static inline const char *acc_fs_kind_name(acc_fs_kind_t kind)

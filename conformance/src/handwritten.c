@@ -463,8 +463,9 @@ out:
 
 /* Loop, dispatcher, map and error tests: handwritten_loop.c. */
 typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
-hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_connect_sync,
-    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_fd_edges, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end,
+hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_recv_disconnect,
+    hw_connect_sync,
+    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_urgent_error, hw_fd_edges, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end,
     hw_syscall_faults;
 /* MUST sentences no case caught (docs/spec-audit.md): handwritten_edges.c,
  * handwritten_residue.c. */
@@ -486,10 +487,13 @@ const handwritten_t handwritten[] = {
     {"l.eintr.resumed", "L8", LEVEL_MUST, 0, hw_eintr},
     {"l.select.fd-ceiling", "L13 L4", LEVEL_MUST, 0, hw_fd_ceiling},
     {"d.recv.outcomes", "D11 E3 D6", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_recv_outcomes},
+    {"d.recv.disconnect", "D12 D11 D6", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_recv_disconnect},
     {"d.connect.sync-failure", "D17 E6", LEVEL_MUST, ACC_CAP_CONNECT, hw_connect_sync},
     {"d.accept.no-descriptors", "D20", LEVEL_MUST, ACC_CAP_LISTEN, hw_accept_emfile},
     {"d.accept.no-descriptors-drops", "D20", LEVEL_SHOULD, ACC_CAP_LISTEN, hw_accept_emfile_drop},
     {"d.urgent.no-spin", "D21 L3", LEVEL_SHOULD, 0, hw_urgent},
+    {"d.urgent.pending-error", "D21 D11 D3", LEVEL_SHOULD, ACC_CAP_SYSCALL_FAULTS,
+     hw_urgent_error},
     {"m.fd.table-edges", "M3 L13", LEVEL_MUST, 0, hw_fd_edges},
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
     {"m.map-free.closes", "M9 D9 D8 P8 P2", LEVEL_MUST, 0, hw_map_free},

@@ -3,9 +3,12 @@
  * k = 0, 1, ... until it completes without meeting the failure; every
  * failure must be ENOMEM and leave no residue (E3, E6): no channel left in
  * the map, no descriptor gained or lost, a refused producer released, no
- * byte of a refused push sent.  Needs ACC_CAP_ALLOC_FAIL (failalloc.c). */
+ * byte of a refused push sent.  Needs ACC_CAP_ALLOC_FAIL (failalloc.c);
+ * the channels made in a new thread's default map also need default-map and
+ * threads. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,6 +118,72 @@ static int try_listen(const exec_opts_t *o, long k, char *msg, size_t cap)
     im->map_free(m);
     return r;
 }
+
+/* A channel made with no map, in a thread that has no default map yet:
+ * the default map is created on that first use (M1), so its creation may
+ * be the allocation that fails, and the operation must then fail with
+ * ENOMEM too, leaving the descriptor the caller's and the map empty (E3,
+ * E6).  Each attempt runs in a thread of its own, whose default map is
+ * new. */
+typedef struct {
+    const exec_opts_t *o;
+    long k, seen, size;
+    int plain, rc, fd_open, setup_failed;
+} dm_try_t;
+
+static void *dm_thread(void *p)
+{
+    dm_try_t *t = p;
+    const acc_impl_t *im = t->o->impl;
+    ev_t ev = {0};
+    void *c = NULL;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        t->setup_failed = 1;
+        return NULL;
+    }
+    acc_fa_arm(t->k);
+    t->rc = t->plain ? im->disp_adopt(&c, NULL, sv[0], &ev_events, &ev)
+                     : im->chat_adopt(&c, NULL, sv[0], &ev_events, &ev);
+    acc_fa_arm(-1);
+    t->seen = acc_fa_seen();
+    t->fd_open = fcntl(sv[0], F_GETFD) >= 0;
+    t->size = im->map_size(NULL);
+    if (t->rc < 0)
+        close(sv[0]);
+    if (c)
+        im->free(c);
+    close(sv[1]);
+    return NULL;
+}
+
+static int try_default(const exec_opts_t *o, long k, char *msg, size_t cap, int plain)
+{
+    unsigned need = ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS | (plain ? ACC_CAP_DISPATCHER : 0);
+    if ((o->impl->caps & need) != need)
+        return 1; /* nothing to try */
+    dm_try_t t = {o, k, 0, 0, plain, 0, 0, 0};
+    pthread_t th;
+    if (pthread_create(&th, NULL, dm_thread, &t) != 0)
+        return -hw_fail(msg, cap, "pthread_create failed");
+    pthread_join(th, NULL);
+    if (t.setup_failed)
+        return -hw_fail(msg, cap, "set-up failed");
+    const char *op = plain ? "disp_adopt into a new default map" : "chat_adopt into a new default map";
+    if (t.seen <= k && t.rc == 0)
+        return t.size == 1 ? 1 : -hw_fail(msg, cap, "%s succeeded, but the map holds %ld "
+                                          "channel(s) (want 1)", op, t.size);
+    if (t.rc != 0 && t.rc != -ENOMEM)
+        return -hw_fail(msg, cap, "%s with allocation %ld failing returned %d, want -ENOMEM "
+                        "(E3)", op, k, t.rc);
+    if (t.rc < 0 && (t.size != 0 || !t.fd_open))
+        return -hw_fail(msg, cap, "%s refused with ENOMEM left %ld channel(s) in the map and "
+                        "the descriptor %s (want 0 and still the caller's: E6)", op, t.size,
+                        t.fd_open ? "open" : "closed");
+    return 0;
+}
+static int try_chat_default(const exec_opts_t *o, long k, char *m, size_t c) { return try_default(o, k, m, c, 0); }
+static int try_disp_default(const exec_opts_t *o, long k, char *m, size_t c) { return try_default(o, k, m, c, 1); }
 
 /* A new map with a chat channel on a socketpair; *peer is ours. */
 static int chat_on_pair(const acc_impl_t *im, void **m, void **c, int *peer, ev_t *ev)
@@ -282,7 +351,8 @@ int hw_alloc_failures(const exec_opts_t *o, char *msg, size_t cap)
         const char *name;
         attempt_fn *fn;
     } ops[] = {{"map_new", try_map_new}, {"chat_adopt", try_chat_adopt},
-               {"disp_adopt", try_disp_adopt}, {"listen", try_listen},
+               {"disp_adopt", try_disp_adopt}, {"chat_adopt (default map)", try_chat_default},
+               {"disp_adopt (default map)", try_disp_default}, {"listen", try_listen},
                {"push", try_push}, {"push_producer", try_push_producer},
                {"set_terminator", try_set_terminator}, {"a pass", try_pass}};
     /* The capability is a claim: the very next allocation must fail. */

@@ -465,7 +465,10 @@ int hw_syscall_faults(const exec_opts_t *o, char *msg, size_t cap)
         for (int ki = 0; ki < scen[s].nkinds; ki++) {
             acc_fs_kind_t kind = scen[s].kinds[ki];
             for (int f = 0; f < ACC_FS__FAULTS; f++) {
-                if (!acc_fs_applies(kind, (acc_fs_fault_t)f))
+                /* hard errors end the scenario by design: their cases
+                 * (d.fault.*-error, p.fault.send-error) check them */
+                if (!acc_fs_applies(kind, (acc_fs_fault_t)f) ||
+                    !acc_fs_transient((acc_fs_fault_t)f))
                     continue;
                 int fds = exec_count_fds();
                 long k;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failsys.h"
 #include "runner.h"
 
 /* What one channel's callbacks saw.  The found callback can destroy the
@@ -429,6 +430,46 @@ out:
     return rc;
 }
 
+/* A recv that meets a disconnect errno reports end of stream, after
+ * handle_close (D12), just as a plain end of stream does (D11).  An AF_UNIX
+ * peer that closes with bytes it never read resets the connection: the
+ * channel's next recv fails with ECONNRESET, which the caller must see as
+ * 0, not as the errno. */
+int hw_recv_disconnect(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *d = NULL;
+    obs_t ob = {0};
+    int sv[2], rc = 0;
+    char buf[16];
+    if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return hw_fail(msg, cap, "set-up failed");
+    if (im->disp_adopt(&d, m, sv[0], &obs_events, &ob) < 0) {
+        close(sv[0]);
+        rc = hw_fail(msg, cap, "disp_adopt failed");
+        goto out;
+    }
+    long s = im->send(d, "x", 1);
+    if (s != 1) {
+        rc = hw_fail(msg, cap, "send of 1 byte to an idle peer returned %ld (want 1)", s);
+        goto out;
+    }
+    close(sv[1]); /* "x" unread: the channel's side is reset */
+    sv[1] = -1;
+    wait_readable(im->fd(d));
+    long n = im->recv(d, buf, sizeof(buf));
+    if (n != 0 || ob.closes != 1 || ob.errors || im->fd(d) >= 0)
+        rc = hw_fail(msg, cap, "recv after the peer reset the connection returned %ld with "
+                     "%d handle_close, %d handle_error, channel %s (want 0 after exactly one "
+                     "handle_close, no error, channel closed: D12)", n, ob.closes, ob.errors,
+                     im->fd(d) >= 0 ? "open" : "closed");
+out:
+    if (d) im->free(d);
+    if (sv[1] >= 0) close(sv[1]);
+    im->map_free(m);
+    return rc;
+}
+
 /* ------------------------------------------ descriptor numbers, M3 L13 */
 
 /* Channels whose descriptors sit at the edges of any power-of-two table
@@ -553,6 +594,68 @@ out:
     if (peer >= 0) close(peer);
     im->map_free(m);
     return rc;
+}
+
+/* Urgent readiness while the socket has a pending error closes the channel
+ * through handle_close (D21's last SHOULD).  The peer sends an urgent byte
+ * and then resets the connection; every recv meets a spurious "would
+ * block" (the interposer, sys-fail), so the read step finds "no data" (D11)
+ * and only the urgent step can see the error.  Without it the channel
+ * stays open, its error unnoticed, for as long as reads say "no data". */
+static int urgent_error_once(const exec_opts_t *o, int with_output, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    obs_t ob = {0};
+    int fds[2] = {-1, -1}, rc = 0;
+    if (im->map_new(&m) < 0 || exec_tcp_pair(fds) < 0) {
+        if (m) im->map_free(m);
+        return hw_fail(msg, cap, "set-up of a loopback TCP connection failed");
+    }
+    int s = fds[0], peer = fds[1];
+    if (im->chat_adopt(&c, m, s, &obs_events, &ob) < 0 || im->set_none(c) < 0) {
+        if (c == NULL)
+            close(s);
+        rc = hw_fail(msg, cap, "chat_adopt or set_none failed");
+        goto out;
+    }
+    if (with_output && im->push(c, "x", 1) < 0) {
+        rc = hw_fail(msg, cap, "push failed");
+        goto out;
+    }
+    (void)!send(peer, "!", 1, MSG_NOSIGNAL | MSG_OOB);
+    struct linger lg = {1, 0};
+    (void)setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(peer); /* a reset: the channel's socket has ECONNRESET pending */
+    peer = -1;
+    struct pollfd pf = {im->fd(c), POLLPRI, 0};
+    for (int i = 0; i < 100 && !(pf.revents & POLLERR); i++)
+        (void)poll(&pf, 1, 10);
+    acc_fs_arm(ACC_FS_RECV, ACC_FS_EAGAIN, 0, -1);
+    if (with_output) /* the write step runs too, and leaves the channel open */
+        acc_fs_arm(ACC_FS_SEND, ACC_FS_EAGAIN, 0, -1);
+    PASS_UNTIL(im, m, o->backend, ob.closes > 0);
+    acc_fs_reset();
+    if (ob.closes != 1 || ob.errors || ob.n || im->fd(c) >= 0)
+        rc = hw_fail(msg, cap, "an urgent byte, then a reset, with every recv saying \"no "
+                     "data\"%s: %d handle_close, %d handle_error, %zu byte(s) collected, "
+                     "channel %s (want one handle_close from the urgent step, channel "
+                     "closed: D21, D3)", with_output ? " and output queued that every "
+                     "send refuses (would block)" : "", ob.closes, ob.errors, ob.n,
+                     im->fd(c) >= 0 ? "open" : "closed");
+out:
+    acc_fs_reset();
+    if (c) im->free(c);
+    if (peer >= 0) close(peer);
+    im->map_free(m);
+    return rc;
+}
+
+/* Twice: with nothing to send, then with output queued, so that the write
+ * step runs in the same readiness report before the urgent step (D3). */
+int hw_urgent_error(const exec_opts_t *o, char *msg, size_t cap)
+{
+    return urgent_error_once(o, 0, msg, cap) || urgent_error_once(o, 1, msg, cap);
 }
 
 /* ------------------------------------- synchronous connect failure, D17 */
