@@ -505,3 +505,220 @@ out:
     im->map_free(m);
     return rc;
 }
+
+/* ----------------------------------------------- short timeouts, L5 */
+
+static double ms_since_k(double t0)
+{
+    return (acc_mono_s() - t0) * 1e3;
+}
+
+/* A pass with no readiness returns no earlier than its timeout, 1 ms as
+ * well as a whole second (an API in finer units must not round either
+ * down), and a timeout of 0 checks readiness without waiting (L5). */
+int hw_short_timeouts(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c = NULL;
+    ob_t ob = {0};
+    int peer = -1, rc = 0, r = 0;
+    double t0, el;
+    if (im->map_new(&m) < 0 || line_chat(im, m, &c, &peer, &ob) < 0) {
+        rc = hw_fail(msg, cap, "set-up of an idle chat channel failed");
+        goto out;
+    }
+    for (int i = 0; i < 20; i++) {
+        t0 = acc_mono_s();
+        r = im->poll(m, o->backend, 1);
+        el = ms_since_k(t0);
+        if (r < 0 || el < 0.9) {
+            rc = hw_fail(msg, cap, "pass %d of 1 ms on an idle channel returned %d after %.3f ms "
+                         "(want no earlier than 1 ms: L5)", i + 1, r, el);
+            goto out;
+        }
+    }
+    t0 = acc_mono_s();
+    r = im->loop(m, o->backend, 0, 50);
+    el = ms_since_k(t0);
+    if (r != 0 || el > 40.0) {
+        rc = hw_fail(msg, cap, "loop of 50 passes of timeout 0 on an idle channel returned %d "
+                     "after %.1f ms (want 0, well under 50 ms: a timeout of 0 does not wait, "
+                     "L5)", r, el);
+        goto out;
+    }
+    t0 = acc_mono_s();
+    r = im->poll(m, o->backend, 1000);
+    el = ms_since_k(t0);
+    if (r < 0 || el < 990.0 || k_handlers(&ob))
+        rc = hw_fail(msg, cap, "a pass of 1000 ms on an idle channel returned %d after %.1f ms "
+                     "with %d event(s) (want no earlier than 1000 ms, none: L5)", r, el,
+                     k_handlers(&ob));
+out:
+    if (c) im->free(c);
+    if (peer >= 0) close(peer);
+    if (m) im->map_free(m);
+    return rc;
+}
+
+/* ------------------------------- a socket still open elsewhere, L11 */
+
+/* The socket of a closed channel stays open elsewhere (a dup the user
+ * kept, a forked child).  Its later readiness belongs to no channel: a pass
+ * over an idle map waits its timeout out (L5), and a channel that takes
+ * the closed one's descriptor number receives none of it (L11). */
+int hw_open_elsewhere(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *a = NULL, *b = NULL, *c = NULL;
+    ob_t oa = {0}, obb = {0}, oc = {0};
+    int sv[2] = {-1, -1}, s2[2] = {-1, -1}, bpeer = -1, keep = -1, rc = 0, r;
+    double t0, el;
+    obb.rd = 1;
+    oc.rd = 1;
+    if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+        (keep = fcntl(sv[0], F_DUPFD_CLOEXEC, 0)) < 0) {
+        rc = hw_fail(msg, cap, "set-up failed: %s", strerror(errno));
+        goto out;
+    }
+    int bs[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bs) < 0 ||
+        im->disp_adopt(&b, m, bs[0], &k_events, &obb) < 0) {
+        b = NULL;
+        rc = hw_fail(msg, cap, "set-up of an idle dispatcher failed");
+        goto out;
+    }
+    bpeer = bs[1];
+    if (im->chat_adopt(&a, m, sv[0], &k_events, &oa) < 0 ||
+        im->set_terminator(a, "\n", 1) < 0) {
+        if (a == NULL)
+            close(sv[0]);
+        sv[0] = -1;
+        rc = hw_fail(msg, cap, "set-up of a chat channel failed");
+        goto out;
+    }
+    int fd = sv[0];
+    sv[0] = -1; /* a's */
+    if ((rc = one_line(o, m, sv[1], &oa, "a chat channel whose socket has a duplicate", msg,
+                       cap)))
+        goto out;
+    if ((r = im->close(a)) != 0) {
+        rc = hw_fail(msg, cap, "close returned %d (want 0: D8)", r);
+        goto out;
+    }
+    /* The closed channel's socket, open through keep, becomes readable. */
+    (void)!send(sv[1], "late\n", 5, MSG_NOSIGNAL);
+    t0 = acc_mono_s();
+    r = im->poll(m, o->backend, 50);
+    el = ms_since_k(t0);
+    if (r < 0 || el < 45.0 || k_handlers(&obb) || k_handlers(&oa) != 2) {
+        rc = hw_fail(msg, cap, "with the closed channel's socket open elsewhere and readable, a "
+                     "50 ms pass over an idle dispatcher returned %d after %.1f ms, %d event(s) "
+                     "on it, %d on the closed channel (want no earlier than 50 ms, none: the "
+                     "readiness is no channel's, L5 L11)", r, el, k_handlers(&obb),
+                     k_handlers(&oa) - 2);
+        goto out;
+    }
+    /* A new channel on the closed one's number. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2) < 0) {
+        rc = hw_fail(msg, cap, "socketpair failed: %s", strerror(errno));
+        goto out;
+    }
+    if (s2[0] != fd && fcntl(fd, F_GETFD) < 0 && dup3(s2[0], fd, O_CLOEXEC) == fd) {
+        close(s2[0]);
+        s2[0] = fd;
+    }
+    if (im->disp_adopt(&c, m, s2[0], &k_events, &oc) < 0) {
+        c = NULL;
+        rc = hw_fail(msg, cap, "disp_adopt on the reused number failed");
+        goto out;
+    }
+    s2[0] = -1; /* c's */
+    for (int p = 0; p < 3; p++)
+        im->poll(m, o->backend, 20);
+    if (k_handlers(&oc) || k_handlers(&obb) || k_handlers(&oa) != 2)
+        rc = hw_fail(msg, cap, "a dispatcher on the number of a closed channel whose socket is "
+                     "open elsewhere and readable: %d read(s), %d close(s), %d error(s) (want "
+                     "none: the old socket's readiness is not its own, L11)", oc.reads,
+                     oc.closes, oc.errors);
+out:
+    if (c) im->free(c);
+    if (a) im->free(a);
+    if (b) im->free(b);
+    if (bpeer >= 0) close(bpeer);
+    for (int i = 0; i < 2; i++) {
+        if (sv[i] >= 0) close(sv[i]);
+        if (s2[i] >= 0) close(s2[i]);
+    }
+    if (keep >= 0) close(keep);
+    if (m) im->map_free(m);
+    return rc;
+}
+
+/* ---------------------------- many channels, one closed behind, L12 */
+
+/* 64 channels, every other one on a descriptor without close-on-exec; one
+ * has its descriptor closed behind the library's back.  It alone gets
+ * handle_close (L12, D5); the others, whatever their descriptor flags,
+ * stay open and are served. */
+int hw_many_one_closed(const exec_opts_t *o, char *msg, size_t cap)
+{
+    enum { N = 64 };
+    const acc_impl_t *im = o->impl;
+    void *m = NULL, *c[N] = {0};
+    ob_t ob[N];
+    int peer[N], rc = 0;
+    memset(ob, 0, sizeof(ob));
+    for (int i = 0; i < N; i++)
+        peer[i] = -1;
+    if (im->map_new(&m) < 0)
+        return hw_fail(msg, cap, "map_new failed");
+    for (int i = 0; i < N; i++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            rc = hw_fail(msg, cap, "socketpair failed: %s", strerror(errno));
+            goto out;
+        }
+        if (i % 2)
+            fcntl(sv[0], F_SETFD, 0);
+        peer[i] = sv[1];
+        if (im->chat_adopt(&c[i], m, sv[0], &k_events, &ob[i]) < 0 ||
+            im->set_terminator(c[i], "\n", 1) < 0) {
+            if (c[i] == NULL)
+                close(sv[0]);
+            rc = hw_fail(msg, cap, "set-up of chat channel %d failed", i);
+            goto out;
+        }
+    }
+    for (int p = 0; p < 2; p++)
+        im->poll(m, o->backend, 0); /* every channel watched */
+    close(im->fd(c[N - 1]));
+    PASS_UNTIL(im, m, o->backend, ob[N - 1].closes >= 1);
+    for (int i = 0; i < N - 1; i++)
+        (void)!send(peer[i], "x\n", 2, MSG_NOSIGNAL);
+    int done = 0;
+    for (int p = 0; p < 100 && done < N - 1; p++) {
+        im->poll(m, o->backend, 10);
+        done = 0;
+        for (int i = 0; i < N - 1; i++)
+            done += ob[i].found == 1;
+    }
+    if (ob[N - 1].closes != 1 || ob[N - 1].errors || im->map_size(m) != N - 1) {
+        rc = hw_fail(msg, cap, "the channel whose descriptor was closed behind its back got %d "
+                     "handle_close, %d handle_error; map size %ld (want 1, 0, %d: L12)",
+                     ob[N - 1].closes, ob[N - 1].errors, im->map_size(m), N - 1);
+        goto out;
+    }
+    for (int i = 0; i < N - 1 && rc == 0; i++)
+        if (ob[i].found != 1 || ob[i].closes || ob[i].errors)
+            rc = hw_fail(msg, cap, "channel %d (descriptor %s close-on-exec), beside one whose "
+                         "descriptor was closed behind its back: %d record(s), %d close(s), "
+                         "%d error(s) (want 1, 0, 0: L12)", i, i % 2 ? "without" : "with",
+                         ob[i].found, ob[i].closes, ob[i].errors);
+out:
+    for (int i = 0; i < N; i++) {
+        if (c[i]) im->free(c[i]);
+        if (peer[i] >= 0) close(peer[i]);
+    }
+    im->map_free(m);
+    return rc;
+}
