@@ -475,6 +475,9 @@ hw_fn_t hw_pending;
 /* ABI 2's optional entries (disp_connect, readopt, state, a failing
  * producer): handwritten_abi2.c. */
 hw_fn_t hw_dconnect_refused, hw_dconnect_success, hw_readopt, hw_state_listen, hw_producer_fail;
+/* What the mutation campaign found unchecked: handwritten_core.c. */
+hw_fn_t hw_fd_zero, hw_no_fds, hw_default_other, hw_close_in_predicate, hw_recv_reset,
+    hw_short_timeouts, hw_open_elsewhere, hw_many_one_closed;
 
 const handwritten_t handwritten[] = {
     {"m.threads.own-maps", "M6 M4 M7", LEVEL_MUST, ACC_CAP_THREADS, t_threads},
@@ -515,5 +518,15 @@ const handwritten_t handwritten[] = {
      hw_state_listen},
     {"p.producer.fails", "P4 P3", LEVEL_MUST, ACC_CAP_PRODUCER_FAIL | ACC_CAP_PRODUCER,
      hw_producer_fail},
+    {"l.fd.descriptor-zero", "L13 D1 M8 L6", LEVEL_MUST, 0, hw_fd_zero},
+    {"e.no-descriptors.pass-and-listen", "E1 E6 L3", LEVEL_MUST, 0, hw_no_fds},
+    {"m.default-map.other-map-freed", "M4 M9 M1", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, hw_default_other},
+    {"l.predicates.close-in-predicate", "D7 L10 L1", LEVEL_MUST, ACC_CAP_DISPATCHER,
+     hw_close_in_predicate},
+    {"d.recv.reset", "D12 D11", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_recv_reset},
+    {"l.timeout.short-and-whole", "L5", LEVEL_MUST, 0, hw_short_timeouts},
+    {"l.fd-reuse.socket-open-elsewhere", "L11 L5 D8", LEVEL_MUST, ACC_CAP_DISPATCHER,
+     hw_open_elsewhere},
+    {"d.close.one-of-many-closed-behind", "L12 D5", LEVEL_MUST, 0, hw_many_one_closed},
 };
 const int nhandwritten = sizeof(handwritten) / sizeof(handwritten[0]);

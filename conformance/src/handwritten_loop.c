@@ -176,9 +176,10 @@ static const acc_events_t gate_events = {o_collect, o_found, o_close, o_error,
 int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
-    void *m = NULL, *d = NULL;
+    void *m = NULL, *d = NULL, *c = NULL;
     gate_t g = {0};
-    int sv[2] = {-1, -1}, rc = 0, r;
+    obs_t co = {0};
+    int sv[2] = {-1, -1}, cpeer = -1, rc = 0, r;
     if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return hw_fail(msg, cap, "set-up failed");
     if (im->disp_adopt(&d, m, sv[0], &gate_events, &g) < 0) {
@@ -201,7 +202,40 @@ int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
                      g.ob.closes);
         goto out;
     }
+    /* Nothing to watch once more, after the channel was watched: it
+     * stopped asking.  Then a chat that was watched is closed, and the
+     * dispatcher that asks for nothing is again all there is (L6, L7). */
+    g.want_read = 0;
+    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || g.ob.reads != 1 || g.ob.closes) {
+        rc = hw_fail(msg, cap, "loop(infinite timeout, forever) after the only channel stopped "
+                     "asking for input returned %d with %d read(s), %d close(s) (want 0 at "
+                     "once, 1, 0: L6 L7)", r, g.ob.reads, g.ob.closes);
+        goto out;
+    }
+    if (hw_chat_pair(im, m, &c, &cpeer, &obs_events, &co) < 0 ||
+        im->set_terminator(c, "\n", 1) < 0) {
+        rc = hw_fail(msg, cap, "set-up of a chat channel failed");
+        goto out;
+    }
+    (void)!send(cpeer, "a\n", 2, MSG_NOSIGNAL);
+    for (int p = 0; p < 100 && co.found < 1; p++)
+        im->poll(m, o->backend, 10);
+    r = im->close(c);
+    if (co.found != 1 || r != 0) {
+        rc = hw_fail(msg, cap, "a chat channel beside the idle dispatcher: %d record(s), close "
+                     "returned %d (want 1, 0)", co.found, r);
+        goto out;
+    }
+    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || events_of(&g.ob) != 1 ||
+        im->map_size(m) != 1) {
+        rc = hw_fail(msg, cap, "loop(infinite timeout, forever) after the watched chat channel "
+                     "was closed, beside a dispatcher that asks for nothing, returned %d, map "
+                     "size %ld (want 0 at once, 1: L6 L7)", r, im->map_size(m));
+        goto out;
+    }
 out:
+    if (c) im->free(c);
+    if (cpeer >= 0) close(cpeer);
     if (d) im->free(d);
     if (sv[1] >= 0) close(sv[1]);
     im->map_free(m);

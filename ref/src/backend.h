@@ -45,10 +45,13 @@ struct ac_backend {
      * >= 0), retrying EINTR with the remaining time.  Returns how many
      * entries have revents (>= 0) or a negative errno. */
     int (*wait)(void *state, struct ac_watch *w, size_t n, int timeout_ms);
-    /* Optional: fd is about to be closed by the library.  Called while fd
-     * still names the channel's socket, so a kernel registration can be
-     * dropped even when the socket stays open elsewhere (dup, fork,
-     * SCM_RIGHTS). */
+    /* Optional: fd's registration is gone; forget it and the registration
+     * pointer it was set with.  Usually fd is about to be closed by the
+     * library, and is called while fd still names the channel's socket,
+     * so a kernel registration can be dropped even when the socket stays
+     * open elsewhere (dup, fork, SCM_RIGHTS).  After a wait reported fd
+     * invalid (closed behind the library's back), its number may name
+     * another file by now, one that no registration of this map watches. */
     void (*forget)(void *state, int fd);
     /* From now on fd (registration io, serial) is watched for events (0:
      * not watched).  Returns 0, 1 when fd cannot be watched (the next

@@ -151,7 +151,10 @@ static int epoll_set(void *state, int fd, uint64_t serial, struct ac__io *io,
  * names that socket.  After close() the kernel would keep it for as long as
  * the socket is open elsewhere (a dup, a fork, a descriptor passed to
  * another process), and report its readiness under a number that may name
- * another channel by then. */
+ * another channel by then.  For a descriptor found closed behind the
+ * library's back the kernel has nothing under this number (the DEL fails
+ * harmlessly), but the slot must go: find_closed would report it again,
+ * with a registration pointer whose handle may be freed by then. */
 static void epoll_forget(void *state, int fd)
 {
     epoll_state_t *s = state;

@@ -135,8 +135,9 @@ void ac__map_del(ac_map_t *map, ac__io_t *io)
         return;
     map->byfd[io->fd] = NULL;
     map->count--;
-    /* A lost fd's number may name another socket by now: leave it. */
-    if (map->backend && map->backend->forget && !io->fd_lost)
+    /* Lost or not, the registration is gone: a stateful backend must not
+     * keep it (nor io) for a later pass to report. */
+    if (map->backend && map->backend->forget)
         map->backend->forget(map->bstate, io->fd);
 }
 

@@ -36,7 +36,7 @@ struct ac__io {
                                else known, and set by ac__interest_set */
     unsigned dirty : 1;     /* interest changed since the backend heard */
     unsigned fd_lost : 1;   /* fd closed behind our back: its number may be
-                               someone else's now, never close or forget it */
+                               someone else's now, never close it */
     ac__io_t *hprev, *hnext;  /* every handle bound to the map */
     ac__io_t *grave_next;     /* freed during a pass, reaped after it */
     ac__io_t *lprev, *lnext;  /* on the map's asking or dirty list */
