@@ -32,7 +32,7 @@ EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 99
 # around a known bug the harness itself cannot avoid (none at present).
 HARNESS_ENV = {}
 
-# Speed targets of issue 6, in executions per second on this machine.  They
+# Speed targets (fuzz/README.md), in executions per second on this machine.  They
 # are reported, never asserted: speed depends on the load, so a run's exit
 # status never does.
 TARGETS = {'framing': 100000}

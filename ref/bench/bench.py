@@ -333,9 +333,9 @@ def print_framing(rows, out):
               file=out)
 
 
-# Issue 14: the framer keeps up with a bare memchr scan from 64-byte records
-# on, and stays within 0.8x of it below that, where the two callbacks per
-# record weigh most.
+# The framing target (docs/performance.md): the framer keeps up with a bare
+# memchr scan from 64-byte records on, and stays within 0.8x of it below
+# that, where the two callbacks per record weigh most.
 def framing_targets(rows):
     checks = []
     for r in rows:

@@ -106,7 +106,7 @@ def key(r):
     return (r["id"], r["split"], r["backend"])
 
 
-def check_reference(a, tmp, seed, problems, print=print):
+def check_protocol(a, tmp, seed, problems, print=print):
     inproc = os.path.join(tmp, "inproc.json")
     agent = os.path.join(tmp, "agent.json")
     p1, t1 = run(a.inproc, ["--seed", seed, "--json", inproc] + a.split_args)
@@ -173,7 +173,7 @@ def expectation_problems(path, results):
     return out
 
 
-def check_cpython(a, tmp, seed, problems, print=print):
+def check_expectations(a, tmp, seed, problems, print=print):
     out = os.path.join(tmp, "cpython.json")
     agent = "%s %s" % (a.python, os.path.join("conformance", "agents", "cpython", "agent.py"))
     # CPython's own framing is quadratic (T15) and m.threads.own-maps sends
@@ -439,10 +439,11 @@ def main():
                     choices=["as-written", "one-shot", "bytewise", "random"],
                     help="read chunkings to compare (repeatable; default: all four)")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["reference", "cpython", "swapped", "order", "bad"],
-                    help="leave out one of this check's own parts (repeatable); "
-                         "these name the check's steps, not an implementation, "
-                         "and grant nothing to any implementation")
+                    choices=["protocol", "expectations", "swapped", "order", "bad"],
+                    help="leave out one of this check's own parts (repeatable), "
+                         "as this file's docstring numbers them: protocol (1, the "
+                         "protocol path gives the in-process verdicts), expectations "
+                         "(2), swapped (3), order (4), bad (5)")
     a = ap.parse_args()
     a.split_args = [x for sp in a.split for x in ("--split", sp)]
     b = os.path.join(ROOT, a.build)
@@ -456,7 +457,7 @@ def main():
         jobs = []
         # The swapped copy's short run goes alongside.
         with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-            for name, fn in (("reference", check_reference), ("cpython", check_cpython),
+            for name, fn in (("protocol", check_protocol), ("expectations", check_expectations),
                              ("swapped", check_swapped)):
                 if name in a.skip:
                     continue
