@@ -14,9 +14,13 @@
 
 /* 2: the table grew `pending`, `disp_connect`, `readopt` and `state`, and
  * acc_producer_t grew fail_err/fail_at (ACC_CAP_PENDING, ACC_CAP_DISP_CONNECT,
- * ACC_CAP_READOPT, ACC_CAP_STATE, ACC_CAP_PRODUCER_FAIL).  The runner still accepts
- * a version-1 table, and never reads past its end (acc_impl_adopt below). */
-#define ACC_ABI_VERSION 2
+ * ACC_CAP_READOPT, ACC_CAP_STATE, ACC_CAP_PRODUCER_FAIL).
+ * 3: the table grew `misuse` and `terminator`, and acc_events_t grew `expt`
+ * and `error_mode` (ACC_CAP_MISUSE, ACC_CAP_TERMINATOR, ACC_CAP_EXPT,
+ * ACC_CAP_ERROR_MODES, ACC_CAP_CHAT_READABLE).  The runner still accepts
+ * tables of versions 1 and 2, and never reads past their end (acc_impl_adopt
+ * below). */
+#define ACC_ABI_VERSION 3
 
 /* The suite's vocabulary is defined here once, as X-macro lists: the
  * runner, the agent client, the agent server and the Python agent (which
@@ -84,7 +88,23 @@
     X(STATE, 17, "state", ACC_IN_CASES)                                       \
     /* The adapter's producer honours acc_producer_t's fail_err and       */  \
     /* fail_at (a producer that reports a failure, P4).  ABI 2.           */  \
-    X(PRODUCER_FAIL, 18, "producer-fail", ACC_IN_CASES)
+    X(PRODUCER_FAIL, 18, "producer-fail", ACC_IN_CASES)                    \
+    /* misuse: calls an operation with a missing handle or argument, or   */  \
+    /* on a channel without a socket (E2, E3).  ABI 3.                    */  \
+    X(MISUSE, 19, "misuse", ACC_IN_CASES)                                     \
+    /* terminator: a chat's terminator now, a count's bytes still to come */  \
+    /* (T1, T3, T8, T16).  ABI 3.                                         */  \
+    X(TERMINATOR, 20, "terminator", ACC_IN_CASES)                             \
+    /* The adapter honours acc_events_t's expt: handle_expt reported      */  \
+    /* there, or the implementation's default where it is NULL (D21).     */  \
+    /* ABI 3.                                                             */  \
+    X(EXPT, 21, "expt", ACC_IN_CASES)                                         \
+    /* The adapter honours acc_events_t's error_mode (D10).  ABI 3.       */  \
+    X(ERROR_MODES, 22, "error-modes", ACC_IN_CASES)                           \
+    /* A chat channel's readable predicate is acc_events_t's readable     */  \
+    /* where that is not NULL, as for a plain dispatcher (P11's "unless   */  \
+    /* overridden").  ABI 3.                                              */  \
+    X(CHAT_READABLE, 23, "chat-readable", ACC_IN_CASES)
 
 #define ACC_CAP_ENUM_(id, bit, name, where) ACC_CAP_##id = 1 << (bit),
 enum { ACC_CAP_LIST(ACC_CAP_ENUM_) };
@@ -137,6 +157,58 @@ enum {
     ACC_STATE_CLOSED = 1 << 3      /* closed for good (D1) */
 };
 
+/* What misuse() is asked to call (ABI 3, ACC_CAP_MISUSE): an operation, in
+ * one form.  X(ID, NAME) makes ACC_MISUSE_<ID>, spelled NAME in case files.
+ * The operations are those of the table with these additions: chat_new,
+ * disp_new and create_socket (a new channel's or socket's first step),
+ * bind, set_reuse_addr and initiate_send. */
+#define ACC_MISUSE_OP_LIST(X)                                                 \
+    X(MAP_NEW, "map-new") X(CHAT_NEW, "chat-new") X(DISP_NEW, "disp-new")     \
+    X(CREATE_SOCKET, "create-socket") X(ADOPT, "adopt")                       \
+    X(SET_REUSE_ADDR, "set-reuse-addr") X(BIND, "bind") X(LISTEN, "listen")   \
+    X(CONNECT, "connect") X(SEND, "send") X(RECV, "recv") X(CLOSE, "close")   \
+    X(SET_TERMINATOR, "set-terminator") X(SET_COUNT, "set-count")             \
+    X(SET_NONE, "set-none") X(SET_INPUT_LIMIT, "set-input-limit")             \
+    X(SET_BUFFER_SIZES, "set-buffer-sizes") X(PUSH, "push")                   \
+    X(PUSH_PRODUCER, "push-producer") X(CLOSE_WHEN_DONE, "close-when-done")   \
+    X(DISCARD_BUFFERS, "discard-buffers") X(INITIATE_SEND, "initiate-send")
+
+/* The forms of a misuse() call.  X(ID, NAME) makes ACC_MISUSE_<ID>.
+ * null-handle: the operation gets the implementation's null handle (NULL,
+ *   None, nil) for its channel or map; map_new, chat_new and disp_new get a
+ *   missing output argument instead (their map is the default map).
+ * null-arg: the operation on ch gets a missing data argument with a
+ *   non-zero length: set_terminator(ch, NULL, 3), push(ch, NULL, 3),
+ *   push_producer(ch, NULL), send(ch, NULL, 3), recv(ch, NULL, 3), bind and
+ *   connect with no address, chat_new and disp_new with no callbacks.
+ * zero-length: recv(ch, buf, 0), send(ch, buf, 0), push(ch, buf, 0).
+ * plain: the operation on ch with valid arguments (a 16-byte buffer, the
+ *   byte "x", the terminator "\n", a count of 3, a limit of 16, sizes of 16,
+ *   backlog 1, create_socket(AF_INET, SOCK_STREAM), bind and connect to
+ *   127.0.0.1 port 1, an empty producer, adopt of a new socketpair's end,
+ *   which the adapter closes if it is refused). */
+#define ACC_MISUSE_FORM_LIST(X)                                               \
+    X(NULL_HANDLE, "null-handle") X(NULL_ARG, "null-arg")                     \
+    X(ZERO_LENGTH, "zero-length") X(PLAIN, "plain")
+
+#define ACC_MISUSE_ENUM_(id, name) ACC_MISUSE_##id,
+enum { ACC_MISUSE_OP_LIST(ACC_MISUSE_ENUM_) ACC_MISUSE_NOPS };
+enum { ACC_MISUSE_FORM_LIST(ACC_MISUSE_ENUM_) ACC_MISUSE_NFORMS };
+#undef ACC_MISUSE_ENUM_
+
+/* What terminator() returns (ABI 3, ACC_CAP_TERMINATOR). */
+enum { ACC_TERM_NONE = 0, ACC_TERM_COUNT = 1, ACC_TERM_STRING = 2 };
+
+/* acc_events_t's error_mode (ABI 3, ACC_CAP_ERROR_MODES): how the channel's
+ * handle_error behaves (D10).  CLOSE is what every adapter does without the
+ * capability; the suite zeroes the field, so 0 must stay CLOSE. */
+enum {
+    ACC_ERROR_CLOSE = 0,   /* report to error(), then close if still open */
+    ACC_ERROR_KEEP = 1,    /* report to error() and keep the channel open */
+    ACC_ERROR_DEFAULT = 2  /* the implementation's own default handle_error;
+                            * error() is not called */
+};
+
 /* Callbacks from the implementation into the suite.  ctx is the suite's
  * pointer given when the channel was created. */
 typedef struct acc_events {
@@ -152,6 +224,13 @@ typedef struct acc_events {
     int (*writable)(void *ctx);
     void (*read)(void *ctx);
     void (*write)(void *ctx);
+    /* ABI 3, each read only by an adapter declaring the capability named;
+     * an adapter built against an older header never reads them. */
+    /* ACC_CAP_EXPT: the channel's handle_expt (D21) reports here; NULL
+     * leaves the implementation's default handle_expt in place. */
+    void (*expt)(void *ctx);
+    /* ACC_CAP_ERROR_MODES: ACC_ERROR_*, fixed when the channel is made. */
+    int error_mode;
 } acc_events_t;
 
 /* A producer to queue: it must yield chunks[0..n-1] in order, then report
@@ -239,13 +318,39 @@ typedef struct acc_impl {
     int (*readopt)(void *ch, int fd);
     /* The channel's ACC_STATE_* bits now; it only reads.  ACC_CAP_STATE. */
     int (*state)(void *ch);
+
+    /* ABI 3 and later, optional as above. */
+
+    /* Calls operation op (ACC_MISUSE_*) in form form (ACC_MISUSE_* forms,
+     * above) and returns its result: 0, a count, or a negative errno.  ch
+     * is a channel of the run, or NULL for the null-handle form.  A
+     * combination the implementation's API cannot express returns
+     * -ENOSYS.  Whatever it is given, it must not crash: the suite then
+     * checks the channel is as it was (E2).  ACC_CAP_MISUSE. */
+    int (*misuse)(int op, int form, void *ch);
+    /* A chat's terminator now: ACC_TERM_NONE, ACC_TERM_COUNT (*count: the
+     * bytes still to come, T8) or ACC_TERM_STRING (at most cap bytes of it
+     * copied to buf, its whole length in *len); or a negative errno.
+     * ACC_CAP_TERMINATOR. */
+    int (*terminator)(void *ch, void *buf, size_t cap, size_t *len,
+                      uint64_t *count);
 } acc_impl_t;
 
 /* The one symbol an implementation's adapter exports. */
 const acc_impl_t *acc_get_impl(void);
 
-/* The size of a version-1 table: everything before the first ABI-2 entry. */
+/* The size of a version-1 table: everything before the first ABI-2 entry;
+ * of a version-2 table: everything before the first ABI-3 entry. */
 #define ACC_IMPL_V1_SIZE offsetof(acc_impl_t, pending)
+#define ACC_IMPL_V2_SIZE offsetof(acc_impl_t, misuse)
+
+/* The capabilities each version introduced, cleared from an older table. */
+#define ACC_CAPS_V2                                                           \
+    (ACC_CAP_PENDING | ACC_CAP_DISP_CONNECT | ACC_CAP_READOPT |               \
+     ACC_CAP_STATE | ACC_CAP_PRODUCER_FAIL)
+#define ACC_CAPS_V3                                                           \
+    (ACC_CAP_MISUSE | ACC_CAP_TERMINATOR | ACC_CAP_EXPT |                     \
+     ACC_CAP_ERROR_MODES | ACC_CAP_CHAT_READABLE)
 
 /* Copies an adapter's table into the suite's own, reading no byte past the
  * table its version has; entries it lacks are NULL and their capabilities
@@ -258,13 +363,15 @@ static inline int acc_impl_adopt(acc_impl_t *dst, const acc_impl_t *src)
         return -1;
     const unsigned char *from = (const unsigned char *)src;
     unsigned char *to = (unsigned char *)dst;
-    size_t n = src->abi_version == 1 ? ACC_IMPL_V1_SIZE : sizeof(*dst);
+    size_t n = src->abi_version == 1   ? ACC_IMPL_V1_SIZE
+               : src->abi_version == 2 ? ACC_IMPL_V2_SIZE
+                                       : sizeof(*dst);
     for (size_t i = 0; i < n; i++)
         to[i] = from[i];
-    if (src->abi_version == 1)
-        dst->caps &= ~(unsigned)(ACC_CAP_PENDING | ACC_CAP_DISP_CONNECT |
-                                 ACC_CAP_READOPT | ACC_CAP_STATE |
-                                 ACC_CAP_PRODUCER_FAIL);
+    if (src->abi_version < 2)
+        dst->caps &= ~(unsigned)ACC_CAPS_V2;
+    if (src->abi_version < 3)
+        dst->caps &= ~(unsigned)ACC_CAPS_V3;
     return 0;
 }
 
