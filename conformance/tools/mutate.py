@@ -43,6 +43,16 @@ that does not compile is stillborn: none of them counts.  A mutant the
 schemata cannot hold (outside a function body, or in one with goto labels)
 is built alone and runs on every run.
 
+A reviewed list (conformance/tools/reviewed-mutants.txt) names the
+mutants read and found equivalent beyond what the compiler proves (no input
+tells them apart) or different only in cost (time or memory, which the
+suite does not time).  Each entry is keyed by file, function, operator,
+replacement and source line, not by id, so it survives edits elsewhere.
+The mutants it names still run every stage: one that survives is left out
+of the rate as Reviewed, with the entry's reason; one that is killed makes
+the entry wrong, which the report names and which fails the campaign (exit
+1), as does, in a whole campaign, an entry that names no mutant (stale).
+
 Only the conformance suite counts for the score; --unit also runs the
 reference's unit tests against the survivors, as information.  The report
 also gives the rate within the adapter's reach: the suite drives the
@@ -50,8 +60,9 @@ reference only through conformance/adapters/ref/adapter.c, so a mutant in a
 function no path from that table calls (an accessor, ac_strerror) cannot be
 killed by any case; those are counted and named, not hidden.
 
-Exit: 0 score >= --min-score (or no --min-score), 1 below it, 2 usage,
-99 harness error (the unmutated reference does not build or run).
+Exit: 0 the rate within the adapter's reach >= --min-score (or no
+--min-score) and the reviewed list holds, 1 otherwise, 2 usage, 99 harness
+error (the unmutated reference does not build or run).
 """
 import argparse
 import concurrent.futures
@@ -90,6 +101,9 @@ SAN_ENV = dict(os.environ, ASAN_OPTIONS=f"exitcode={SAN_EXIT}:detect_leaks=1",
                LSAN_OPTIONS=f"exitcode={SAN_EXIT}")
 # The suite reaches the reference only through this adapter's table.
 ADAPTER = os.path.join(ROOT, "conformance", "adapters", "ref", "adapter.c")
+# Mutants read and found equivalent, or different only in cost.
+REVIEWED = os.path.join(ROOT, "conformance", "tools", "reviewed-mutants.txt")
+REVIEW_KINDS = ("equivalent", "cost")
 
 
 # ------------------------------------------------------------------ lexer --
@@ -941,6 +955,106 @@ class Campaign:
             shutil.rmtree(mdir, ignore_errors=True)
 
 
+# --------------------------------------------------------- reviewed list --
+
+def load_reviewed(path):
+    """The reviewed list: one entry per line, seven fields separated by
+    ' | ': file, function, operator, replacement, the mutated source line
+    (stripped), kind (equivalent or cost) and the reason (which must not
+    hold ' | ').  Raises
+    ValueError naming the line of a malformed entry."""
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            # The source line may hold " | " itself: four fields from the
+            # left, two from the right, and the line is what is between.
+            parts = [p.strip() for p in line.split(" | ")]
+            if len(parts) > 7:
+                parts = parts[:4] + [" | ".join(parts[4:-2])] + parts[-2:]
+            if len(parts) != 7 or parts[5] not in REVIEW_KINDS or not parts[6]:
+                raise ValueError(f"{rel(path)}:{n}: expected 'file | function | op | "
+                                 f"replacement | line | {' or '.join(REVIEW_KINDS)} | "
+                                 f"reason'")
+            entries.append({"line": n, "key": tuple(parts[:5]), "kind": parts[5],
+                            "reason": parts[6]})
+    return entries
+
+
+def review_keys(sources, muts):
+    """Sets each mutant's reviewed-list key (rkey), over the whole list of
+    generated mutants so a sample keys its mutants as a full campaign does.
+    A line whose text recurs in its function is told apart by its rank
+    there ("return 0; #2"), a replacement made twice on one line by its
+    rank from the left ("0 -> 1 @2"): those ranks move only when the
+    function itself changes, unlike line numbers and ids."""
+    lines = {f: t.split("\n") for f, t in sources.items()}
+    by_line = {}
+    for m in muts:
+        by_line.setdefault((m["file"], m["line"], m["op"], m["desc"]), []).append(m)
+    for same in by_line.values():
+        same.sort(key=lambda m: m["col"])
+        for k, m in enumerate(same, 1):
+            m["rkey_desc"] = m["desc"] + (f" @{k}" if len(same) > 1 else "")
+    ranks = {}
+    for m in muts:
+        key = (m["file"], m["line"])
+        if key not in ranks:
+            src = lines[m["file"]]
+            text = src[m["line"] - 1].strip()
+            at = [i for i, l in enumerate(src, 1) if l.strip() == text
+                  and function_at(src, i) == m["function"]]
+            ranks[key] = text + (f" #{at.index(m['line']) + 1}" if len(at) > 1 else "")
+        m["rkey"] = (m["file"], m["function"], m["op"], m.pop("rkey_desc"), ranks[key])
+
+
+def apply_reviewed(sources, muts, entries, complete):
+    """Marks the survivors an entry names as Reviewed; returns what the list
+    did: the entries that named a killed mutant (wrong), those that named
+    none (stale; only said of a complete campaign), and counts by kind."""
+    by_key = {}
+    for e in entries:
+        by_key.setdefault(e["key"], e)
+    used, wrong, kinds = set(), [], {}
+    for m in muts:
+        if m["status"] == "Reviewed":    # a report rewritten: judge it afresh
+            m["status"] = m.pop("was")
+            m.pop("review", None)
+        e = by_key.get(tuple(m["rkey"]))
+        if e is None:
+            continue
+        used.add(e["line"])
+        if m["status"] in ("Survived", "NoCoverage"):
+            m["was"], m["status"] = m["status"], "Reviewed"
+            m["detail"] = f"reviewed, {e['kind']}: {e['reason']}"
+            m["review"] = e["kind"]
+            kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+        elif m["status"] in ("Killed", "Timeout"):
+            wrong.append((e, m))
+    stale = [e for e in entries if e["line"] not in used] if complete else []
+    return {"entries": len(entries), "wrong": wrong, "stale": stale, "kinds": kinds}
+
+
+def review_or_fail(args, sources, muts, complete):
+    """Applies the reviewed list (--reviewed); returns its summary, or None
+    when there is none.  Raises ValueError for a malformed list."""
+    if not args.reviewed:
+        return None
+    return apply_reviewed(sources, muts, load_reviewed(args.reviewed), complete)
+
+
+def review_failed(review):
+    if review and (review["wrong"] or review["stale"]):
+        print(f"{PROG}: the reviewed list is out of step with the suite or the sources: "
+              f"{len(review['wrong'])} wrong entr(y/ies) (their mutant was killed), "
+              f"{len(review['stale'])} stale (no mutant); see the report",
+              file=sys.stderr)
+        return True
+    return False
+
+
 # ---------------------------------------------------------------- reports --
 
 LIVE = ("Killed", "Timeout", "Survived", "NoCoverage")
@@ -961,7 +1075,8 @@ def stryker(sources, muts):
     files = {}
     status_map = {"Killed": "Killed", "Timeout": "Timeout", "Survived": "Survived",
                   "NoCoverage": "NoCoverage", "Stillborn": "CompileError",
-                  "Equivalent": "Ignored", "Duplicate": "Ignored", "Harness": "RuntimeError"}
+                  "Equivalent": "Ignored", "Duplicate": "Ignored", "Reviewed": "Ignored",
+                  "Harness": "RuntimeError"}
     for fname, text in sources.items():
         files[f"ref/src/{fname}"] = {"language": "c", "source": text, "mutants": []}
     for m in muts:
@@ -982,15 +1097,17 @@ def stryker(sources, muts):
             "projectRoot": ROOT, "files": files}
 
 
-def write_reports(args, sources, muts, elapsed):
+def write_reports(args, sources, muts, elapsed, review=None):
+    """Writes report.txt, mutation-report.json and mutants.json; returns
+    the text and the rate within the adapter's reach."""
     n, killed, live, score = tally(muts)
     lines = [f"mutation campaign of ref/src against the conformance suite "
              f"(seed {args.seed}{f', sample {args.sample}' if args.sample else ''}, "
              f"{elapsed:.0f} s)", ""]
     lines.append(f"mutants generated        {args.generated}")
     lines.append(f"mutants examined         {len(muts)}")
-    for s in ("Equivalent", "Duplicate", "Stillborn", "Killed", "Timeout", "Survived",
-              "NoCoverage", "Harness"):
+    for s in ("Equivalent", "Reviewed", "Duplicate", "Stillborn", "Killed", "Timeout",
+              "Survived", "NoCoverage", "Harness"):
         lines.append(f"  {s:22} {n.get(s, 0)}")
     lines.append(f"kill rate                {killed}/{live} = {score:.1f}% of non-equivalent "
                  f"mutants (killed + timeout over killed + timeout + survived + no coverage)")
@@ -1000,13 +1117,35 @@ def write_reports(args, sources, muts, elapsed):
                      f"{100.0 * killed / covered_live:.1f}%")
     reach = reachable(sources, ADAPTER)
     out = [m for m in muts if m["status"] in LIVE and m["function"] not in reach]
+    k_out = sum(m["status"] in ("Killed", "Timeout") for m in out)
+    in_reach = 100.0 * (killed - k_out) / max(1, live - len(out))
     if out:
-        k_out = sum(m["status"] in ("Killed", "Timeout") for m in out)
         fns = sorted({m["function"] for m in out})
         lines.append(f"outside adapter reach   {len(out)} live mutant(s) in functions "
                      f"{rel(ADAPTER)} cannot reach ({k_out} killed anyway): {', '.join(fns)}")
-        lines.append(f"kill rate, within reach  {killed - k_out}/{live - len(out)} = "
-                     f"{100.0 * (killed - k_out) / max(1, live - len(out)):.1f}%")
+    lines.append(f"kill rate, within reach  {killed - k_out}/{live - len(out)} = "
+                 f"{in_reach:.1f}%")
+    if review is not None:
+        rv = [m for m in muts if m["status"] == "Reviewed"]
+        rv_in = [m for m in rv if m["function"] in reach]
+        cost_in = sum(m.get("review") == "cost" for m in rv_in)
+        kinds = review["kinds"]
+        lines.append(f"reviewed list            {review['entries']} entries; left out as "
+                     f"Reviewed: {kinds.get('equivalent', 0)} equivalent, "
+                     f"{kinds.get('cost', 0)} cost-only; {len(review['wrong'])} wrong, "
+                     f"{len(review['stale'])} stale")
+        d = live - len(out)
+        lines.append(f"  within reach, cost-only counted as survivors  {killed - k_out}/"
+                     f"{d + cost_in} = {100.0 * (killed - k_out) / max(1, d + cost_in):.1f}%")
+        lines.append(f"  within reach, no reviewed list                {killed - k_out}/"
+                     f"{d + len(rv_in)} = "
+                     f"{100.0 * (killed - k_out) / max(1, d + len(rv_in)):.1f}%")
+        for e, m in review["wrong"]:
+            lines.append(f"  WRONG entry at line {e['line']}: {m['id']} was killed by "
+                         f"{', '.join(m.get('killers', [])) or '?'}; remove the entry")
+        for e in review["stale"]:
+            lines.append(f"  STALE entry at line {e['line']}: names no mutant of ref/src "
+                         f"({' | '.join(e['key'])})")
     by_op = {}
     for m in muts:
         if m["status"] in LIVE:
@@ -1048,7 +1187,7 @@ def write_reports(args, sources, muts, elapsed):
         json.dump(stryker(sources, muts), f, indent=1)
     with open(os.path.join(args.build, "mutants.json"), "w", encoding="utf-8") as f:
         json.dump(muts, f, indent=1)
-    return text, score
+    return text, in_reach
 
 
 # ------------------------------------------------------------------- main --
@@ -1071,10 +1210,11 @@ def report_only(args, muts):
         print(f"{PROG}: {e}", file=sys.stderr)
         return 99
     args.generated = len(fresh)
+    review_keys(sources, fresh)
     muts = []
     for m in fresh:
         if m["id"] in done:
-            m.update({k: v for k, v in done[m["id"]].items() if k != "edits"})
+            m.update({k: v for k, v in done[m["id"]].items() if k not in ("edits", "rkey")})
             muts.append(m)
     # A campaign cut short never reached its equivalence step: done here.
     surv = [m for m in muts if m["status"] in ("Survived", "NoCoverage")]
@@ -1092,9 +1232,14 @@ def report_only(args, muts):
         for m in sorted(surv, key=lambda m: m["id"]):
             camp.classify(m)
         camp.cache.save()
-    text, score = write_reports(args, sources, muts, 0)
+    try:
+        review = review_or_fail(args, sources, muts, len(muts) == args.generated)
+    except (OSError, ValueError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+    text, score = write_reports(args, sources, muts, 0, review)
     print(text)
-    return 0
+    return 1 if review_failed(review) else 0
 
 
 def pick(args, muts):
@@ -1162,10 +1307,18 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep every mutant's directory")
     ap.add_argument("--report-only", action="store_true",
                     help="only rewrite the reports of the campaign in --build")
+    ap.add_argument("--reviewed", default=REVIEWED, metavar="FILE",
+                    help=f"the reviewed list of equivalent and cost-only mutants (default "
+                         f"{rel(REVIEWED)}; '' for none)")
     args = ap.parse_args()
     if args.jobs < 1 or args.timeout <= 0 or args.sample < 0:
         ap.error("--jobs, --timeout and --sample must be positive")
     args.build = os.path.abspath(args.build)
+    if args.reviewed:
+        try:   # a malformed list is said now, not after an hour's campaign
+            load_reviewed(args.reviewed)
+        except (OSError, ValueError) as e:
+            ap.error(str(e))
 
     files = sorted(glob.glob(os.path.join(SRC_DIR, "*.c")))
     if args.files:
@@ -1179,6 +1332,7 @@ def main():
         print(f"{PROG}: {e}", file=sys.stderr)
         return 99
     args.generated = len(muts)
+    review_keys(sources, muts)
     if args.report_only:
         return report_only(args, muts)
     if args.ids:
@@ -1269,17 +1423,23 @@ def main():
                 progress(PROG, f"unit [{i}/{len(surv)}] {m['id']}: "
                                f"{', '.join(k) if k else 'no unit test fails'}")
     done.sort(key=lambda m: m["id"])
-    text, score = write_reports(args, sources, done, time.time() - t0)
+    complete = not (args.sample or args.ids or args.files) and len(done) == args.generated
+    try:
+        review = review_or_fail(args, sources, done, complete)
+    except (OSError, ValueError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+    text, score = write_reports(args, sources, done, time.time() - t0, review)
     print(text)
     progress(PROG, f"reports: {rel(os.path.join(args.build, 'report.txt'))}, "
                    f"{rel(os.path.join(args.build, 'mutation-report.json'))} (Stryker schema)")
     if any(m["status"] == "Harness" for m in done):
         return 99
     if args.min_score is not None and score < args.min_score:
-        print(f"{PROG}: kill rate {score:.1f}% is below the target {args.min_score:g}%",
-              file=sys.stderr)
+        print(f"{PROG}: kill rate within the adapter's reach {score:.1f}% is below the "
+              f"target {args.min_score:g}%", file=sys.stderr)
         return 1
-    return 0
+    return 1 if review_failed(review) else 0
 
 
 if __name__ == "__main__":
