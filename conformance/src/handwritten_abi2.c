@@ -190,7 +190,9 @@ int hw_readopt(const exec_opts_t *o, char *msg, size_t cap)
 }
 
 /* A listener is listening and not connected; closed it reads closed (D19,
- * D1); an adopted socket with a peer is connected (D1). */
+ * D1); an adopted socket with a peer is connected (D1).  A closed channel
+ * has no socket, so it is closed and nothing else: neither listening nor
+ * connected any more. */
 int hw_state_listen(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
@@ -210,15 +212,22 @@ int hw_state_listen(const exec_opts_t *o, char *msg, size_t cap)
         im->close(l);
         closed = im->state(l);
     }
+    im->close(c);
+    int chat_closed = im->state(c);
     if (adopted != ACC_STATE_CONNECTED)
         rc = hw_fail(msg, cap, "state of a chat adopted with a peer: %#x (want connected only, "
                      "%#x: D1)", adopted, ACC_STATE_CONNECTED);
     else if (lr < 0 || listening != ACC_STATE_LISTENING)
         rc = hw_fail(msg, cap, "listen returned %d, state %#x (want 0, listening only, %#x)",
                      lr, listening, ACC_STATE_LISTENING);
-    else if (!(closed & ACC_STATE_CLOSED) || (closed & ACC_STATE_CONNECTED))
-        rc = hw_fail(msg, cap, "state of a closed listener: %#x (want closed, not connected: D1)",
-                     closed);
+    else if (closed != ACC_STATE_CLOSED)
+        rc = hw_fail(msg, cap, "state of a closed listener: %#x (want closed only, %#x: a "
+                     "closed channel has no socket to listen on, D1, D19)", closed,
+                     ACC_STATE_CLOSED);
+    else if (chat_closed != ACC_STATE_CLOSED)
+        rc = hw_fail(msg, cap, "state of a closed chat that had a peer: %#x (want closed only, "
+                     "%#x: a closed channel has no socket and so no peer, D1)", chat_closed,
+                     ACC_STATE_CLOSED);
     if (l)
         im->free(l);
     im->free(c);
