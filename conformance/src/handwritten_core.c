@@ -656,13 +656,14 @@ out:
 
 /* ---------------------------- many channels, one closed behind, L12 */
 
-/* 64 channels, every other one on a descriptor without close-on-exec; one
+/* 100 channels, every other one on a descriptor without close-on-exec; one
  * has its descriptor closed behind the library's back.  It alone gets
  * handle_close (L12, D5); the others, whatever their descriptor flags,
- * stay open and are served. */
+ * stay open and are served.  100 is more than a first allocation of a
+ * watch array usually holds, so the pass's tables have to grow. */
 int hw_many_one_closed(const exec_opts_t *o, char *msg, size_t cap)
 {
-    enum { N = 64 };
+    enum { N = 100 };
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c[N] = {0};
     ob_t ob[N];
