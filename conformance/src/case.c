@@ -556,7 +556,10 @@ static int parse_misuse(parser_t *p, int *i, step_t *st)
     if ((st->mis_form = word_in(p, (*i)++, misuse_forms, ACC_MISUSE_NFORMS)) < 0)
         return fail(p, "expected a misuse form: null-handle, null-arg, zero-length or plain");
     if (!misuse_takes_channel(st->mis_op, st->mis_form))
-        return 0;
+        return *i < p->ntok && !word_is(p, *i, "->")
+                   ? fail(p, "misuse %s %s takes no channel", misuse_ops[st->mis_op],
+                          misuse_forms[st->mis_form])
+                   : 0;
     if (*i >= p->ntok || word_is(p, *i, "->"))
         return fail(p, "misuse %s %s needs a channel", misuse_ops[st->mis_op],
                     misuse_forms[st->mis_form]);
