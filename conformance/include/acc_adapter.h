@@ -178,15 +178,19 @@ enum {
  *   None, nil) for its channel or map; map_new, chat_new and disp_new get a
  *   missing output argument instead (their map is the default map).
  * null-arg: the operation on ch gets a missing data argument with a
- *   non-zero length: set_terminator(ch, NULL, 3), push(ch, NULL, 3),
- *   push_producer(ch, NULL), send(ch, NULL, 3), recv(ch, NULL, 3), bind and
- *   connect with no address, chat_new and disp_new with no callbacks.
- * zero-length: recv(ch, buf, 0), send(ch, buf, 0), push(ch, buf, 0).
+ *   non-zero length, the smallest: set_terminator(ch, NULL, 1), push(ch,
+ *   NULL, 1), push_producer(ch, NULL), send(ch, NULL, 1), recv(ch, NULL, 1),
+ *   bind and connect with no address, chat_new and disp_new with no
+ *   callbacks.
+ * zero-length: recv(ch, buf, 0) with a 16-byte buf; send(ch, NULL, 0) and
+ *   push(ch, NULL, 0), where no bytes need no data argument (E3); an API
+ *   without pointers passes its empty buffer.
  * plain: the operation on ch with valid arguments (a 16-byte buffer, the
  *   byte "x", the terminator "\n", a count of 3, a limit of 16, sizes of 16,
- *   backlog 1, create_socket(AF_INET, SOCK_STREAM), bind and connect to
- *   127.0.0.1 port 1, an empty producer, adopt of a new socketpair's end,
- *   which the adapter closes if it is refused). */
+ *   backlog 1, create_socket(AF_INET, SOCK_STREAM), bind to 127.0.0.1
+ *   port 0, connect to 127.0.0.1 port 1, an empty producer, adopt of a new
+ *   socketpair's end, which the adapter closes if it is refused); the
+ *   constructors make a handle in the default map and free it at once. */
 #define ACC_MISUSE_FORM_LIST(X)                                               \
     X(NULL_HANDLE, "null-handle") X(NULL_ARG, "null-arg")                     \
     X(ZERO_LENGTH, "zero-length") X(PLAIN, "plain")

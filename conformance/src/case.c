@@ -461,6 +461,7 @@ static const opdef_t ops[] = {
     {"dconnect", OP_DCONNECT, A_SPECIAL},
     {"dial", OP_DIAL, A_SPECIAL},      {"adopt", OP_ADOPT, A_SPECIAL},
     {"map", OP_MAP, A_SPECIAL},        {"fault", OP_FAULT, A_SPECIAL},
+    {"misuse", OP_MISUSE, A_SPECIAL},
     {"expect-faulted", OP_EXPECT_FAULTED, A_SPECIAL},
 };
 
@@ -511,6 +512,58 @@ static int parse_fault(parser_t *p, int *i, step_t *st)
         *i += 2;
     }
     return 0;
+}
+
+#define MISUSE_NAME_(id, name) name,
+static const char *const misuse_ops[] = {ACC_MISUSE_OP_LIST(MISUSE_NAME_)};
+static const char *const misuse_forms[] = {ACC_MISUSE_FORM_LIST(MISUSE_NAME_)};
+#undef MISUSE_NAME_
+
+const char *acc_misuse_op_name(int op)
+{
+    return op >= 0 && op < ACC_MISUSE_NOPS ? misuse_ops[op] : "?";
+}
+
+const char *acc_misuse_form_name(int form)
+{
+    return form >= 0 && form < ACC_MISUSE_NFORMS ? misuse_forms[form] : "?";
+}
+
+static int word_in(parser_t *p, int i, const char *const *names, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (word_is(p, i, names[k]))
+            return k;
+    return -1;
+}
+
+/* The constructors make their own handle: no case channel to name. */
+static int misuse_takes_channel(int op, int form)
+{
+    return form != ACC_MISUSE_NULL_HANDLE && op != ACC_MISUSE_MAP_NEW &&
+           op != ACC_MISUSE_CHAT_NEW && op != ACC_MISUSE_DISP_NEW;
+}
+
+/* misuse OP FORM [CH]: CH absent for the null-handle form and the
+ * constructors, required otherwise. */
+static int parse_misuse(parser_t *p, int *i, step_t *st)
+{
+    if (!(p->c->requires & ACC_CAP_MISUSE))
+        return fail(p, "a case with misuse steps needs 'requires: misuse' (before '---')");
+    if ((st->mis_op = word_in(p, (*i)++, misuse_ops, ACC_MISUSE_NOPS)) < 0)
+        return fail(p, "expected a misuse operation (map-new, chat-new, push, ...: "
+                       "ACC_MISUSE_OP_LIST)");
+    if ((st->mis_form = word_in(p, (*i)++, misuse_forms, ACC_MISUSE_NFORMS)) < 0)
+        return fail(p, "expected a misuse form: null-handle, null-arg, zero-length or plain");
+    if (!misuse_takes_channel(st->mis_op, st->mis_form))
+        return *i < p->ntok && !word_is(p, *i, "->")
+                   ? fail(p, "misuse %s %s takes no channel", misuse_ops[st->mis_op],
+                          misuse_forms[st->mis_form])
+                   : 0;
+    if (*i >= p->ntok || word_is(p, *i, "->"))
+        return fail(p, "misuse %s %s needs a channel", misuse_ops[st->mis_op],
+                    misuse_forms[st->mis_form]);
+    return (st->ch = chan_at(p, (*i)++, 0)) < 0 ? -1 : 0;
 }
 
 const char *acc_op_word(op_t op)
@@ -620,6 +673,8 @@ static int parse_special(parser_t *p, int *i, step_t *st)
         return name_at(p, (*i)++, p->c->maps, &p->c->nmaps, 1, "map") < 0 ? -1 : 0;
     case OP_FAULT: case OP_EXPECT_FAULTED:
         return parse_fault(p, i, st);
+    case OP_MISUSE:
+        return parse_misuse(p, i, st);
     case OP_CHAT_UNIX: case OP_DISP_UNIX: case OP_CONNECT: case OP_DCONNECT:
     case OP_LISTEN: case OP_DIAL: case OP_ADOPT:
         return parse_constructor(p, i, st);

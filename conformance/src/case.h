@@ -25,6 +25,8 @@ typedef enum {
     OP_CLOSE_WHEN_DONE, OP_DISCARD, OP_CLOSE, OP_FREE, OP_READABLE,
     OP_WRITABLE, OP_SENDRAW, OP_CLOSE_ALL, OP_EXIT, OP_CLOSE_FD,
     OP_PEER_STALL,
+    /* one call made the wrong way (misuse) */
+    OP_MISUSE,
     /* syscall faults (sys-fail) */
     OP_FAULT,
     /* loop */
@@ -63,6 +65,7 @@ typedef struct step {
     size_t slow;          /* OP_EXPECT_PEER: bytes per read, 0 = all */
     int has_sent;         /* OP_SENDRAW "sent N": num2 is the exact count */
     int fs_kind, fs_fault; /* OP_FAULT (fs_fault -1: off), OP_EXPECT_FAULTED */
+    int mis_op, mis_form;  /* OP_MISUSE: ACC_MISUSE_* operation and form */
 } step_t;
 
 typedef struct reaction {
@@ -118,5 +121,8 @@ const char *acc_op_word(op_t op);
 int acc_errno_by_name(const char *s);
 /* Positive errno -> "EPIPE"; "0" for 0, "E?" if a case could not name it. */
 const char *acc_errno_name(int err);
+/* A misuse step's operation and form as case files spell them. */
+const char *acc_misuse_op_name(int op);
+const char *acc_misuse_form_name(int form);
 
 #endif /* ACC_CASE_H */

@@ -172,11 +172,11 @@ static const char *handler_name(ev_kind_t k)
 /* The clause that forbids this event inside this operation call, or NULL.
  * Release hooks are not handlers (D7): a refused producer is released
  * inside its push (P7, P8), and discard and close release the queue. */
-static const char *sync_forbidden(op_t op, ev_kind_t ev)
+static const char *sync_forbidden(const step_t *st, ev_kind_t ev)
 {
     if (ev == EV_RELEASED)
         return NULL;
-    switch (op) {
+    switch (st->op) {
     case OP_PUSH: case OP_PRODUCER: return "P2";
     case OP_CLOSE_WHEN_DONE: return ev == EV_CLOSE ? "P6" : NULL;
     case OP_CLOSE: return ev == EV_CLOSE ? "D8" : NULL;
@@ -185,6 +185,11 @@ static const char *sync_forbidden(op_t op, ev_kind_t ev)
         return ev == EV_CONNECT ? "D13" : "D13 D17";
     case OP_TERM: case OP_COUNT: case OP_NONE:
         return ev == EV_DATA || ev == EV_FOUND ? "T10 T11" : NULL;
+    /* An explicit initiate_send on a live channel is no misuse: it may
+     * report a send failure or close for a close marker (P2). */
+    case OP_MISUSE:
+        return st->mis_op == ACC_MISUSE_INITIATE_SEND && st->mis_form == ACC_MISUSE_PLAIN
+                   ? NULL : "E2";
     default: return NULL;
     }
 }
@@ -194,7 +199,7 @@ static const char *sync_forbidden(op_t op, ev_kind_t ev)
  * synchronously is a failure even where the case then expects the event. */
 static void check_sync(run_t *r, chan_t *ch, ev_kind_t kind)
 {
-    const char *clause = r->op ? sync_forbidden(r->op->op, kind) : NULL;
+    const char *clause = r->op ? sync_forbidden(r->op, kind) : NULL;
     if (clause == NULL)
         return;
     const step_t *saved = r->cur;
@@ -1158,6 +1163,29 @@ static int need_handle(run_t *r, chan_t *ch)
                              name(r, ch->idx));
 }
 
+/* misuse OP FORM [CH]: -ENOSYS means the implementation's API has no way to
+ * make that call, so the misuse cannot happen there and the case does not
+ * apply: SKIP, with the reason, rather than a failure of E2/E3. */
+static int op_misuse(run_t *r, chan_t *ch, const step_t *st)
+{
+    char what[96];
+    snprintf(what, sizeof(what), "misuse %s %s", acc_misuse_op_name(st->mis_op),
+             acc_misuse_form_name(st->mis_form));
+    if (r->im->misuse == NULL)
+        return failf(r, "%s: the implementation declares misuse but has no misuse "
+                     "entry", what);
+    if (ch && need_handle(r, ch) < 0)
+        return -1;
+    int rc = r->im->misuse(st->mis_op, st->mis_form, ch ? ch->h : NULL);
+    if (rc == -ENOSYS) {
+        failf(r, "%s returned ENOSYS: the adapter cannot express that call, so the "
+              "case does not apply", what);
+        r->verdict = V_SKIP;
+        return -1;
+    }
+    return check_rc(r, st, rc, what);
+}
+
 static int chan_op(run_t *r, const step_t *st)
 {
     chan_t *ch = &r->ch[st->ch];
@@ -1238,6 +1266,7 @@ static int step_body(run_t *r, const step_t *st)
     case OP_SEND: return queue_send(r, ch, st);
     case OP_SHUT: case OP_PEER_CLOSE: case OP_RESET:
         return op_peer(r, ch, st->op);
+    case OP_MISUSE: return op_misuse(r, ch, st);
     case OP_FAULT:
         if (st->fs_fault < 0)
             acc_fs_disarm((acc_fs_kind_t)st->fs_kind);

@@ -21,6 +21,7 @@ from acclib import ROOT, run_bounded
 
 HEAD = "id: t.bad.x\nclause: T1\ndescription: A bad case.\n---\n"
 SYSF = "id: t.bad.x\nclause: T1\nrequires: sys-fail\n---\n"
+MISU = "id: t.bad.x\nclause: T1\nrequires: misuse\n---\n"
 
 # (name, file text, line the message must name, substring it must hold)
 BAD = [
@@ -46,6 +47,14 @@ BAD = [
      "'or' needs 'skip ERRNO'"),
     ("or skip the expected result", HEAD + "chat a unix\nterm a \"x\" -> EINVAL or skip EINVAL\n",
      6, "other than the expected result"),
+    ("misuse without misuse", HEAD + "chat a unix\nmisuse push null-arg a -> EINVAL\n", 6,
+     "needs 'requires: misuse'"),
+    ("unknown misuse operation", MISU + "misuse frob plain\n", 5, "expected a misuse operation"),
+    ("unknown misuse form", MISU + "misuse push sideways\n", 5, "expected a misuse form"),
+    ("misuse without its channel", MISU + "misuse push null-arg -> EINVAL\n", 5,
+     "needs a channel"),
+    ("misuse null-handle with a channel", MISU + "chat a unix\nmisuse push null-handle a\n", 6,
+     "takes no channel"),
     ("fault without sys-fail", HEAD + "chat a unix\nfault recv EAGAIN\n", 6,
      "needs 'requires: sys-fail'"),
     ("fault that does not apply", SYSF + "fault wait EAGAIN\n", 5, "wait calls cannot fail"),

@@ -3,7 +3,9 @@
  * table onto achat.h; the chat and dispatcher callbacks forward to the
  * suite's acc_events_t with its ctx. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* conformance/adapters/twin builds this adapter under another name, to
  * prove that no driver treats the reference by its name. */
@@ -351,6 +353,264 @@ static long pending(void *p) { return (long)ac_chat_pending(chat(p)); }
 static int cwd(void *p) { return ac_chat_close_when_done(chat(p)); }
 static int discard(void *p) { return ac_chat_discard_buffers(chat(p)); }
 
+/* ------------------------------------------------------------ misuse -- */
+/* misuse(): one achat call made the wrong way (E2, E3).  ch is NULL in the
+ * null-handle form, so m_disp/m_chat hand achat its NULL.  A form achat's
+ * API has no way to say is -ENOSYS.  Whatever a constructor makes is freed
+ * at once: the case only looks at the result. */
+static ac_disp_t *m_disp(chan_t *ch) { return ch ? ch->disp : NULL; }
+static ac_chat_t *m_chat(chan_t *ch) { return ch ? ch->chat : NULL; }
+
+/* 127.0.0.1 at port: 0 for bind (any free port, so no privilege is at
+ * stake), 1 for connect (nobody listens there). */
+static struct sockaddr_in m_addr(int port)
+{
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static int m_map_new(int form, chan_t *ch)
+{
+    (void)ch;
+    ac_map_t *m = NULL;
+    if (form == ACC_MISUSE_NULL_HANDLE)
+        return ac_map_new(NULL);
+    if (form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    int rc = ac_map_new(&m);
+    if (rc == 0)
+        ac_map_free(m);
+    return rc;
+}
+
+static int m_chat_new(int form, chan_t *ch)
+{
+    (void)ch;
+    ac_chat_t *c = NULL;
+    if (form == ACC_MISUSE_NULL_HANDLE)
+        return ac_chat_new(NULL, NULL, &chat_ops, NULL);
+    if (form == ACC_MISUSE_ZERO_LENGTH)
+        return -ENOSYS;
+    int rc = ac_chat_new(&c, NULL,
+                         form == ACC_MISUSE_NULL_ARG ? NULL : &chat_ops, NULL);
+    ac_chat_free(c);
+    return rc;
+}
+
+static int m_disp_new(int form, chan_t *ch)
+{
+    (void)ch;
+    ac_disp_t *d = NULL;
+    if (form == ACC_MISUSE_NULL_HANDLE)
+        return ac_disp_new(NULL, NULL, &disp_ops, NULL);
+    if (form == ACC_MISUSE_ZERO_LENGTH)
+        return -ENOSYS;
+    int rc = ac_disp_new(&d, NULL,
+                         form == ACC_MISUSE_NULL_ARG ? NULL : &disp_ops, NULL);
+    ac_disp_free(d);
+    return rc;
+}
+
+static int m_create_socket(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_disp_create_socket(m_disp(ch), AF_INET, SOCK_STREAM);
+}
+
+/* A fresh socketpair end: achat owns it only if the adopt succeeds. */
+static int m_adopt(int form, chan_t *ch)
+{
+    int fds[2];
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+        return -errno;
+    int rc = ac_disp_adopt(m_disp(ch), fds[0]);
+    if (rc < 0)
+        close(fds[0]);
+    close(fds[1]);
+    return rc;
+}
+
+static int m_set_reuse_addr(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_disp_set_reuse_addr(m_disp(ch));
+}
+
+static int m_bind(int form, chan_t *ch)
+{
+    struct sockaddr_in a = m_addr(0);
+    if (form == ACC_MISUSE_ZERO_LENGTH)
+        return -ENOSYS;
+    return ac_disp_bind(m_disp(ch),
+                        form == ACC_MISUSE_NULL_ARG ? NULL : (struct sockaddr *)&a,
+                        sizeof(a));
+}
+
+static int m_listen(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_disp_listen(m_disp(ch), 1);
+}
+
+static int m_connect(int form, chan_t *ch)
+{
+    struct sockaddr_in a = m_addr(1);
+    if (form == ACC_MISUSE_ZERO_LENGTH)
+        return -ENOSYS;
+    return ac_disp_connect(m_disp(ch),
+                           form == ACC_MISUSE_NULL_ARG ? NULL : (struct sockaddr *)&a,
+                           sizeof(a));
+}
+
+/* The zero-length forms of send and push pass no pointer: no bytes need
+ * none (E3).  A missing argument comes with the smallest non-zero length. */
+static int m_send(int form, chan_t *ch)
+{
+    if (form == ACC_MISUSE_NULL_ARG || form == ACC_MISUSE_ZERO_LENGTH)
+        return (int)ac_disp_send(m_disp(ch), NULL, form == ACC_MISUSE_NULL_ARG);
+    return (int)ac_disp_send(m_disp(ch), "x", 1);
+}
+
+static int m_recv(int form, chan_t *ch)
+{
+    char b[16];
+    if (form == ACC_MISUSE_NULL_ARG)
+        return (int)ac_disp_recv(m_disp(ch), NULL, 1);
+    return (int)ac_disp_recv(m_disp(ch), b,
+                             form == ACC_MISUSE_ZERO_LENGTH ? 0 : sizeof(b));
+}
+
+static int m_close(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_disp_close(m_disp(ch));
+}
+
+static int m_set_terminator(int form, chan_t *ch)
+{
+    if (form == ACC_MISUSE_ZERO_LENGTH)
+        return -ENOSYS;
+    if (form == ACC_MISUSE_NULL_ARG)
+        return ac_chat_set_terminator(m_chat(ch), NULL, 1);
+    return ac_chat_set_terminator(m_chat(ch), "\n", 1);
+}
+
+static int m_set_count(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_chat_set_count(m_chat(ch), 3);
+}
+
+static int m_set_none(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_chat_set_none(m_chat(ch));
+}
+
+static int m_set_input_limit(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_chat_set_input_limit(m_chat(ch), 16);
+}
+
+static int m_set_buffer_sizes(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_chat_set_buffer_sizes(m_chat(ch), 16, 16);
+}
+
+static int m_push(int form, chan_t *ch)
+{
+    if (form == ACC_MISUSE_NULL_ARG || form == ACC_MISUSE_ZERO_LENGTH)
+        return ac_chat_push(m_chat(ch), NULL, form == ACC_MISUSE_NULL_ARG);
+    return ac_chat_push(m_chat(ch), "x", 1);
+}
+
+/* An empty producer with nothing to free: its release may come or not. */
+static int m_empty_more(void *ud, const void **data, size_t *len)
+{
+    (void)ud, (void)data;
+    *len = 0;
+    return 0;
+}
+
+static int m_push_producer(int form, chan_t *ch)
+{
+    static const ac_producer_t empty = {m_empty_more, NULL};
+    if (form == ACC_MISUSE_ZERO_LENGTH)
+        return -ENOSYS;
+    return ac_chat_push_producer(m_chat(ch),
+                                 form == ACC_MISUSE_NULL_ARG ? NULL : &empty, NULL);
+}
+
+static int m_close_when_done(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_chat_close_when_done(m_chat(ch));
+}
+
+static int m_discard_buffers(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_chat_discard_buffers(m_chat(ch));
+}
+
+static int m_initiate_send(int form, chan_t *ch)
+{
+    if (form != ACC_MISUSE_NULL_HANDLE && form != ACC_MISUSE_PLAIN)
+        return -ENOSYS;
+    return ac_chat_initiate_send(m_chat(ch));
+}
+
+/* Indexed by ACC_MISUSE_<op>: the header's list fixes the order. */
+static int (*const m_ops[ACC_MISUSE_NOPS])(int, chan_t *) = {
+    [ACC_MISUSE_MAP_NEW] = m_map_new,
+    [ACC_MISUSE_CHAT_NEW] = m_chat_new,
+    [ACC_MISUSE_DISP_NEW] = m_disp_new,
+    [ACC_MISUSE_CREATE_SOCKET] = m_create_socket,
+    [ACC_MISUSE_ADOPT] = m_adopt,
+    [ACC_MISUSE_SET_REUSE_ADDR] = m_set_reuse_addr,
+    [ACC_MISUSE_BIND] = m_bind,
+    [ACC_MISUSE_LISTEN] = m_listen,
+    [ACC_MISUSE_CONNECT] = m_connect,
+    [ACC_MISUSE_SEND] = m_send,
+    [ACC_MISUSE_RECV] = m_recv,
+    [ACC_MISUSE_CLOSE] = m_close,
+    [ACC_MISUSE_SET_TERMINATOR] = m_set_terminator,
+    [ACC_MISUSE_SET_COUNT] = m_set_count,
+    [ACC_MISUSE_SET_NONE] = m_set_none,
+    [ACC_MISUSE_SET_INPUT_LIMIT] = m_set_input_limit,
+    [ACC_MISUSE_SET_BUFFER_SIZES] = m_set_buffer_sizes,
+    [ACC_MISUSE_PUSH] = m_push,
+    [ACC_MISUSE_PUSH_PRODUCER] = m_push_producer,
+    [ACC_MISUSE_CLOSE_WHEN_DONE] = m_close_when_done,
+    [ACC_MISUSE_DISCARD_BUFFERS] = m_discard_buffers,
+    [ACC_MISUSE_INITIATE_SEND] = m_initiate_send,
+};
+
+static int misuse(int op, int form, void *ch)
+{
+    if (op < 0 || op >= ACC_MISUSE_NOPS || form < 0 || form >= ACC_MISUSE_NFORMS)
+        return -ENOSYS;
+    /* The null-handle form never reaches a channel, whatever ch is. */
+    return m_ops[op](form, form == ACC_MISUSE_NULL_HANDLE ? NULL : ch);
+}
+
 static const char *const backends[] = {"select", "poll",
 #ifdef __linux__
                                        "epoll",
@@ -371,7 +631,7 @@ static const acc_impl_t impl = {
             ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS |
             ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE | ACC_CAP_PENDING |
             ACC_CAP_DISP_CONNECT | ACC_CAP_READOPT | ACC_CAP_STATE |
-            ACC_CAP_PRODUCER_FAIL,
+            ACC_CAP_PRODUCER_FAIL | ACC_CAP_MISUSE,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,
@@ -402,6 +662,7 @@ static const acc_impl_t impl = {
     .disp_connect = disp_connect,
     .readopt = readopt,
     .state = state,
+    .misuse = misuse,
 };
 
 const acc_impl_t *acc_get_impl(void)
