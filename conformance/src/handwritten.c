@@ -475,6 +475,8 @@ hw_fn_t hw_pending;
 /* ABI 2's optional entries (disp_connect, readopt, state, a failing
  * producer): handwritten_abi2.c. */
 hw_fn_t hw_dconnect_refused, hw_dconnect_success, hw_readopt, hw_state_listen, hw_producer_fail;
+/* Sentences added where the spec left a behaviour open: handwritten_gaps.c. */
+hw_fn_t hw_backend_switch, hw_default_after_free, hw_default_absent, hw_dconnect_refused_state;
 /* What the mutation campaign found unchecked: handwritten_core.c. */
 hw_fn_t hw_fd_zero, hw_no_fds, hw_default_other, hw_close_in_predicate, hw_recv_reset,
     hw_short_timeouts, hw_open_elsewhere, hw_many_one_closed;
@@ -528,5 +530,11 @@ const handwritten_t handwritten[] = {
     {"l.fd-reuse.socket-open-elsewhere", "L11 L5 D8", LEVEL_MUST, ACC_CAP_DISPATCHER,
      hw_open_elsewhere},
     {"d.close.one-of-many-closed-behind", "L12 D5", LEVEL_MUST, 0, hw_many_one_closed},
+    {"l.backend.switch-per-pass", "L4 L2 P3", LEVEL_MUST, 0, hw_backend_switch},
+    {"m.default-map.after-free", "M1 M9", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, hw_default_after_free},
+    {"m.default-map.absent-no-memory", "M1 E3", LEVEL_MUST,
+     ACC_CAP_ALLOC_FAIL | ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS, hw_default_absent},
+    {"d.dconnect.refused-state", "D16", LEVEL_MUST, ACC_CAP_DISP_CONNECT | ACC_CAP_STATE,
+     hw_dconnect_refused_state},
 };
 const int nhandwritten = sizeof(handwritten) / sizeof(handwritten[0]);

@@ -18,13 +18,20 @@ typedef struct {
     void *h;                 /* the handle, once the constructor returned */
     int seq, connects, connect_seq, connect_state, reads, writes, first_write;
     int errors, err, closes;
+    int error_state;         /* state() inside the first handle_error, or -1 */
     int quiet_read, quiet_write; /* readable / writable answer false */
 } obs_t;
 
 static void o_collect(void *c, const void *p, size_t n) { (void)c, (void)p, (void)n; }
 static void o_found(void *c) { (void)c; }
 static void o_close(void *c) { ((obs_t *)c)->closes++; }
-static void o_error(void *c, int e) { ((obs_t *)c)->errors++, ((obs_t *)c)->err = e; }
+static void o_error(void *c, int e)
+{
+    obs_t *s = c;
+    if (s->errors++ == 0 && s->h && (s->im->caps & ACC_CAP_STATE))
+        s->error_state = s->im->state(s->h);
+    s->err = e;
+}
 static void o_connect(void *c)
 {
     obs_t *s = c;
@@ -52,12 +59,14 @@ static const acc_events_t obs_events = {o_collect, o_found, o_close, o_error, o_
 /* A refused connect on a plain dispatcher: handle_error with the error and
  * handle_close, and neither handle_connect nor handle_read nor handle_write
  * (D16, D15).  how: 0 watched both ways, 1 for output only, 2 for input
- * only, so the failure is found by each kind of event. */
-static int refused_once(const exec_opts_t *o, char *msg, size_t cap, int how)
+ * only, so the failure is found by each kind of event.  With `state`, the
+ * channel read inside handle_error is neither connecting nor connected: the
+ * attempt is over (D16). */
+static int refused_once(const exec_opts_t *o, char *msg, size_t cap, int how, int state)
 {
     static const char *const hows[] = {"both ways", "for output only", "for input only"};
     const acc_impl_t *im = o->impl;
-    obs_t s = {.im = im, .quiet_read = how == 1, .quiet_write = how == 2};
+    obs_t s = {.im = im, .quiet_read = how == 1, .quiet_write = how == 2, .error_state = -1};
     void *m = NULL, *d = NULL;
     struct sockaddr_in a;
     int ls = exec_tcp_listener(&a);
@@ -87,6 +96,12 @@ static int refused_once(const exec_opts_t *o, char *msg, size_t cap, int how)
                      "handle_error (err %d), %d handle_close, %d handle_connect, %d handle_read, "
                      "%d handle_write (want 1 (%d), 1, 0, 0, 0: D16, D15)", hows[how], s.errors,
                      s.err, s.closes, s.connects, s.reads, s.writes, -ECONNREFUSED);
+    else if (state && (s.error_state < 0 ||
+                       (s.error_state & (ACC_STATE_CONNECTING | ACC_STATE_CONNECTED))))
+        rc = hw_fail(msg, cap, "a refused connect on a plain dispatcher watched %s: its state "
+                     "inside handle_error was %#x (want neither connecting %#x nor connected "
+                     "%#x: the attempt is over, D16)", hows[how], (unsigned)s.error_state,
+                     ACC_STATE_CONNECTING, ACC_STATE_CONNECTED);
     im->free(d);
     im->map_free(m);
     return rc;
@@ -96,7 +111,15 @@ int hw_dconnect_refused(const exec_opts_t *o, char *msg, size_t cap)
 {
     int rc = 0;
     for (int how = 0; how < 3 && rc == 0; how++)
-        rc = refused_once(o, msg, cap, how);
+        rc = refused_once(o, msg, cap, how, 0);
+    return rc;
+}
+
+int hw_dconnect_refused_state(const exec_opts_t *o, char *msg, size_t cap)
+{
+    int rc = 0;
+    for (int how = 0; how < 3 && rc == 0; how++)
+        rc = refused_once(o, msg, cap, how, 1);
     return rc;
 }
 

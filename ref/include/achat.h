@@ -62,7 +62,8 @@ int ac_map_new(ac_map_t **out);
 /* Closes every channel still open in the map (no handle_close, as
  * ac_map_close_all), detaches every handle bound to it, and frees the map.
  * Handles stay valid and are still freed by their owner with ac_disp_free.
- * -EBUSY from inside the map's own loop; NULL frees this thread's default. */
+ * -EBUSY from inside the map's own loop; NULL frees this thread's default
+ * (0 and nothing to do if it has none: the next use makes a new one). */
 int ac_map_free(ac_map_t *map);
 
 /* Returns the calling thread's default map, created on first use and freed
@@ -70,18 +71,19 @@ int ac_map_free(ac_map_t *map);
 ac_map_t *ac_map_default(void);
 
 /* Number of channels currently registered (open with a socket) in map (NULL:
- * this thread's default); 0 for a map it cannot read.  Borrows map. */
+ * this thread's default, 0 if it has none yet); 0 for a map it cannot
+ * read.  Borrows map. */
 size_t ac_map_size(ac_map_t *map);
 
 /* Closes every open channel in the map without calling handle_close (like
  * asyncore.close_all); the map is empty afterwards.  Returns how many
- * channels it closed (>= 0), or -EINVAL.  The handles stay their owners'
- * (still freed with ac_disp_free / ac_chat_free). */
+ * channels it closed (>= 0); NULL with no default map yet closes none.  The
+ * handles stay their owners' (still freed with ac_disp_free / ac_chat_free). */
 int ac_map_close_all(ac_map_t *map);
 
 /* Makes the running ac_loop()/ac_poll() on this map return after the current
  * callback (asyncore's ExitNow).  Harmless outside a loop: the next loop
- * starts normally.  -EINVAL on a bad map. */
+ * starts normally, so NULL with no default map yet has nothing to do (0). */
 int ac_map_exit(ac_map_t *map);
 
 /* --------------------------------------------------------------- loop -- */
@@ -108,7 +110,8 @@ const ac_backend_t *const *ac_backends(void);
 /* Runs one pass: asks every channel readable()/writable(), waits up to
  * timeout_ms (AC_INFINITE, or >= 0) for readiness with backend (NULL: poll),
  * and dispatches the events.  Returns the number of channels that got an
- * event (>= 0), or -EINVAL (bad timeout), -EBUSY (called from inside this
+ * event (>= 0), or -EINVAL (bad timeout), -ENOMEM (NULL and the default map
+ * could not be made), -EBUSY (called from inside this
  * map's own pass), -ERANGE (select backend and an fd >= FD_SETSIZE), or the
  * backend's error.  EINTR is retried with the remaining time.  The map
  * stays its owner's; channels freed by callbacks are released after it. */
@@ -117,7 +120,8 @@ int ac_poll(ac_map_t *map, int timeout_ms, const ac_backend_t *backend);
 /* Repeats ac_poll() while the map is non-empty: count passes (count >= 1) or
  * AC_LOOP_FOREVER.  Also returns when ac_map_exit() is called, or when a
  * pass with an infinite timeout had nothing to watch (nothing could ever
- * happen).  0 on those ends; -EINVAL for count < 0; else ac_poll's error. */
+ * happen).  0 on those ends (NULL with no default map yet: an empty map, no
+ * pass); -EINVAL for count < 0; else ac_poll's error. */
 int ac_loop(ac_map_t *map, int timeout_ms, const ac_backend_t *backend,
             int count);
 

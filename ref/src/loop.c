@@ -67,9 +67,11 @@ static int pass(ac_map_t *map, int timeout_ms)
 
 int ac_poll(ac_map_t *map, int timeout_ms, const ac_backend_t *backend)
 {
-    map = ac__map_resolve(map);
-    if (map == NULL || (timeout_ms < 0 && timeout_ms != AC_INFINITE))
+    if (timeout_ms < 0 && timeout_ms != AC_INFINITE)
         return -EINVAL;
+    map = ac__map_resolve(map);
+    if (map == NULL)
+        return -ENOMEM; /* the default map could not be made (E3) */
     if (map->in_pass)
         return -EBUSY;
     int rc = use_backend(map, backend ? backend : &ac_backend_poll);
@@ -89,10 +91,12 @@ int ac_poll(ac_map_t *map, int timeout_ms, const ac_backend_t *backend)
 int ac_loop(ac_map_t *map, int timeout_ms, const ac_backend_t *backend,
             int count)
 {
-    map = ac__map_resolve(map);
-    if (map == NULL || count < 0 ||
-        (timeout_ms < 0 && timeout_ms != AC_INFINITE))
+    if (count < 0 || (timeout_ms < 0 && timeout_ms != AC_INFINITE))
         return -EINVAL; /* also on an empty map, which runs no pass */
+    /* L7: a default map not made yet is empty, so no pass runs. */
+    map = ac__map_existing(map);
+    if (map == NULL)
+        return 0;
     if (map->in_pass)
         return -EBUSY;
     /* Each pass clears an exit request left from before it (L9), so the

@@ -73,6 +73,9 @@ struct ac_map {
 
 /* The map given, or the calling thread's default map for NULL. */
 ac_map_t *ac__map_resolve(ac_map_t *map);
+/* The map given, or the calling thread's default map if it has one: NULL
+ * when it has none yet (not made by this call). */
+ac_map_t *ac__map_existing(ac_map_t *map);
 /* Binds io to map for life (io->cls must be set). */
 void ac__map_bind(ac_map_t *map, ac__io_t *io);
 void ac__map_unbind(ac_map_t *map, ac__io_t *io);

@@ -446,6 +446,30 @@ START_TEST(test_two_maps_are_independent)
 }
 END_TEST
 
+/* M1: with no default map yet, the operations that only read or empty one
+ * have nothing to do (0) and leave the thread without one. */
+static void *absent_body(void *arg)
+{
+    int *rc = arg;
+    rc[0] = ac_map_free(NULL);
+    rc[1] = ac_map_close_all(NULL);
+    rc[2] = ac_map_exit(NULL);
+    rc[3] = ac_loop(NULL, 0, NULL, 1);
+    rc[4] = (int)ac_map_size(NULL);
+    return NULL;
+}
+
+START_TEST(test_absent_default_map)
+{
+    int rc[5] = {-1, -1, -1, -1, -1};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, absent_body, rc), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(rc[i], 0);
+}
+END_TEST
+
 static Suite *map_suite(void)
 {
     Suite *s = suite_create("map");
@@ -460,6 +484,7 @@ static Suite *map_suite(void)
     tcase_add_test(tc, test_free_with_open_channels);
     tcase_add_loop_test(tc, test_free_inside_callback_is_busy, 0, 2);
     tcase_add_test(tc, test_two_maps_are_independent);
+    tcase_add_test(tc, test_absent_default_map);
     suite_add_tcase(s, tc);
     return s;
 }
