@@ -41,7 +41,7 @@ typedef enum {
 /* Event kinds, as recorded from callbacks and named in expectations. */
 typedef enum {
     EV_DATA, EV_FOUND, EV_CLOSE, EV_ERROR, EV_CONNECT, EV_ACCEPT, EV_READ,
-    EV_READ_EAGAIN, EV_WRITE, EV_RELEASED, EV__COUNT
+    EV_READ_EAGAIN, EV_WRITE, EV_RELEASED, EV_EXPT, EV__COUNT
 } ev_kind_t;
 
 typedef struct step {
@@ -63,6 +63,10 @@ typedef struct step {
     size_t slow;          /* OP_EXPECT_PEER: bytes per read, 0 = all */
     int has_sent;         /* OP_SENDRAW "sent N": num2 is the exact count */
     int fs_kind, fs_fault; /* OP_FAULT (fs_fault -1: off), OP_EXPECT_FAULTED */
+    /* Creation options: the new channel's handle_error (ACC_ERROR_*) and
+     * whether its handle_expt reports to the suite (acc_events_t). */
+    int error_mode;
+    int expt;
 } step_t;
 
 typedef struct reaction {
