@@ -480,7 +480,8 @@ typedef struct {
 } opdef_t;
 
 static const opdef_t ops[] = {
-    {"send", OP_SEND, A_CH_BYTES},     {"shut", OP_SHUT, A_CH},
+    {"send", OP_SEND, A_CH_BYTES},     {"urgent", OP_URGENT, A_CH_BYTES},
+    {"shut", OP_SHUT, A_CH},
     {"peer-close", OP_PEER_CLOSE, A_CH}, {"reset", OP_RESET, A_CH},
     {"term", OP_TERM, A_CH_BYTES},     {"count", OP_COUNT, A_CH_NUM},
     {"none", OP_NONE, A_CH},           {"limit", OP_LIMIT, A_CH_NUM},

@@ -327,7 +327,18 @@ static void cb_write(void *ctx)
     record(ch, EV_WRITE, NULL, 0, 0, 0);
 }
 
-static void cb_expt(void *ctx) { record(ctx, EV_EXPT, NULL, 0, 0, 0); }
+/* The suite's handle_expt reads the urgent byte, as a user's would: one
+ * left unread would be reported again on every pass. */
+static int impl_fd(run_t *r, chan_t *ch);
+static void cb_expt(void *ctx)
+{
+    chan_t *ch = ctx;
+    int fd = impl_fd(ch->run, ch);
+    unsigned char b;
+    if (fd >= 0)
+        (void)!recv(fd, &b, 1, MSG_OOB | MSG_DONTWAIT);
+    record(ch, EV_EXPT, NULL, 0, 0, 0);
+}
 
 static const acc_events_t events = {
     cb_collect, cb_found, cb_close, cb_error, cb_connect, cb_accept,
@@ -767,6 +778,25 @@ static int op_adopt(run_t *r, const step_t *st)
     if (st->map == 0)
         s2.map = l->map;
     return new_peer_chan(r, &s2, fd, r->ch[st->ch].peer);
+}
+
+/* urgent CH BYTES: the peer sends them as out-of-band data (TCP only); the
+ * last byte is the urgent one.  The step waits until the implementation's
+ * socket can see it, so the next pass reports it. */
+static int op_urgent(run_t *r, chan_t *ch, const step_t *st)
+{
+    if (ch->peer < 0)
+        return failf(r, "%s has no peer", name(r, ch->idx));
+    if (send(ch->peer, st->bytes, st->nbytes, MSG_OOB | MSG_NOSIGNAL) != (ssize_t)st->nbytes)
+        return failf(r, "urgent %s: the peer's send with MSG_OOB failed: %s (urgent data "
+                     "needs a TCP channel: chat NAME tcp, connect, dconnect)",
+                     name(r, ch->idx), strerror(errno));
+    int fd = impl_fd(r, ch);
+    if (fd >= 0) {
+        struct pollfd pf = {fd, POLLPRI, 0};
+        (void)poll(&pf, 1, 100); /* loopback TCP may take a moment */
+    }
+    return 0;
 }
 
 static int op_peer(run_t *r, chan_t *ch, op_t op)
@@ -1254,6 +1284,7 @@ static int step_body(run_t *r, const step_t *st)
     case OP_SEND: return queue_send(r, ch, st);
     case OP_SHUT: case OP_PEER_CLOSE: case OP_RESET:
         return op_peer(r, ch, st->op);
+    case OP_URGENT: return op_urgent(r, ch, st);
     case OP_FAULT:
         if (st->fs_fault < 0)
             acc_fs_disarm((acc_fs_kind_t)st->fs_kind);
