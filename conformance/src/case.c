@@ -458,7 +458,10 @@ static int parse_producer(parser_t *p, int *i, step_t *st)
  * it, setting or counting it on a chat would test nothing. */
 static int chat_predicate(parser_t *p, int ch)
 {
-    return p->chat[ch] ? needs(p, ACC_CAP_CHAT_READABLE, "a chat's readable") : 0;
+    if (!p->chat[ch])
+        return 0;
+    p->c->own_readable |= 1u << ch;
+    return needs(p, ACC_CAP_CHAT_READABLE, "a chat's readable");
 }
 
 /* expect-predicates CH readable N writable M */

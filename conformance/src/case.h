@@ -94,6 +94,9 @@ typedef struct acc_case {
     unsigned splits;      /* bit per SPLIT_* allowed */
     char *description;
     char *names[CASE_MAX_NAMES];  /* channels */
+    /* Bit per chat channel with a readable of the suite's (readable or
+     * expect-predicates names it): the others keep the library's own. */
+    unsigned own_readable;
     int nnames;
     char *maps[CASE_MAX_NAMES];   /* maps[0] = "main" */
     int nmaps;

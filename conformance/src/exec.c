@@ -349,6 +349,11 @@ static const acc_events_t events = {
 static const acc_events_t *chan_events(chan_t *ch, const step_t *st)
 {
     ch->ev = events;
+    /* A user readable makes a chat's predicate user code, evaluated every
+     * pass (L1): only the chats whose case asks for one get it, so that the
+     * others keep testing the library's own predicates. */
+    if (!ch->plain && !(ch->run->c->own_readable & (1u << ch->idx)))
+        ch->ev.readable = NULL;
     ch->ev.expt = st->expt ? cb_expt : NULL;
     ch->ev.error_mode = st->error_mode;
     return &ch->ev;
