@@ -223,7 +223,8 @@ typedef struct acc_events {
     void (*connect)(void *ctx);
     /* A listener accepted fd; the suite owns fd from here on. */
     void (*accept)(void *ctx, int fd);
-    /* Plain dispatchers only. */
+    /* Plain dispatchers only; readable also for chats with
+     * ACC_CAP_CHAT_READABLE, where it is not NULL. */
     int (*readable)(void *ctx);
     int (*writable)(void *ctx);
     void (*read)(void *ctx);
@@ -231,7 +232,8 @@ typedef struct acc_events {
     /* ABI 3, each read only by an adapter declaring the capability named;
      * an adapter built against an older header never reads them. */
     /* ACC_CAP_EXPT: the channel's handle_expt (D21) reports here; NULL
-     * leaves the implementation's default handle_expt in place. */
+     * leaves the implementation's default handle_expt in place.  The suite
+     * sets it on plain dispatchers only, and reads the urgent byte itself. */
     void (*expt)(void *ctx);
     /* ACC_CAP_ERROR_MODES: ACC_ERROR_*, fixed when the channel is made. */
     int error_mode;

@@ -35,6 +35,7 @@ typedef struct {
     token_t tok[MAX_TOKENS];
     int ntok;
     size_t nbytes;        /* literal bytes so far, against MAX_CASE_BYTES */
+    char chat[CASE_MAX_NAMES]; /* 1: the channel of that name is a chat */
 } parser_t;
 
 static int fail(parser_t *p, const char *fmt, ...)
@@ -317,6 +318,49 @@ static int parse_in(parser_t *p, int *i, step_t *st)
     return 0;
 }
 
+/* A step that needs a capability the header has not declared: the case
+ * would otherwise FAIL where the implementation merely lacks it. */
+static int needs(parser_t *p, unsigned cap, const char *what)
+{
+    if (p->c->requires & cap)
+        return 0;
+    char name[64];
+    acc_cap_csv(name, sizeof(name), cap, ACC_IN_CASES);
+    return fail(p, "%s needs 'requires: %s' (before '---')", what, name);
+}
+
+/* Options of a new channel, after its name and kind, in any order:
+ * [in MAP] [error close|keep|default] [expt] (expt: plain only). */
+static int parse_chan_opts(parser_t *p, int *i, step_t *st, int plain)
+{
+    static const char *const modes[] = {"close", "keep", "default"};
+    while (*i < p->ntok && !word_is(p, *i, "->")) {
+        if (word_is(p, *i, "in")) {
+            if (parse_in(p, i, st) < 0)
+                return -1;
+        } else if (word_is(p, *i, "error")) {
+            int m = 0;
+            while (m < 3 && !word_is(p, *i + 1, modes[m]))
+                m++;
+            if (m == 3)
+                return fail(p, "error needs close, keep or default");
+            if (needs(p, ACC_CAP_ERROR_MODES, "an error mode") < 0)
+                return -1;
+            st->error_mode = m; /* ACC_ERROR_CLOSE, _KEEP, _DEFAULT */
+            *i += 2;
+        } else if (word_is(p, *i, "expt") && plain) {
+            if (needs(p, ACC_CAP_EXPT, "expt") < 0)
+                return -1;
+            st->expt = 1;
+            (*i)++;
+        } else {
+            return fail(p, "unexpected '%s': a new channel takes in MAP, error "
+                        "MODE%s", p->tok[*i].s, plain ? " and expt" : "");
+        }
+    }
+    return 0;
+}
+
 /* Optional leading map name for loop-level steps (pass, run, ...). */
 static void opt_map(parser_t *p, int *i, step_t *st)
 {
@@ -336,7 +380,7 @@ static const struct {
     {"data", EV_DATA}, {"found", EV_FOUND}, {"close", EV_CLOSE},
     {"error", EV_ERROR}, {"connect", EV_CONNECT}, {"accept", EV_ACCEPT},
     {"read", EV_READ}, {"read-eagain", EV_READ_EAGAIN}, {"write", EV_WRITE},
-    {"released", EV_RELEASED},
+    {"released", EV_RELEASED}, {"expt", EV_EXPT},
 };
 
 const char *acc_ev_name(ev_kind_t e)
@@ -352,7 +396,7 @@ static int ev_at(parser_t *p, int i, ev_kind_t *out)
     for (size_t k = 0; i < p->ntok && k < sizeof(ev_names) / sizeof(ev_names[0]); k++)
         if (word_is(p, i, ev_names[k].name)) {
             *out = ev_names[k].ev;
-            return 0;
+            return *out == EV_EXPT ? needs(p, ACC_CAP_EXPT, "the expt event") : 0;
         }
     return fail(p, "expected an event name (data, found, close, error, ...)");
 }
@@ -410,10 +454,20 @@ static int parse_producer(parser_t *p, int *i, step_t *st)
     return 0;
 }
 
+/* A chat's readable is the suite's only with chat-readable (P11); without
+ * it, setting or counting it on a chat would test nothing. */
+static int chat_predicate(parser_t *p, int ch)
+{
+    if (!p->chat[ch])
+        return 0;
+    p->c->own_readable |= 1u << ch;
+    return needs(p, ACC_CAP_CHAT_READABLE, "a chat's readable");
+}
+
 /* expect-predicates CH readable N writable M */
 static int parse_predicates(parser_t *p, int *i, step_t *st)
 {
-    if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+    if ((st->ch = chan_at(p, (*i)++, 0)) < 0 || chat_predicate(p, st->ch) < 0)
         return -1;
     if (!word_is(p, *i, "readable") || parse_u64(p, *i + 1, &st->num) < 0 ||
         !word_is(p, *i + 2, "writable") || parse_u64(p, *i + 3, &st->num2) < 0)
@@ -429,7 +483,8 @@ typedef struct {
 } opdef_t;
 
 static const opdef_t ops[] = {
-    {"send", OP_SEND, A_CH_BYTES},     {"shut", OP_SHUT, A_CH},
+    {"send", OP_SEND, A_CH_BYTES},     {"urgent", OP_URGENT, A_CH_BYTES},
+    {"shut", OP_SHUT, A_CH},
     {"peer-close", OP_PEER_CLOSE, A_CH}, {"reset", OP_RESET, A_CH},
     {"term", OP_TERM, A_CH_BYTES},     {"count", OP_COUNT, A_CH_NUM},
     {"none", OP_NONE, A_CH},           {"limit", OP_LIMIT, A_CH_NUM},
@@ -593,25 +648,27 @@ static int parse_constructor(parser_t *p, int *i, step_t *st)
         else if (!word_is(p, *i, "unix"))
             return fail(p, "chat NAME unix|tcp");
         (*i)++;
-        return parse_in(p, i, st);
+        p->chat[st->ch] = 1;
+        return parse_chan_opts(p, i, st, 0);
     case OP_DISP_UNIX:
         if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
             return -1;
         if (!word_is(p, (*i)++, "unix"))
             return fail(p, "disp NAME unix");
-        return parse_in(p, i, st);
+        return parse_chan_opts(p, i, st, 1);
     case OP_CONNECT: case OP_DCONNECT:
         if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
             return -1;
+        p->chat[st->ch] = st->op == OP_CONNECT;
         if (word_is(p, *i, "refused")) {
             st->op = st->op == OP_CONNECT ? OP_CONNECT_REFUSED : OP_DCONNECT_REFUSED;
             (*i)++;
         }
-        return parse_in(p, i, st);
-    case OP_LISTEN:
+        return parse_chan_opts(p, i, st, !p->chat[st->ch]);
+    case OP_LISTEN: /* a listener has no urgent data: no expt */
         if ((st->ch = chan_at(p, (*i)++, 1)) < 0)
             return -1;
-        return parse_in(p, i, st);
+        return parse_chan_opts(p, i, st, 0);
     case OP_DIAL: /* dial LISTENER NEWCHANNEL */
         if ((st->ch2 = chan_at(p, (*i)++, 0)) < 0 ||
             (st->ch = chan_at(p, (*i)++, 1)) < 0)
@@ -621,7 +678,8 @@ static int parse_constructor(parser_t *p, int *i, step_t *st)
         if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
             (st->ch2 = chan_at(p, (*i)++, 0)) < 0)
             return -1;
-        return parse_in(p, i, st);
+        p->chat[st->ch] = 1;
+        return parse_chan_opts(p, i, st, 0);
     default:
         return fail(p, "internal: no parser for this step");
     }
@@ -695,7 +753,8 @@ static int parse_args(parser_t *p, const opdef_t *d, int *i, step_t *st)
             return -1;
         return parse_bytes(p, i, &st->bytes, &st->nbytes);
     case A_CH_NUM:
-        if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+        if ((st->ch = chan_at(p, (*i)++, 0)) < 0 ||
+            (st->op == OP_READABLE && chat_predicate(p, st->ch) < 0))
             return -1;
         return parse_u64(p, (*i)++, &st->num);
     case A_CH_NUM2:

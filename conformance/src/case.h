@@ -19,7 +19,7 @@ typedef enum {
     OP_DCONNECT, OP_DCONNECT_REFUSED,
     OP_DISP_UNIX, OP_LISTEN, OP_DIAL, OP_ADOPT,
     /* peer side */
-    OP_SEND, OP_SHUT, OP_PEER_CLOSE, OP_RESET,
+    OP_SEND, OP_SHUT, OP_PEER_CLOSE, OP_RESET, OP_URGENT,
     /* implementation operations */
     OP_TERM, OP_COUNT, OP_NONE, OP_LIMIT, OP_BUFSIZE, OP_PUSH, OP_PRODUCER,
     OP_CLOSE_WHEN_DONE, OP_DISCARD, OP_CLOSE, OP_FREE, OP_READABLE,
@@ -43,7 +43,7 @@ typedef enum {
 /* Event kinds, as recorded from callbacks and named in expectations. */
 typedef enum {
     EV_DATA, EV_FOUND, EV_CLOSE, EV_ERROR, EV_CONNECT, EV_ACCEPT, EV_READ,
-    EV_READ_EAGAIN, EV_WRITE, EV_RELEASED, EV__COUNT
+    EV_READ_EAGAIN, EV_WRITE, EV_RELEASED, EV_EXPT, EV__COUNT
 } ev_kind_t;
 
 typedef struct step {
@@ -66,6 +66,10 @@ typedef struct step {
     int has_sent;         /* OP_SENDRAW "sent N": num2 is the exact count */
     int fs_kind, fs_fault; /* OP_FAULT (fs_fault -1: off), OP_EXPECT_FAULTED */
     int mis_op, mis_form;  /* OP_MISUSE: ACC_MISUSE_* operation and form */
+    /* Creation options: the new channel's handle_error (ACC_ERROR_*) and
+     * whether its handle_expt reports to the suite (acc_events_t). */
+    int error_mode;
+    int expt;
 } step_t;
 
 typedef struct reaction {
@@ -93,6 +97,9 @@ typedef struct acc_case {
     unsigned splits;      /* bit per SPLIT_* allowed */
     char *description;
     char *names[CASE_MAX_NAMES];  /* channels */
+    /* Bit per chat channel with a readable of the suite's (readable or
+     * expect-predicates names it): the others keep the library's own. */
+    unsigned own_readable;
     int nnames;
     char *maps[CASE_MAX_NAMES];   /* maps[0] = "main" */
     int nmaps;

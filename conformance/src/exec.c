@@ -49,6 +49,7 @@ typedef struct chan {
     int map;
     int plain;          /* plain dispatcher (read/write events) */
     int readable, writable;
+    acc_events_t ev;    /* its callbacks: events plus its creation options */
     event_t *evs;
     size_t nev, head, cap;
     uint64_t seen[EV__COUNT];
@@ -165,7 +166,8 @@ static const char *handler_name(ev_kind_t k)
         [EV_CLOSE] = "handle_close", [EV_ERROR] = "handle_error",
         [EV_CONNECT] = "handle_connect", [EV_ACCEPT] = "handle_accept",
         [EV_READ] = "handle_read", [EV_READ_EAGAIN] = "handle_read",
-        [EV_WRITE] = "handle_write", [EV_RELEASED] = "the release hook"};
+        [EV_WRITE] = "handle_write", [EV_RELEASED] = "the release hook",
+        [EV_EXPT] = "handle_expt"};
     return names[k];
 }
 
@@ -276,7 +278,12 @@ static void cb_close(void *ctx) { record(ctx, EV_CLOSE, NULL, 0, 0, 0); }
 static void cb_error(void *ctx, int err)
 {
     chan_t *ch = ctx;
-    if (err >= 0)
+    if (ch->ev.error_mode == ACC_ERROR_DEFAULT)
+        failf(ch->run, "handle_error on %s (%s) reached the suite, but %s was made "
+              "with error default: the implementation's own handle_error should "
+              "have run, and it reports nothing (D10)", name(ch->run, ch->idx),
+              acc_errno_name(err < 0 ? -err : err), name(ch->run, ch->idx));
+    else if (err >= 0)
         failf(ch->run, "handle_error on %s received %d, not a negative errno (E1)",
               name(ch->run, ch->idx), err);
     record(ctx, EV_ERROR, NULL, 0, err < 0 ? -err : err, 0);
@@ -325,9 +332,37 @@ static void cb_write(void *ctx)
     record(ch, EV_WRITE, NULL, 0, 0, 0);
 }
 
+/* The suite's handle_expt reads the urgent byte, as a user's would: one
+ * left unread would be reported again on every pass. */
+static int impl_fd(run_t *r, chan_t *ch);
+static void cb_expt(void *ctx)
+{
+    chan_t *ch = ctx;
+    int fd = impl_fd(ch->run, ch);
+    unsigned char b;
+    if (fd >= 0)
+        (void)!recv(fd, &b, 1, MSG_OOB | MSG_DONTWAIT);
+    record(ch, EV_EXPT, NULL, 0, 0, 0);
+}
+
 static const acc_events_t events = {
     cb_collect, cb_found, cb_close, cb_error, cb_connect, cb_accept,
-    cb_readable, cb_writable, cb_read, cb_write};
+    cb_readable, cb_writable, cb_read, cb_write, NULL, ACC_ERROR_CLOSE};
+
+/* The callbacks of the channel a creation step makes, with its options;
+ * the adapter keeps the pointer, so they live in the channel. */
+static const acc_events_t *chan_events(chan_t *ch, const step_t *st)
+{
+    ch->ev = events;
+    /* A user readable makes a chat's predicate user code, evaluated every
+     * pass (L1): only the chats whose case asks for one get it, so that the
+     * others keep testing the library's own predicates. */
+    if (!ch->plain && !(ch->run->c->own_readable & (1u << ch->idx)))
+        ch->ev.readable = NULL;
+    ch->ev.expt = st->expt ? cb_expt : NULL;
+    ch->ev.error_mode = st->error_mode;
+    return &ch->ev;
+}
 
 /* Overwrites the caller's bytes after the call that was given them: an
  * implementation that kept the pointer instead of copying (P1, T3) then
@@ -403,7 +438,7 @@ static int all_passes(run_t *r, int timeout_ms)
 static int unread(run_t *r, chan_t *ch)
 {
     int fd = impl_fd(r, ch), n = 0;
-    if (fd < 0 || (ch->plain && !ch->readable))
+    if (fd < 0 || !ch->readable)
         return 0;
     if (ioctl(fd, FIONREAD, &n) < 0)
         return 0;
@@ -648,10 +683,9 @@ static int new_peer_chan(run_t *r, const step_t *st, int impl_side, int peer)
     int rc;
     if (st->op == OP_DISP_UNIX) {
         ch->plain = 1;
-        ch->readable = 1;
-        rc = r->im->disp_adopt(&ch->h, map, impl_side, &events, ch);
+        rc = r->im->disp_adopt(&ch->h, map, impl_side, chan_events(ch, st), ch);
     } else {
-        rc = r->im->chat_adopt(&ch->h, map, impl_side, &events, ch);
+        rc = r->im->chat_adopt(&ch->h, map, impl_side, chan_events(ch, st), ch);
     }
     if (rc < 0) {
         ch->h = NULL;
@@ -696,12 +730,11 @@ static int op_connect(run_t *r, const step_t *st)
     }
     if (st->op == OP_DCONNECT || st->op == OP_DCONNECT_REFUSED) {
         ch->plain = 1; /* watched for input, as a disp; "writable" as told */
-        ch->readable = 1;
         rc = r->im->disp_connect(&ch->h, r->maps[st->map], (struct sockaddr *)&a,
-                                 sizeof(a), &events, ch);
+                                 sizeof(a), chan_events(ch, st), ch);
     } else {
         rc = r->im->chat_connect(&ch->h, r->maps[st->map], (struct sockaddr *)&a,
-                                 sizeof(a), &events, ch);
+                                 sizeof(a), chan_events(ch, st), ch);
     }
     if (rc < 0)
         ch->h = NULL;
@@ -722,9 +755,8 @@ static int op_listen(run_t *r, const step_t *st)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ch->map = st->map;
     ch->plain = 1;
-    ch->readable = 1; /* as disp: a listener accepts unless told otherwise */
     int rc = r->im->listen(&ch->h, r->maps[st->map], (struct sockaddr *)&a,
-                           sizeof(a), &events, ch);
+                           sizeof(a), chan_events(ch, st), ch);
     if (rc < 0)
         ch->h = NULL;
     return check_rc(r, st, rc, "listen");
@@ -756,6 +788,25 @@ static int op_adopt(run_t *r, const step_t *st)
     if (st->map == 0)
         s2.map = l->map;
     return new_peer_chan(r, &s2, fd, r->ch[st->ch].peer);
+}
+
+/* urgent CH BYTES: the peer sends them as out-of-band data (TCP only); the
+ * last byte is the urgent one.  The step waits until the implementation's
+ * socket can see it, so the next pass reports it. */
+static int op_urgent(run_t *r, chan_t *ch, const step_t *st)
+{
+    if (ch->peer < 0)
+        return failf(r, "%s has no peer", name(r, ch->idx));
+    if (send(ch->peer, st->bytes, st->nbytes, MSG_OOB | MSG_NOSIGNAL) != (ssize_t)st->nbytes)
+        return failf(r, "urgent %s: the peer's send with MSG_OOB failed: %s (urgent data "
+                     "needs a TCP channel: chat NAME tcp, connect, dconnect)",
+                     name(r, ch->idx), strerror(errno));
+    int fd = impl_fd(r, ch);
+    if (fd >= 0) {
+        struct pollfd pf = {fd, POLLPRI, 0};
+        (void)poll(&pf, 1, 100); /* loopback TCP may take a moment */
+    }
+    return 0;
 }
 
 static int op_peer(run_t *r, chan_t *ch, op_t op)
@@ -1267,6 +1318,7 @@ static int step_body(run_t *r, const step_t *st)
     case OP_SHUT: case OP_PEER_CLOSE: case OP_RESET:
         return op_peer(r, ch, st->op);
     case OP_MISUSE: return op_misuse(r, ch, st);
+    case OP_URGENT: return op_urgent(r, ch, st);
     case OP_FAULT:
         if (st->fs_fault < 0)
             acc_fs_disarm((acc_fs_kind_t)st->fs_kind);
@@ -1343,6 +1395,9 @@ static int setup(run_t *r)
         r->ch[i].run = r;
         r->ch[i].idx = i;
         r->ch[i].peer = -1;
+        /* D2, P11: every channel reads unless a step says otherwise (a
+         * chat's readable is the suite's only with chat-readable) */
+        r->ch[i].readable = 1;
     }
     return 0;
 }

@@ -59,6 +59,11 @@ static int k_writable(void *c) { ob_t *o = c; asked(o); return o->wr; }
 static const acc_events_t k_events = {k_collect, k_found, k_close, k_error,
                                       k_connect, k_accept, k_readable,
                                       k_writable, k_read, k_write};
+/* Chats keep their own predicates: with chat-readable, k_readable would
+ * gate their input too (its rd is for plain dispatchers). */
+static const acc_events_t k_chat_events = {k_collect, k_found, k_close, k_error,
+                                           k_connect, k_accept, NULL, NULL,
+                                           NULL, NULL};
 
 static int k_handlers(const ob_t *o)
 {
@@ -80,7 +85,7 @@ static int wait_in(int fd)
 /* A chat channel on a new socketpair in map, framing lines; 0 or -1. */
 static int line_chat(const acc_impl_t *im, void *map, void **c, int *peer, ob_t *o)
 {
-    if (hw_chat_pair(im, map, c, peer, &k_events, o) < 0)
+    if (hw_chat_pair(im, map, c, peer, &k_chat_events, o) < 0)
         return -1;
     if (im->set_terminator(*c, "\n", 1) < 0) {
         im->free(*c);
@@ -165,7 +170,7 @@ static int zero_channel(const exec_opts_t *o, char *msg, size_t cap)
         sv[0] = 0;
     }
     fcntl(sv[1], F_SETFD, FD_CLOEXEC);
-    if ((r = im->chat_adopt(&c0, m, 0, &k_events, &o0)) < 0) {
+    if ((r = im->chat_adopt(&c0, m, 0, &k_chat_events, &o0)) < 0) {
         c0 = NULL;
         rc = hw_fail(msg, cap, "chat_adopt of a socket on descriptor 0 without close-on-exec "
                      "returned %d (want 0: D1, any descriptor, L13)", r);
@@ -588,7 +593,7 @@ int hw_open_elsewhere(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     bpeer = bs[1];
-    if (im->chat_adopt(&a, m, sv[0], &k_events, &oa) < 0 ||
+    if (im->chat_adopt(&a, m, sv[0], &k_chat_events, &oa) < 0 ||
         im->set_terminator(a, "\n", 1) < 0) {
         if (a == NULL)
             close(sv[0]);
@@ -682,7 +687,7 @@ int hw_many_one_closed(const exec_opts_t *o, char *msg, size_t cap)
         if (i % 2)
             fcntl(sv[0], F_SETFD, 0);
         peer[i] = sv[1];
-        if (im->chat_adopt(&c[i], m, sv[0], &k_events, &ob[i]) < 0 ||
+        if (im->chat_adopt(&c[i], m, sv[0], &k_chat_events, &ob[i]) < 0 ||
             im->set_terminator(c[i], "\n", 1) < 0) {
             if (c[i] == NULL)
                 close(sv[0]);

@@ -36,6 +36,11 @@ static void s_write(void *c) { ((seen_t *)c)->writes++; }
 static const acc_events_t seen_events = {s_collect, s_found, s_close, s_error,
                                          s_connect, s_accept, s_readable,
                                          s_writable, s_read, s_write};
+/* Chats keep their own predicates: with chat-readable, s_readable would
+ * gate their input too (want_read is for plain dispatchers). */
+static const acc_events_t seen_chat_events = {s_collect, s_found, s_close, s_error,
+                                              s_connect, s_accept, NULL, NULL,
+                                              NULL, NULL};
 
 static int events(const seen_t *s)
 {
@@ -113,7 +118,7 @@ static int idle_edges(const exec_opts_t *o, void *m, void **c, int *peer, seen_t
     d = NULL;
     close(dpeer);
     dpeer = -1;
-    if (hw_chat_pair(im, m, c, peer, &seen_events, sc) < 0 || im->set_none(*c) != 0)
+    if (hw_chat_pair(im, m, c, peer, &seen_chat_events, sc) < 0 || im->set_none(*c) != 0)
         rc = hw_fail(msg, cap, "set-up of a second chat channel failed");
 out:
     if (d) im->free(d);
@@ -143,7 +148,7 @@ int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     /* The terminator is set explicitly (T2 aside, none collects it all). */
-    if (hw_chat_pair(im, m, &c, &peer, &seen_events, &sc) < 0 || im->set_none(c) != 0) {
+    if (hw_chat_pair(im, m, &c, &peer, &seen_chat_events, &sc) < 0 || im->set_none(c) != 0) {
         rc = hw_fail(msg, cap, "set-up of a chat channel failed");
         goto out;
     }
@@ -204,7 +209,7 @@ int hw_adopt_no_peer(const exec_opts_t *o, char *msg, size_t cap)
             close(fd);
         return hw_fail(msg, cap, "set-up failed");
     }
-    if ((r = im->chat_adopt(&c, m, fd, &seen_events, &s)) < 0) {
+    if ((r = im->chat_adopt(&c, m, fd, &seen_chat_events, &s)) < 0) {
         close(fd);
         c = NULL;
         rc = hw_fail(msg, cap, "chat_adopt of a socket without a peer returned %d (want 0: D1)", r);
@@ -269,7 +274,7 @@ int hw_connect_unix(const exec_opts_t *o, char *msg, size_t cap)
             close(ls);
         return hw_fail(msg, cap, "set-up failed (a unix listener, a map)");
     }
-    r = im->chat_connect(&c, m, (struct sockaddr *)&a, sizeof(a), &seen_events, &s);
+    r = im->chat_connect(&c, m, (struct sockaddr *)&a, sizeof(a), &seen_chat_events, &s);
     int inside = events(&s);
     if (r < 0 || inside) {
         rc = hw_fail(msg, cap, "chat_connect to a unix listener returned %d with %d handler "

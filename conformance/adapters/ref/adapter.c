@@ -73,18 +73,30 @@ static void c_close(ac_chat_t *c, void *ud)
     chan_t *ch = ud;
     ch->ev->close(ch->ctx);
 }
-static void c_error(ac_chat_t *c, int err, void *ud)
+/* The error handler of ACC_ERROR_CLOSE and ACC_ERROR_KEEP; ACC_ERROR_DEFAULT
+ * installs none, so achat's own default (handle_close) runs. */
+static void error_then(ac_disp_t *d, chan_t *ch, int err)
 {
-    chan_t *ch = ud;
+    int keep = ch->ev->error_mode == ACC_ERROR_KEEP; /* ch may be freed next */
     ch->ev->error(ch->ctx, err);
     /* The suite's error handler only records; asyncore's default then
-     * closes, and so do we. */
-    if (!ac_disp_closed(ac_chat_disp(c)))
-        ac_disp_close(ac_chat_disp(c)), ch->ev->close(ch->ctx);
+     * closes, and so do we unless the channel was made to keep going. */
+    if (!keep && !ac_disp_closed(d))
+        ac_disp_close(d), ch->ev->close(ch->ctx);
+}
+static void c_error(ac_chat_t *c, int err, void *ud)
+{
+    error_then(ac_chat_disp(c), ud, err);
+}
+static int c_readable(ac_chat_t *c, void *ud)
+{
+    (void)c;
+    chan_t *ch = ud;
+    return ch->ev->readable(ch->ctx);
 }
 
 static const ac_chat_ops_t chat_ops = {c_collect, c_found, c_connect,
-                                       c_close, c_error};
+                                       c_close, c_error, NULL};
 
 /* Plain dispatcher callbacks. */
 static int d_readable(ac_disp_t *d, void *ud)
@@ -132,10 +144,13 @@ static void d_close(ac_disp_t *d, void *ud)
 }
 static void d_error(ac_disp_t *d, int err, void *ud)
 {
+    error_then(d, ud, err);
+}
+static void d_expt(ac_disp_t *d, void *ud)
+{
+    (void)d;
     chan_t *ch = ud;
-    ch->ev->error(ch->ctx, err);
-    if (!ac_disp_closed(d))
-        ac_disp_close(d), ch->ev->close(ch->ctx);
+    ch->ev->expt(ch->ctx);
 }
 
 static const ac_ops_t disp_ops = {d_readable, d_writable, d_read, d_write,
@@ -170,7 +185,14 @@ static int make_chat(chan_t **out, void *map, const acc_events_t *ev,
     chan_t *ch = chan_new(ev, ctx);
     if (ch == NULL)
         return -ENOMEM;
-    int rc = ac_chat_new(&ch->chat, map, &chat_ops, ch);
+    /* achat copies the ops at creation, so what ev asks for (error mode,
+     * a readable of its own) is chosen here, once. */
+    ac_chat_ops_t ops = chat_ops;
+    if (ev->error_mode == ACC_ERROR_DEFAULT)
+        ops.handle_error = NULL;
+    if (ev->readable)
+        ops.readable = c_readable;
+    int rc = ac_chat_new(&ch->chat, map, &ops, ch);
     if (rc < 0) {
         free(ch);
         return rc;
@@ -186,7 +208,12 @@ static int make_disp(chan_t **out, void *map, const acc_events_t *ev,
     chan_t *ch = chan_new(ev, ctx);
     if (ch == NULL)
         return -ENOMEM;
-    int rc = ac_disp_new(&ch->disp, map, &disp_ops, ch);
+    ac_ops_t ops = disp_ops;
+    if (ev->error_mode == ACC_ERROR_DEFAULT)
+        ops.handle_error = NULL;
+    if (ev->expt) /* else achat's default consumes the urgent byte */
+        ops.handle_expt = d_expt;
+    int rc = ac_disp_new(&ch->disp, map, &ops, ch);
     if (rc < 0) {
         free(ch);
         return rc;
@@ -631,7 +658,8 @@ static const acc_impl_t impl = {
             ACC_CAP_EXIT | ACC_CAP_ALLOC_FAIL | ACC_CAP_PARALLEL_RUNS |
             ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE | ACC_CAP_PENDING |
             ACC_CAP_DISP_CONNECT | ACC_CAP_READOPT | ACC_CAP_STATE |
-            ACC_CAP_PRODUCER_FAIL | ACC_CAP_MISUSE,
+            ACC_CAP_PRODUCER_FAIL | ACC_CAP_MISUSE | ACC_CAP_EXPT |
+            ACC_CAP_ERROR_MODES | ACC_CAP_CHAT_READABLE,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,

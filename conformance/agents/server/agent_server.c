@@ -117,6 +117,10 @@ static void e_write(void *ctx) { event("write", ctx, NULL, 0, 0, NULL, -1); }
 
 static const acc_events_t events = {e_collect, e_found, e_close, e_error, e_connect,
                                     e_accept, e_readable, e_writable, e_read, e_write};
+/* A chat's predicates stay the implementation's: the protocol carries no
+ * chat readable (ACC_CAP_CHAT_READABLE is in-process only). */
+static const acc_events_t chat_events = {e_collect, e_found, e_close, e_error,
+                                         e_connect, e_accept, NULL, NULL, NULL, NULL};
 
 static void released(void *pctx)
 {
@@ -579,8 +583,8 @@ static int do_adopt(accp_msg_t *q)
     } else {
         return reply(q, -EINVAL, NULL, 0, -1);
     }
-    rc = (q->tok[0][0] == 'c' ? im->chat_adopt : im->disp_adopt)(&s->h, mm->m, fd,
-                                                                    &events, s);
+    rc = q->tok[0][0] == 'c' ? im->chat_adopt(&s->h, mm->m, fd, &chat_events, s)
+                             : im->disp_adopt(&s->h, mm->m, fd, &events, s);
     if (rc < 0) {
         s->h = NULL;
         if (owned)
@@ -607,7 +611,7 @@ static int do_connect(accp_msg_t *q)
         return reply(q, -EINVAL, NULL, 0, -1);
     rc = (v[0] == 'c' ? im->chat_connect : v[0] == 'd' ? im->disp_connect
                                                            : im->listen)(
-        &s->h, mm->m, (struct sockaddr *)&ss, len, &events, s);
+        &s->h, mm->m, (struct sockaddr *)&ss, len, v[0] == 'c' ? &chat_events : &events, s);
     if (rc < 0) {
         s->h = NULL;
         return reply(q, rc, NULL, 0, -1);
