@@ -469,7 +469,8 @@ static int fs_kind_at(parser_t *p, int i)
     for (int k = 0; k < ACC_FS__KINDS; k++)
         if (word_is(p, i, acc_fs_kind_names[k]))
             return k;
-    return fail(p, "expected a syscall kind: recv, send, accept, connect or wait");
+    return fail(p, "expected a syscall kind: recv, send, accept, connect, wait, "
+                   "getsockopt, setsockopt, listen or fcntl");
 }
 
 /* fault KIND FAULT [N | always] [after K]  |  fault KIND off
@@ -492,7 +493,7 @@ static int parse_fault(parser_t *p, int *i, step_t *st)
             st->fs_fault = f;
     if (st->fs_fault < 0)
         return fail(p, "expected a fault (EINTR, EAGAIN, short, ECONNABORTED, EMFILE, "
-                    "ECONNREFUSED, ETIMEDOUT, ENOMEM) or off");
+                    "ECONNREFUSED, ETIMEDOUT, ENOMEM, EBADF, EINVAL, ENOBUFS) or off");
     if (!acc_fs_applies((acc_fs_kind_t)st->fs_kind, (acc_fs_fault_t)st->fs_fault))
         return fail(p, "%s calls cannot fail with %s", acc_fs_kind_names[st->fs_kind],
                     acc_fs_fault_names[st->fs_fault]);
