@@ -61,12 +61,13 @@
     /* holds is shared between them.  Without it, runs go one at a time.  */  \
     X(PARALLEL_RUNS, 11, "parallel-runs", 0)                                  \
     /* Its socket and wait calls (recv, send, their read/write, msg and   */  \
-    /* to/from forms, accept, accept4, connect, poll, select, epoll_wait) */  \
-    /* are linked to the suite's acc_fs_* (same prototypes; the list is   */  \
-    /* conformance/src/failsys.syms), which pass them through until a     */  \
-    /* test injects EINTR, EAGAIN, a short transfer, ECONNABORTED, EMFILE */  \
-    /* or ECONNREFUSED at chosen calls (D11, D12, D17, D20, E5, L8, P3,   */  \
-    /* P12).                                                              */  \
+    /* to/from forms, accept, accept4, connect, poll, select, epoll_wait, */  \
+    /* getsockopt, setsockopt, listen, fcntl) are linked to the suite's   */  \
+    /* acc_fs_* (same prototypes; the list is failsys.syms), which pass   */  \
+    /* them through until a test injects EINTR, EAGAIN, a short transfer, */  \
+    /* ECONNABORTED, EMFILE, ECONNREFUSED, ETIMEDOUT, ENOMEM, EBADF,      */  \
+    /* EINVAL or ENOBUFS at chosen calls (D11, D12, D16, D17, D20, E5,    */  \
+    /* E6, L7, L8, P3, P12).                                              */  \
     X(SYSCALL_FAULTS, 12, "sys-fail", ACC_IN_CASES)                           \
     /* map_default's first call initialises the default-map key once with */  \
     /* pthread_once (docs/ownership.md rule 2).  Valgrind's race          */  \

@@ -462,6 +462,7 @@ static const opdef_t ops[] = {
     {"dial", OP_DIAL, A_SPECIAL},      {"adopt", OP_ADOPT, A_SPECIAL},
     {"map", OP_MAP, A_SPECIAL},        {"fault", OP_FAULT, A_SPECIAL},
     {"expect-faulted", OP_EXPECT_FAULTED, A_SPECIAL},
+    {"expect-terminator", OP_EXPECT_TERMINATOR, A_SPECIAL},
 };
 
 static int fs_kind_at(parser_t *p, int i)
@@ -512,6 +513,35 @@ static int parse_fault(parser_t *p, int *i, step_t *st)
         *i += 2;
     }
     return 0;
+}
+
+/* expect-terminator CH none | count N | string BYTES */
+static int parse_expect_terminator(parser_t *p, int *i, step_t *st)
+{
+    if (!(p->c->requires & ACC_CAP_TERMINATOR))
+        return fail(p, "expect-terminator needs 'requires: terminator' (before '---')");
+    if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+        return -1;
+    if (word_is(p, *i, "none")) {
+        st->term_kind = ACC_TERM_NONE;
+        (*i)++;
+        return 0;
+    }
+    if (word_is(p, *i, "count")) {
+        st->term_kind = ACC_TERM_COUNT;
+        if (parse_u64(p, *i + 1, &st->num) < 0 || st->num == 0)
+            return fail(p, "expect-terminator CH count N needs N >= 1 (a count of 0 is none)");
+        *i += 2;
+        return 0;
+    }
+    if (!word_is(p, *i, "string"))
+        return fail(p, "expect-terminator CH none | count N | string BYTES");
+    st->term_kind = ACC_TERM_STRING;
+    (*i)++;
+    if (parse_bytes(p, i, &st->bytes, &st->nbytes) < 0)
+        return -1;
+    return st->nbytes ? 0 : fail(p, "expect-terminator CH string needs >= 1 byte (an "
+                                    "empty string is none)");
 }
 
 const char *acc_op_word(op_t op)
@@ -621,6 +651,8 @@ static int parse_special(parser_t *p, int *i, step_t *st)
         return name_at(p, (*i)++, p->c->maps, &p->c->nmaps, 1, "map") < 0 ? -1 : 0;
     case OP_FAULT: case OP_EXPECT_FAULTED:
         return parse_fault(p, i, st);
+    case OP_EXPECT_TERMINATOR:
+        return parse_expect_terminator(p, i, st);
     case OP_CHAT_UNIX: case OP_DISP_UNIX: case OP_CONNECT: case OP_DCONNECT:
     case OP_LISTEN: case OP_DIAL: case OP_ADOPT:
         return parse_constructor(p, i, st);

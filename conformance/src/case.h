@@ -35,7 +35,7 @@ typedef enum {
     /* expectations that run no pass (OP_EXPECT_NOW and after) */
     OP_EXPECT_NOW, OP_EXPECT_QUIET_NOW, OP_EXPECT_PREDICATES,
     OP_EXPECT_ELAPSED, OP_EXPECT_PEER_SENT, OP_EXPECT_BLOCKED, OP_EXPECT_EITHER,
-    OP_EXPECT_FAULTED
+    OP_EXPECT_FAULTED, OP_EXPECT_TERMINATOR
 } op_t;
 
 /* Event kinds, as recorded from callbacks and named in expectations. */
@@ -63,6 +63,7 @@ typedef struct step {
     size_t slow;          /* OP_EXPECT_PEER: bytes per read, 0 = all */
     int has_sent;         /* OP_SENDRAW "sent N": num2 is the exact count */
     int fs_kind, fs_fault; /* OP_FAULT (fs_fault -1: off), OP_EXPECT_FAULTED */
+    int term_kind;        /* OP_EXPECT_TERMINATOR: ACC_TERM_* (num, bytes) */
 } step_t;
 
 typedef struct reaction {
