@@ -61,12 +61,13 @@
     /* holds is shared between them.  Without it, runs go one at a time.  */  \
     X(PARALLEL_RUNS, 11, "parallel-runs", 0)                                  \
     /* Its socket and wait calls (recv, send, their read/write, msg and   */  \
-    /* to/from forms, accept, accept4, connect, poll, select, epoll_wait) */  \
-    /* are linked to the suite's acc_fs_* (same prototypes; the list is   */  \
-    /* conformance/src/failsys.syms), which pass them through until a     */  \
-    /* test injects EINTR, EAGAIN, a short transfer, ECONNABORTED, EMFILE */  \
-    /* or ECONNREFUSED at chosen calls (D11, D12, D17, D20, E5, L8, P3,   */  \
-    /* P12).                                                              */  \
+    /* to/from forms, accept, accept4, connect, poll, select, epoll_wait, */  \
+    /* getsockopt, setsockopt, listen, fcntl) are linked to the suite's   */  \
+    /* acc_fs_* (same prototypes; the list is failsys.syms), which pass   */  \
+    /* them through until a test injects EINTR, EAGAIN, a short transfer, */  \
+    /* ECONNABORTED, EMFILE, ECONNREFUSED, ETIMEDOUT, ENOMEM, EBADF,      */  \
+    /* EINVAL or ENOBUFS at chosen calls (D11, D12, D16, D17, D20, E5,    */  \
+    /* E6, L7, L8, P3, P12).                                              */  \
     X(SYSCALL_FAULTS, 12, "sys-fail", ACC_IN_CASES)                           \
     /* map_default's first call initialises the default-map key once with */  \
     /* pthread_once (docs/ownership.md rule 2).  Valgrind's race          */  \
@@ -127,7 +128,7 @@ enum { ACC_CAP_LIST(ACC_CAP_ENUM_) };
     X(EMSGSIZE, 1) X(EPROTOTYPE, 0) X(ENOPROTOOPT, 0)                         \
     X(EPROTONOSUPPORT, 0) X(EOPNOTSUPP, 0) X(EAFNOSUPPORT, 0)                 \
     X(EADDRINUSE, 0) X(EADDRNOTAVAIL, 0) X(ENETDOWN, 0) X(ENETUNREACH, 1)     \
-    X(ENETRESET, 0) X(ECONNABORTED, 1) X(ECONNRESET, 1) X(ENOBUFS, 0)         \
+    X(ENETRESET, 0) X(ECONNABORTED, 1) X(ECONNRESET, 1) X(ENOBUFS, 1)         \
     X(EISCONN, 1) X(ENOTCONN, 1) X(ESHUTDOWN, 1) X(ETIMEDOUT, 1)              \
     X(ECONNREFUSED, 1) X(EHOSTDOWN, 0) X(EHOSTUNREACH, 0) X(EALREADY, 0)      \
     X(EINPROGRESS, 0) X(ECANCELED, 0) X(ENOTRECOVERABLE, 0)

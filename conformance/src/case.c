@@ -518,6 +518,7 @@ static const opdef_t ops[] = {
     {"map", OP_MAP, A_SPECIAL},        {"fault", OP_FAULT, A_SPECIAL},
     {"misuse", OP_MISUSE, A_SPECIAL},
     {"expect-faulted", OP_EXPECT_FAULTED, A_SPECIAL},
+    {"expect-terminator", OP_EXPECT_TERMINATOR, A_SPECIAL},
 };
 
 static int fs_kind_at(parser_t *p, int i)
@@ -525,7 +526,8 @@ static int fs_kind_at(parser_t *p, int i)
     for (int k = 0; k < ACC_FS__KINDS; k++)
         if (word_is(p, i, acc_fs_kind_names[k]))
             return k;
-    return fail(p, "expected a syscall kind: recv, send, accept, connect or wait");
+    return fail(p, "expected a syscall kind: recv, send, accept, connect, wait, "
+                   "getsockopt, setsockopt, listen or fcntl");
 }
 
 /* fault KIND FAULT [N | always] [after K]  |  fault KIND off
@@ -548,7 +550,7 @@ static int parse_fault(parser_t *p, int *i, step_t *st)
             st->fs_fault = f;
     if (st->fs_fault < 0)
         return fail(p, "expected a fault (EINTR, EAGAIN, short, ECONNABORTED, EMFILE, "
-                    "ECONNREFUSED, ETIMEDOUT, ENOMEM) or off");
+                    "ECONNREFUSED, ETIMEDOUT, ENOMEM, EBADF, EINVAL, ENOBUFS) or off");
     if (!acc_fs_applies((acc_fs_kind_t)st->fs_kind, (acc_fs_fault_t)st->fs_fault))
         return fail(p, "%s calls cannot fail with %s", acc_fs_kind_names[st->fs_kind],
                     acc_fs_fault_names[st->fs_fault]);
@@ -621,6 +623,35 @@ static int parse_misuse(parser_t *p, int *i, step_t *st)
     return (st->ch = chan_at(p, (*i)++, 0)) < 0 ? -1 : 0;
 }
 
+/* expect-terminator CH none | count N | string BYTES */
+static int parse_expect_terminator(parser_t *p, int *i, step_t *st)
+{
+    if (!(p->c->requires & ACC_CAP_TERMINATOR))
+        return fail(p, "expect-terminator needs 'requires: terminator' (before '---')");
+    if ((st->ch = chan_at(p, (*i)++, 0)) < 0)
+        return -1;
+    if (word_is(p, *i, "none")) {
+        st->term_kind = ACC_TERM_NONE;
+        (*i)++;
+        return 0;
+    }
+    if (word_is(p, *i, "count")) {
+        st->term_kind = ACC_TERM_COUNT;
+        if (parse_u64(p, *i + 1, &st->num) < 0 || st->num == 0)
+            return fail(p, "expect-terminator CH count N needs N >= 1 (a count of 0 is none)");
+        *i += 2;
+        return 0;
+    }
+    if (!word_is(p, *i, "string"))
+        return fail(p, "expect-terminator CH none | count N | string BYTES");
+    st->term_kind = ACC_TERM_STRING;
+    (*i)++;
+    if (parse_bytes(p, i, &st->bytes, &st->nbytes) < 0)
+        return -1;
+    return st->nbytes ? 0 : fail(p, "expect-terminator CH string needs >= 1 byte (an "
+                                    "empty string is none)");
+}
+
 const char *acc_op_word(op_t op)
 {
     if (op == OP_CHAT_TCP)
@@ -635,7 +666,6 @@ const char *acc_op_word(op_t op)
     return "?";
 }
 
-/* Creation steps declare their channel name. */
 /* The steps that make a channel: its new name, then how. */
 static int parse_constructor(parser_t *p, int *i, step_t *st)
 {
@@ -733,6 +763,8 @@ static int parse_special(parser_t *p, int *i, step_t *st)
         return parse_fault(p, i, st);
     case OP_MISUSE:
         return parse_misuse(p, i, st);
+    case OP_EXPECT_TERMINATOR:
+        return parse_expect_terminator(p, i, st);
     case OP_CHAT_UNIX: case OP_DISP_UNIX: case OP_CONNECT: case OP_DCONNECT:
     case OP_LISTEN: case OP_DIAL: case OP_ADOPT:
         return parse_constructor(p, i, st);

@@ -37,7 +37,7 @@ typedef enum {
     /* expectations that run no pass (OP_EXPECT_NOW and after) */
     OP_EXPECT_NOW, OP_EXPECT_QUIET_NOW, OP_EXPECT_PREDICATES,
     OP_EXPECT_ELAPSED, OP_EXPECT_PEER_SENT, OP_EXPECT_BLOCKED, OP_EXPECT_EITHER,
-    OP_EXPECT_FAULTED
+    OP_EXPECT_FAULTED, OP_EXPECT_TERMINATOR
 } op_t;
 
 /* Event kinds, as recorded from callbacks and named in expectations. */
@@ -70,6 +70,7 @@ typedef struct step {
      * whether its handle_expt reports to the suite (acc_events_t). */
     int error_mode;
     int expt;
+    int term_kind;        /* OP_EXPECT_TERMINATOR: ACC_TERM_* (num, bytes) */
 } step_t;
 
 typedef struct reaction {

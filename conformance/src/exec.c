@@ -1098,6 +1098,50 @@ static int expect_now(run_t *r, const step_t *st)
                  name(r, ch->idx), rest);
 }
 
+/* What terminator() reported, in a case's words, for messages. */
+static void describe_term(char *out, size_t cap, int kind, const unsigned char *b,
+                          size_t len, uint64_t count)
+{
+    if (kind == ACC_TERM_NONE) {
+        snprintf(out, cap, "none");
+    } else if (kind == ACC_TERM_COUNT) {
+        snprintf(out, cap, "count %llu", (unsigned long long)count);
+    } else if (kind == ACC_TERM_STRING) {
+        char esc[200];
+        acc_escape(esc, sizeof(esc), b, len);
+        snprintf(out, cap, "string \"%s\" (%zu bytes)", esc, len);
+    } else {
+        snprintf(out, cap, "%s", kind < 0 ? acc_errno_name(-kind) : "an unknown kind");
+    }
+}
+
+/* expect-terminator: the chat's terminator now, read through the
+ * terminator entry; no pass runs first, so it may sit between reads (T8)
+ * or inside found_terminator. */
+static int expect_terminator(run_t *r, chan_t *ch, const step_t *st)
+{
+    if (r->im->terminator == NULL)
+        return failf(r, "expect-terminator needs the terminator entry (a case using it "
+                     "must require terminator)");
+    if (ch->h == NULL)
+        return failf(r, "%s has no channel (never created, or freed)", name(r, ch->idx));
+    static _Thread_local unsigned char buf[8192];
+    size_t len = 0;
+    uint64_t count = 0;
+    memset(buf, 0, sizeof(buf)); /* no earlier answer can pass for this one */
+    int kind = r->im->terminator(ch->h, buf, sizeof(buf), &len, &count);
+    int same = kind == st->term_kind &&
+               (kind != ACC_TERM_COUNT || count == st->num) &&
+               (kind != ACC_TERM_STRING ||
+                (len == st->nbytes && memcmp(buf, st->bytes, len) == 0));
+    if (same)
+        return 0;
+    char got[300], want[300];
+    describe_term(got, sizeof(got), kind, buf, len < sizeof(buf) ? len : sizeof(buf), count);
+    describe_term(want, sizeof(want), st->term_kind, st->bytes, st->nbytes, st->num);
+    return failf(r, "%s's terminator is %s, expected %s", name(r, ch->idx), got, want);
+}
+
 /* expect-either A B EVENT: the event is next on exactly one of A and B,
  * whichever the implementation's dispatch order chose (the loop settles
  * first). */
@@ -1277,7 +1321,7 @@ static int runs_no_pass(op_t op)
 {
     return op == OP_EXPECT_NOW || op == OP_EXPECT_QUIET_NOW ||
            op == OP_EXPECT_PREDICATES || op == OP_EXPECT_ELAPSED ||
-           op == OP_EXPECT_FAULTED;
+           op == OP_EXPECT_FAULTED || op == OP_EXPECT_TERMINATOR;
 }
 
 static int exec_step(run_t *r, const step_t *st)
@@ -1286,7 +1330,7 @@ static int exec_step(run_t *r, const step_t *st)
         fprintf(stderr, " step line %d\n", st->line);
     if (r->depth && (st->op == OP_RUN ||
                      (st->op >= OP_EXPECT && st->op != OP_EXPECT_NOW &&
-                      st->op != OP_EXPECT_QUIET_NOW)))
+                      st->op != OP_EXPECT_QUIET_NOW && st->op != OP_EXPECT_TERMINATOR)))
         return failf(r, "this step cannot run inside a callback (reaction)");
     if (st->op != OP_SEND && !runs_no_pass(st->op) && !r->depth &&
         flush_pending(r) < 0)
@@ -1350,6 +1394,7 @@ static int step_body(run_t *r, const step_t *st)
     case OP_EXPECT_PEER_SENT: return expect_peer_sent(r, ch, st);
     case OP_EXPECT_BLOCKED: return expect_blocked(r, ch);
     case OP_EXPECT_EITHER: return expect_either(r, st);
+    case OP_EXPECT_TERMINATOR: return expect_terminator(r, ch, st);
     case OP_EXPECT:
         return settle(r) < 0 ? -1 : expect_event(r, st);
     case OP_EXPECT_PEER: return expect_peer(r, st);

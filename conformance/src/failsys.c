@@ -1,9 +1,11 @@
-/* failsys.c: syscall faults on demand.  An implementation whose socket and
- * wait calls are renamed to acc_fs_* (failsys.syms; the reference's impl.mk
- * does it with objcopy) and that declares ACC_CAP_SYSCALL_FAULTS lets the
+/* failsys.c: syscall faults on demand.  An implementation whose socket,
+ * fcntl and wait calls are renamed to acc_fs_* (failsys.syms; the
+ * reference's impl.mk does it with objcopy) and that declares ACC_CAP_SYSCALL_FAULTS lets the
  * suite interrupt, refuse or shorten chosen calls.  Unarmed, every call
  * goes straight through.  Per thread, as failalloc.c. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -65,8 +67,9 @@ static int fail_with(int err)
 /* An injected error for kind, or 0 to make the call (*shorten: one byte). */
 static int injected_error(acc_fs_kind_t kind, int *shorten)
 {
-    static const int err[ACC_FS__FAULTS] = {EINTR, EAGAIN, 0, ECONNABORTED, EMFILE,
-                                            ECONNREFUSED, ETIMEDOUT, ENOMEM};
+    static const int err[ACC_FS__FAULTS] = {EINTR,     EAGAIN,    0,      ECONNABORTED,
+                                            EMFILE,    ECONNREFUSED, ETIMEDOUT, ENOMEM,
+                                            EBADF,     EINVAL,    ENOBUFS};
     int f = next_fault(kind);
     *shorten = f == ACC_FS_SHORT;
     return f < 0 ? 0 : err[f];
@@ -241,12 +244,19 @@ static int interrupted_after(int timeout_ms)
     return ms;
 }
 
+/* A wait's injected error: only an interruption lets time pass first; a
+ * wait that cannot start (ENOMEM, EINVAL) fails at once. */
+static int wait_fault(int e, int timeout_ms)
+{
+    return e == EINTR ? interrupted_after(timeout_ms) : 0;
+}
+
 int acc_fs_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     int s, e = injected_error(ACC_FS_WAIT, &s);
     if (!e)
         return poll(fds, n, timeout);
-    interrupted_after(timeout);
+    wait_fault(e, timeout);
     return fail_with(e);
 }
 
@@ -256,7 +266,7 @@ int acc_fs_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *
     if (!e)
         return select(nfds, rd, wr, ex, tv);
     long left = tv ? (long)tv->tv_sec * 1000 + tv->tv_usec / 1000 : -1;
-    long slept = interrupted_after(left > 0x7fffffffL ? 0x7fffffff : (int)left);
+    long slept = wait_fault(e, left > 0x7fffffffL ? 0x7fffffff : (int)left);
     if (tv) { /* Linux's select leaves the time not slept, EINTR included */
         long us = (long)tv->tv_sec * 1000000L + tv->tv_usec - slept * 1000L;
         us = us < 0 ? 0 : us;
@@ -271,6 +281,94 @@ int acc_fs_epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
     int s, e = injected_error(ACC_FS_WAIT, &s);
     if (!e)
         return epoll_wait(ep, ev, max, timeout);
-    interrupted_after(timeout);
+    wait_fault(e, timeout);
     return fail_with(e);
+}
+
+/* ------------------------------------------- set-up: options, listen -- */
+
+int acc_fs_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    int s, e = injected_error(ACC_FS_GETSOCKOPT, &s);
+    return e ? fail_with(e) : getsockopt(fd, level, name, val, len);
+}
+
+int acc_fs_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    int s, e = injected_error(ACC_FS_SETSOCKOPT, &s);
+    return e ? fail_with(e) : setsockopt(fd, level, name, val, len);
+}
+
+int acc_fs_listen(int fd, int backlog)
+{
+    int s, e = injected_error(ACC_FS_LISTEN, &s);
+    return e ? fail_with(e) : listen(fd, backlog);
+}
+
+/* fcntl's third argument is an int, a pointer or absent, by command; it
+ * must be fetched as the type the caller passed, so the commands that take
+ * an int are named and those that take nothing read nothing. */
+static int fcntl_int_arg(int cmd)
+{
+    switch (cmd) {
+    case F_DUPFD: case F_DUPFD_CLOEXEC: case F_SETFD: case F_SETFL: case F_SETOWN:
+#ifdef F_SETSIG
+    case F_SETSIG:
+#endif
+#ifdef F_SETLEASE
+    case F_SETLEASE:
+#endif
+#ifdef F_NOTIFY
+    case F_NOTIFY:
+#endif
+#ifdef F_SETPIPE_SZ
+    case F_SETPIPE_SZ:
+#endif
+#ifdef F_ADD_SEALS
+    case F_ADD_SEALS:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int fcntl_no_arg(int cmd)
+{
+    switch (cmd) {
+    case F_GETFD: case F_GETFL: case F_GETOWN:
+#ifdef F_GETSIG
+    case F_GETSIG:
+#endif
+#ifdef F_GETLEASE
+    case F_GETLEASE:
+#endif
+#ifdef F_GETPIPE_SZ
+    case F_GETPIPE_SZ:
+#endif
+#ifdef F_GET_SEALS
+    case F_GET_SEALS:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int acc_fs_fcntl(int fd, int cmd, ...)
+{
+    int s, e = injected_error(ACC_FS_FCNTL, &s);
+    if (e)
+        return fail_with(e);
+    if (fcntl_no_arg(cmd))
+        return fcntl(fd, cmd);
+    va_list ap;
+    va_start(ap, cmd);
+    int rc;
+    if (fcntl_int_arg(cmd))
+        rc = fcntl(fd, cmd, va_arg(ap, int));
+    else
+        rc = fcntl(fd, cmd, va_arg(ap, void *));
+    va_end(ap);
+    return rc;
 }

@@ -14,25 +14,31 @@
 
 /* What a call does, whichever libc function made it: recv covers recv,
  * recvfrom, recvmsg, and read/readv on a socket; send likewise; wait covers
- * poll, select and epoll_wait. */
+ * poll, select and epoll_wait.  getsockopt, setsockopt, listen and fcntl
+ * are the calls that set a channel up (adopt, listen) and read a connect's
+ * outcome (SO_ERROR). */
 typedef enum {
     ACC_FS_RECV, ACC_FS_SEND, ACC_FS_ACCEPT, ACC_FS_CONNECT, ACC_FS_WAIT,
+    ACC_FS_GETSOCKOPT, ACC_FS_SETSOCKOPT, ACC_FS_LISTEN, ACC_FS_FCNTL,
     ACC_FS__KINDS
 } acc_fs_kind_t;
 
 /* Faults.  Only EINTR (recv, send, accept, wait), EAGAIN (recv, send,
  * accept), SHORT (recv, send: one byte moves), ECONNABORTED and EMFILE
  * (accept), ECONNREFUSED (connect), ETIMEDOUT (recv, send: the connection
- * timed out, as TCP reports after its retransmission or keepalive timeout)
- * and ENOMEM (accept: no memory for the new socket) apply; acc_fs_applies()
- * says which.  The last two are hard errors (E5: handle_error), which
- * acc_fs_transient() tells from the others.
+ * timed out, as TCP reports after its retransmission or keepalive timeout),
+ * ENOMEM (accept: no memory for the new socket; wait, setsockopt), EINVAL
+ * (wait, fcntl), EBADF (fcntl) and ENOBUFS (getsockopt, setsockopt,
+ * listen: the kernel is short of buffers) apply; acc_fs_applies() says
+ * which.  All but the first six are hard errors (E5: handle_error, or the
+ * operation or pass fails), which acc_fs_transient() tells from the others.
  * An injected error makes no real call, so a connection or input that was
  * pending stays pending; an EINTR on a wait first sleeps a little of the
  * timeout, as if the signal came in the middle of it. */
 typedef enum {
     ACC_FS_EINTR, ACC_FS_EAGAIN, ACC_FS_SHORT, ACC_FS_ECONNABORTED,
     ACC_FS_EMFILE, ACC_FS_ECONNREFUSED, ACC_FS_ETIMEDOUT, ACC_FS_ENOMEM,
+    ACC_FS_EBADF, ACC_FS_EINVAL, ACC_FS_ENOBUFS,
     ACC_FS__FAULTS
 } acc_fs_fault_t;
 
@@ -50,10 +56,11 @@ long acc_fs_injected(acc_fs_kind_t kind); /* faults injected, likewise */
  * apply to which kind: each is an outcome the real call can have on a
  * non-blocking socket.  Inline, so the case parser needs no interposer. */
 static const char *const acc_fs_kind_names[ACC_FS__KINDS] = {
-    "recv", "send", "accept", "connect", "wait"};
+    "recv", "send", "accept", "connect", "wait", "getsockopt", "setsockopt",
+    "listen", "fcntl"};
 static const char *const acc_fs_fault_names[ACC_FS__FAULTS] = {
     "EINTR", "EAGAIN", "short", "ECONNABORTED", "EMFILE", "ECONNREFUSED",
-    "ETIMEDOUT", "ENOMEM"};
+    "ETIMEDOUT", "ENOMEM", "EBADF", "EINVAL", "ENOBUFS"};
 
 static inline int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault)
 {
@@ -66,7 +73,11 @@ static inline int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault)
                           1u << ACC_FS_ECONNABORTED | 1u << ACC_FS_EMFILE |
                           1u << ACC_FS_ENOMEM,
         [ACC_FS_CONNECT] = 1u << ACC_FS_ECONNREFUSED,
-        [ACC_FS_WAIT] = 1u << ACC_FS_EINTR,
+        [ACC_FS_WAIT] = 1u << ACC_FS_EINTR | 1u << ACC_FS_ENOMEM | 1u << ACC_FS_EINVAL,
+        [ACC_FS_GETSOCKOPT] = 1u << ACC_FS_ENOBUFS,
+        [ACC_FS_SETSOCKOPT] = 1u << ACC_FS_ENOBUFS | 1u << ACC_FS_ENOMEM,
+        [ACC_FS_LISTEN] = 1u << ACC_FS_ENOBUFS,
+        [ACC_FS_FCNTL] = 1u << ACC_FS_EBADF | 1u << ACC_FS_EINVAL,
     };
     return (ok[kind] >> fault) & 1u;
 }
@@ -76,7 +87,7 @@ static inline int acc_fs_applies(acc_fs_kind_t kind, acc_fs_fault_t fault)
  * hard error that reaches handle_error (E5), which cases check one by one. */
 static inline int acc_fs_transient(acc_fs_fault_t fault)
 {
-    return fault != ACC_FS_ETIMEDOUT && fault != ACC_FS_ENOMEM;
+    return fault <= ACC_FS_ECONNREFUSED;
 }
 
 static inline const char *acc_fs_kind_name(acc_fs_kind_t kind)
@@ -109,5 +120,9 @@ int acc_fs_connect(int fd, const struct sockaddr *addr, socklen_t alen);
 int acc_fs_poll(struct pollfd *fds, nfds_t n, int timeout);
 int acc_fs_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv);
 int acc_fs_epoll_wait(int ep, struct epoll_event *ev, int max, int timeout);
+int acc_fs_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+int acc_fs_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+int acc_fs_listen(int fd, int backlog);
+int acc_fs_fcntl(int fd, int cmd, ...);
 
 #endif /* ACC_FAILSYS_H */

@@ -467,6 +467,8 @@ hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_
     hw_connect_sync,
     hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_urgent_error, hw_fd_edges, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end,
     hw_syscall_faults;
+/* Hard faults in set-up calls and a connect's SO_ERROR: handwritten_setup.c. */
+hw_fn_t hw_setup_faults;
 /* MUST sentences no case caught (docs/spec-audit.md): handwritten_edges.c,
  * handwritten_residue.c. */
 hw_fn_t hw_loop_edges, hw_adopt_no_peer, hw_connect_unix, hw_residue;
@@ -506,6 +508,8 @@ const handwritten_t handwritten[] = {
     {"e.alloc.failures", "E3 E6 E5 T3", LEVEL_MUST, ACC_CAP_ALLOC_FAIL, hw_alloc_failures},
     {"e.syscall.faults", "D11 D12 D17 D20 L8 P3 P12 E6", LEVEL_MUST, ACC_CAP_SYSCALL_FAULTS,
      hw_syscall_faults},
+    {"e.syscall.setup-faults", "E1 E6 D1 D16 D17", LEVEL_MUST, ACC_CAP_SYSCALL_FAULTS,
+     hw_setup_faults},
     {"m.default-map.thread-end", "M10", LEVEL_SHOULD,
      ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS, hw_default_map_end},
     {"l.timeout.edges", "L5 L6 L7", LEVEL_MUST, 0, hw_loop_edges},

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* conformance/adapters/twin builds this adapter under another name, to
@@ -376,6 +377,23 @@ static int push_producer(void *p, const acc_producer_t *src)
     return ac_chat_push_producer(chat(p), &ops, pr);
 }
 
+/* Read from the chat each time, never remembered here: the suite checks
+ * what the implementation holds (T8's count lowers as bytes arrive). */
+static int terminator(void *p, void *buf, size_t cap, size_t *len, uint64_t *count)
+{
+    const void *bytes = NULL;
+    size_t n = 0;
+    uint64_t left = 0;
+    ac_term_kind_t k = ac_chat_terminator(chat(p), &bytes, &n, &left);
+    *len = n;
+    *count = left;
+    if (k == AC_TERM_STRING && bytes != NULL) {
+        memcpy(buf, bytes, n < cap ? n : cap);
+        return ACC_TERM_STRING;
+    }
+    return k == AC_TERM_COUNT ? ACC_TERM_COUNT : ACC_TERM_NONE;
+}
+
 static long pending(void *p) { return (long)ac_chat_pending(chat(p)); }
 static int cwd(void *p) { return ac_chat_close_when_done(chat(p)); }
 static int discard(void *p) { return ac_chat_discard_buffers(chat(p)); }
@@ -659,7 +677,7 @@ static const acc_impl_t impl = {
             ACC_CAP_SYSCALL_FAULTS | ACC_CAP_DEFAULT_MAP_ONCE | ACC_CAP_PENDING |
             ACC_CAP_DISP_CONNECT | ACC_CAP_READOPT | ACC_CAP_STATE |
             ACC_CAP_PRODUCER_FAIL | ACC_CAP_MISUSE | ACC_CAP_EXPT |
-            ACC_CAP_ERROR_MODES | ACC_CAP_CHAT_READABLE,
+            ACC_CAP_ERROR_MODES | ACC_CAP_CHAT_READABLE | ACC_CAP_TERMINATOR,
     .map_new = map_new,
     .map_free = map_free,
     .map_default = map_default,
@@ -691,6 +709,7 @@ static const acc_impl_t impl = {
     .readopt = readopt,
     .state = state,
     .misuse = misuse,
+    .terminator = terminator,
 };
 
 const acc_impl_t *acc_get_impl(void)
