@@ -200,7 +200,7 @@ static int make_chat(chan_t **out, void *map, const acc_events_t *ev,
     }
     ch->disp = ac_chat_disp(ch->chat);
     *out = ch;
-    return 0;
+    return rc;
 }
 
 static int make_disp(chan_t **out, void *map, const acc_events_t *ev,
@@ -220,7 +220,7 @@ static int make_disp(chan_t **out, void *map, const acc_events_t *ev,
         return rc;
     }
     *out = ch;
-    return 0;
+    return rc;
 }
 
 /* Shared tail of every constructor.  On failure the adapter frees what it
@@ -228,7 +228,10 @@ static int make_disp(chan_t **out, void *map, const acc_events_t *ev,
  * channel without a socket (E6) and a refused connect must leave it closed
  * (D17), so a channel still holding a socket is left as it is, registered,
  * for the suite's residue checks to see (docs/implementing.md).  own_socket:
- * the socket is the adapter's own (listen's, failing in bind or listen). */
+ * the socket is the adapter's own (listen's, failing in bind or listen).
+ * Every step goes on only after a 0, and the first other result is what the
+ * suite gets, as achat gave it: a success reported as anything but 0 is
+ * for the suite to judge (E1), not for the adapter to tidy into a 0. */
 static int finish(void **out, chan_t *ch, int rc, int own_socket)
 {
     if (rc < 0) {
@@ -237,7 +240,7 @@ static int finish(void **out, chan_t *ch, int rc, int own_socket)
         return rc;
     }
     *out = ch;
-    return 0;
+    return rc;
 }
 
 static int chat_adopt(void **out, void *map, int fd, const acc_events_t *ev,
@@ -245,7 +248,11 @@ static int chat_adopt(void **out, void *map, int fd, const acc_events_t *ev,
 {
     chan_t *ch;
     int rc = make_chat(&ch, map, ev, ctx);
-    return rc < 0 ? rc : finish(out, ch, ac_disp_adopt(ch->disp, fd), 0);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        rc = ac_disp_adopt(ch->disp, fd);
+    return finish(out, ch, rc, 0);
 }
 
 static int chat_connect(void **out, void *map, const struct sockaddr *addr,
@@ -255,7 +262,8 @@ static int chat_connect(void **out, void *map, const struct sockaddr *addr,
     int rc = make_chat(&ch, map, ev, ctx);
     if (rc < 0)
         return rc;
-    rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
+    if (rc == 0)
+        rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
     if (rc == 0)
         rc = ac_disp_connect(ch->disp, addr, len);
     return finish(out, ch, rc, 0);
@@ -268,7 +276,8 @@ static int listen_on(void **out, void *map, const struct sockaddr *addr,
     int rc = make_disp(&ch, map, ev, ctx);
     if (rc < 0)
         return rc;
-    rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
+    if (rc == 0)
+        rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
     if (rc == 0)
         rc = ac_disp_set_reuse_addr(ch->disp);
     if (rc == 0)
@@ -285,7 +294,8 @@ static int disp_connect(void **out, void *map, const struct sockaddr *addr,
     int rc = make_disp(&ch, map, ev, ctx);
     if (rc < 0)
         return rc;
-    rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
+    if (rc == 0)
+        rc = ac_disp_create_socket(ch->disp, addr->sa_family, SOCK_STREAM);
     if (rc == 0)
         rc = ac_disp_connect(ch->disp, addr, len);
     return finish(out, ch, rc, 0);
@@ -308,7 +318,11 @@ static int disp_adopt(void **out, void *map, int fd, const acc_events_t *ev,
 {
     chan_t *ch;
     int rc = make_disp(&ch, map, ev, ctx);
-    return rc < 0 ? rc : finish(out, ch, ac_disp_adopt(ch->disp, fd), 0);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        rc = ac_disp_adopt(ch->disp, fd);
+    return finish(out, ch, rc, 0);
 }
 
 static int ch_fd(void *p) { return ac_disp_fd(((chan_t *)p)->disp); }
