@@ -46,6 +46,7 @@
 
 typedef struct amap {
     char id[24];
+    struct athread *owner; /* the suite thread whose default it is, or NULL */
     struct amap *next;  /* every map of the run, kept (see map_free) */
 } amap_t;
 
@@ -90,8 +91,6 @@ static struct {
     unsigned next_tid;
     rlim_t nofile;      /* the suite's soft descriptor limit last mirrored */
 } A = {.lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP, .slot = -1, .zygote = -1};
-
-static _Thread_local amap_t *tls_default;  /* this thread's adefault_t */
 
 /* The handshake's answers, kept for the runner. */
 static char agent_name[128] = "agent", agent_version[128] = "?";
@@ -691,39 +690,57 @@ static int map_new_l(void **out)
 }
 static int map_new(void **out) { LOCKED(map_new_l(out)); }
 
-/* The record is kept: whether the map is really gone (map_free inside its
- * own pass is refused, M9) only the implementation knows, and a refused
- * map goes on being used.  A few bytes per map, per run. */
-static void map_free(void *map)
-{
-    pthread_mutex_lock(&A.lock);
-    req("map_free", ((amap_t *)map)->id, NULL);
-    pthread_mutex_unlock(&A.lock);
-}
-
-/* The calling thread's default map.  Each suite thread gets a number the
- * agent can tell apart (M1: defaults are per thread), and the agent hears
- * when the thread ends (M10: its default map may end with it); whether the
- * agent's implementation keeps them apart is what the cases check. */
-typedef struct {
-    amap_t map;
+/* The calling suite thread's default map.  Each suite thread gets a number
+ * the agent can tell apart (M1: defaults are per thread), and the agent
+ * hears when the thread ends (M10: its default map may end with it); whether
+ * the agent's implementation keeps them apart is what the cases check.  The
+ * thread's record lives as long as the run: its number stays when its
+ * default map is destroyed, so the agent goes on serving it from the same
+ * thread of its own, and the next default map gets a new map id. */
+typedef struct athread {
     unsigned tid;
-} adefault_t;
+    amap_t *map;        /* the current default map; NULL: none (M1) */
+} athread_t;
+
+static _Thread_local athread_t *tls_thread;
 
 static pthread_key_t default_key;
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 
+/* The record is kept: whether the map is really gone (map_free inside its
+ * own pass is refused, M9) only the implementation knows, and a refused
+ * map goes on being used.  A few bytes per map, per run.  A default map
+ * (given as NULL or by its record) is forgotten by its thread all the same:
+ * the agent frees it from that thread of its own and asks its
+ * implementation again on the next use, which gives back the same map if
+ * the free was refused (the map is still the thread's default) and a new
+ * one otherwise (M1). */
+static void map_free(void *map)
+{
+    pthread_mutex_lock(&A.lock);
+    amap_t *m = map;
+    if (m == NULL)
+        m = tls_thread ? tls_thread->map : NULL; /* none: M1, nothing to free */
+    if (m) {
+        req("map_free", m->id, NULL);
+        if (m->owner && m->owner->map == m)
+            m->owner->map = NULL;
+    }
+    pthread_mutex_unlock(&A.lock);
+}
+
 static void thread_ended(void *p)
 {
-    adefault_t *d = p;
+    athread_t *t = p;
     pthread_mutex_lock(&A.lock);
     if (A.owner == getpid()) { /* the agent of this process still runs */
         char tid[16];
-        snprintf(tid, sizeof(tid), "%u", d->tid);
+        snprintf(tid, sizeof(tid), "%u", t->tid);
         req("thread_end", tid, NULL);
     }
+    t->map = NULL; /* the map record stays: the suite may still name it */
     pthread_mutex_unlock(&A.lock);
-    tls_default = NULL; /* the record stays: the suite may still name it */
+    tls_thread = NULL;
 }
 
 static void default_key_init(void)
@@ -731,26 +748,50 @@ static void default_key_init(void)
     (void)pthread_key_create(&default_key, thread_ended);
 }
 
-static void *map_default_l(void)
+/* The calling thread's record, numbered on first use; NULL: no memory. */
+static athread_t *this_thread(void)
 {
-    if (tls_default)
-        return tls_default;
+    if (tls_thread)
+        return tls_thread;
     pthread_once(&default_once, default_key_init);
-    adefault_t *d = calloc(1, sizeof(*d));
-    if (d == NULL)
+    athread_t *t = calloc(1, sizeof(*t));
+    if (t == NULL)
         return NULL;
-    snprintf(d->map.id, sizeof(d->map.id), "m%u", ++A.next_id);
-    d->tid = ++A.next_tid; /* from 1: no suite thread is the agent's own */
-    char tid[16];
-    snprintf(tid, sizeof(tid), "%u", d->tid);
-    if (req("map_default", d->map.id, tid) < 0) {
-        free(d);
+    t->tid = ++A.next_tid; /* from 1: no suite thread is the agent's own */
+    if (pthread_setspecific(default_key, t) != 0) {
+        free(t);
         return NULL;
     }
-    pthread_setspecific(default_key, d);
-    d->map.next = A.maps;
-    A.maps = &d->map;
-    return tls_default = &d->map;
+    return tls_thread = t;
+}
+
+/* The thread's default map under a new id: verb "map_default" makes one if
+ * the thread has none, "map_existing" names only one it has.  NULL if there
+ * is none (or no memory). */
+static amap_t *ask_default(athread_t *t, const char *verb)
+{
+    amap_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    snprintf(m->id, sizeof(m->id), "m%u", ++A.next_id);
+    char tid[16];
+    snprintf(tid, sizeof(tid), "%u", t->tid);
+    if (req(verb, m->id, tid) < 0) {
+        free(m);
+        return NULL;
+    }
+    m->owner = t;
+    m->next = A.maps;
+    A.maps = m;
+    return t->map = m;
+}
+
+static void *map_default_l(void)
+{
+    athread_t *t = this_thread();
+    if (t == NULL)
+        return NULL;
+    return t->map ? t->map : ask_default(t, "map_default");
 }
 static void *map_default(void) { LOCKED(map_default_l()); }
 
@@ -760,9 +801,42 @@ static const char *map_id(void *map)
     return m ? m->id : "m0";
 }
 
-static long map_size(void *map) { LOCKED(req("map_size", map_id(map), NULL)); }
-static int close_all(void *map) { LOCKED((int)req("close_all", map_id(map), NULL)); }
-static int map_exit(void *map) { LOCKED((int)req("map_exit", map_id(map), NULL)); }
+/* map_size, close_all and map_exit given NULL only read or empty the
+ * thread's default map, and M1 says they never make one: a thread whose
+ * default the client has no record of asks the agent whether its
+ * implementation has one ("map_existing": an implementation whose default
+ * is process-wide, like asyncore's socket_map, always has), and with none
+ * the answer is the one M1 fixes for a map that does not exist -- size 0,
+ * nothing closed, nothing to exit -- given here, as nothing was asked of
+ * the implementation.  NULL: no map (or no memory to name one). */
+static amap_t *existing(void *map)
+{
+    if (map)
+        return map;
+    athread_t *t = this_thread();
+    if (t == NULL)
+        return NULL;
+    return t->map ? t->map : ask_default(t, "map_existing");
+}
+
+static long map_size_l(void *map)
+{
+    amap_t *m = existing(map);
+    return m ? req("map_size", m->id, NULL) : 0;
+}
+static int close_all_l(void *map)
+{
+    amap_t *m = existing(map);
+    return m ? (int)req("close_all", m->id, NULL) : 0;
+}
+static int map_exit_l(void *map)
+{
+    amap_t *m = existing(map);
+    return m ? (int)req("map_exit", m->id, NULL) : 0;
+}
+static long map_size(void *map) { LOCKED(map_size_l(map)); }
+static int close_all(void *map) { LOCKED(close_all_l(map)); }
+static int map_exit(void *map) { LOCKED(map_exit_l(map)); }
 
 static int pass_l(const char *verb, void *map, const char *be, int timeout_ms,
                   int count, int with_count)

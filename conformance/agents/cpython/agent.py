@@ -482,6 +482,12 @@ class Agent:
         # (CL1, CM3): every suite thread gets the same one.
         self.maps[args[0]] = self.core.socket_map
 
+    def op_map_existing(self, args, fds):
+        # The thread's default map if it has one, making none (M1): the
+        # module's socket_map always exists, for every thread, and
+        # map_free only empties it (close_all), so it is always there.
+        self.maps[args[0]] = self.core.socket_map
+
     def op_map_free(self, args, fds):
         # close_all is how a Python user ends a map; the dict itself stays
         # usable, as a map freed from inside its own pass is in CPython.

@@ -161,55 +161,123 @@ static int report_gone(accp_conn_t *c)
 /* ------------------------------------------------ per-thread defaults -- */
 
 /* Default maps are per thread (M1).  The suite's thread k is served by a
- * thread of ours that asks for its own default and then waits; when the
- * suite's thread ends ("thread_end k") ours ends too, and whatever the
- * implementation does with a thread's default map at thread exit (M10)
- * happens, before the reply. */
+ * thread of ours, and every call that makes or destroys k's default map
+ * runs on it: the implementation may keep a thread's default map in
+ * thread-local state (the reference does, behind a TLS key), so making it
+ * anywhere else would give another thread's map, and destroying it anywhere
+ * else would leave the owner's state naming a freed map.  The other calls
+ * on it take a map pointer and run where the request is served, as on any
+ * map.  Ours waits for commands (a mutex and condition variable handshake,
+ * the requester blocked meanwhile, so the implementation sees one thread at
+ * a time); when the suite's thread ends ("thread_end k") ours ends too, and
+ * whatever the implementation does with a thread's default map at thread
+ * exit (M10) happens, before the reply. */
+enum { CMD_NONE, CMD_DEFAULT, CMD_FREE };
+
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t th;
     uint64_t tid;
-    void *map;
-    int ready, stop;
+    void *map;          /* its current default map; NULL: none made since */
+    int cmd, stop;
 } deft_t;
 
 static deft_t *defts[256];
 static int ndefts;
 
+/* Runs on d's thread.  After a free the thread has no default map as far as
+ * we know (a free refused inside its own pass, M9, leaves it the thread's
+ * default: the next map_default gets it back from the implementation). */
+static void deft_run(deft_t *d, int cmd)
+{
+    if (cmd == CMD_DEFAULT) {
+        d->map = im->map_default();
+    } else if (cmd == CMD_FREE) {
+        void *m = d->map;
+        d->map = NULL;
+        im->map_free(m);
+    }
+}
+
 static void *default_thread(void *arg)
 {
     deft_t *d = arg;
-    void *m = im->map_default();
     pthread_mutex_lock(&d->mu);
-    d->map = m;
-    d->ready = 1;
-    pthread_cond_broadcast(&d->cv);
-    while (!d->stop)
-        pthread_cond_wait(&d->cv, &d->mu);
+    while (!d->stop) {
+        if (d->cmd == CMD_NONE) {
+            pthread_cond_wait(&d->cv, &d->mu);
+            continue;
+        }
+        /* Unlocked while it runs: map_free may release producers, and the
+         * events it sends may bring requests that come back to us (served
+         * on this thread then, see deft_do). */
+        int cmd = d->cmd;
+        pthread_mutex_unlock(&d->mu);
+        deft_run(d, cmd);
+        pthread_mutex_lock(&d->mu);
+        d->cmd = CMD_NONE;
+        pthread_cond_broadcast(&d->cv);
+    }
     pthread_mutex_unlock(&d->mu);
     return NULL;
 }
 
-static void *default_for(uint64_t tid)
+/* Has d's thread run cmd, and waits for it; on d's thread itself (a request
+ * nested in an event its command raised) runs it there directly. */
+static void deft_do(deft_t *d, int cmd)
+{
+    if (pthread_equal(pthread_self(), d->th)) {
+        deft_run(d, cmd);
+        return;
+    }
+    pthread_mutex_lock(&d->mu);
+    d->cmd = cmd;
+    pthread_cond_broadcast(&d->cv);
+    while (d->cmd != CMD_NONE)
+        pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static deft_t *find_deft(uint64_t tid)
 {
     for (int i = 0; i < ndefts; i++)
         if (defts[i]->tid == tid)
-            return defts[i]->map;
-    deft_t *d = calloc(1, sizeof(*d));
-    if (d == NULL || ndefts == 256)
-        return free(d), NULL;
-    pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv, NULL);
-    d->tid = tid;
-    if (pthread_create(&d->th, NULL, default_thread, d) != 0)
-        return free(d), NULL;
-    pthread_mutex_lock(&d->mu);
-    while (!d->ready)
-        pthread_cond_wait(&d->cv, &d->mu);
-    pthread_mutex_unlock(&d->mu);
-    defts[ndefts++] = d;
+            return defts[i];
+    return NULL;
+}
+
+/* The suite thread tid's default map, made on its thread of ours (started
+ * on first use) if it has none. */
+static void *default_for(uint64_t tid)
+{
+    deft_t *d = find_deft(tid);
+    if (d == NULL) {
+        if (ndefts == 256 || (d = calloc(1, sizeof(*d))) == NULL)
+            return NULL;
+        pthread_mutex_init(&d->mu, NULL);
+        pthread_cond_init(&d->cv, NULL);
+        d->tid = tid;
+        if (pthread_create(&d->th, NULL, default_thread, d) != 0) {
+            pthread_cond_destroy(&d->cv);
+            pthread_mutex_destroy(&d->mu);
+            free(d);
+            return NULL;
+        }
+        defts[ndefts++] = d;
+    }
+    if (d->map == NULL)
+        deft_do(d, CMD_DEFAULT);
     return d->map;
+}
+
+/* The thread whose default map m is, or NULL. */
+static deft_t *default_of(const void *m)
+{
+    for (int i = 0; m && i < ndefts; i++)
+        if (defts[i]->map == m)
+            return defts[i];
+    return NULL;
 }
 
 static void end_thread(uint64_t tid)
@@ -223,6 +291,8 @@ static void end_thread(uint64_t tid)
         pthread_cond_broadcast(&d->cv);
         pthread_mutex_unlock(&d->mu);
         pthread_join(d->th, NULL);
+        pthread_cond_destroy(&d->cv);
+        pthread_mutex_destroy(&d->mu);
         defts[i] = defts[--ndefts];
         free(d);
         return;
@@ -456,6 +526,24 @@ static int do_map_default(accp_msg_t *q)
     return reply(q, 0, NULL, 0, -1);
 }
 
+/* map_existing M T: suite thread T's default map, only if it has one (every
+ * default map is made by default_for and destroyed through do_map_free or
+ * the thread's end, so ours knows); ENOENT makes none (M1). */
+static int do_map_existing(accp_msg_t *q)
+{
+    uint64_t tid;
+    if (q->ntok != 3)
+        return DECLINE;
+    if (accp_tok_u64(q->tok[2], &tid) < 0 || find_map(q->tok[1]))
+        return reply(q, -EINVAL, NULL, 0, -1);
+    deft_t *d = find_deft(tid);
+    if (d == NULL || d->map == NULL)
+        return reply(q, -ENOENT, NULL, 0, -1);
+    if (add_map(q->tok[1], d->map) == NULL)
+        return reply(q, -ENOMEM, NULL, 0, -1);
+    return reply(q, 0, NULL, 0, -1);
+}
+
 /* "VERB N": 0 with N in *v, or -1 with what to return in *rc (DECLINE for
  * another arity, the reply's result after -EINVAL for a bad count). */
 static int count_arg(accp_msg_t *q, uint64_t *v, int *rc)
@@ -497,8 +585,13 @@ static int do_map_free(accp_msg_t *q)
     if (m == NULL)
         return DECLINE;
     /* The entry stays: a map_free refused inside its own pass (M9)
-     * leaves the map in use, and only the suite knows what follows. */
-    im->map_free(m->m);
+     * leaves the map in use, and only the suite knows what follows.  A
+     * thread's default map is destroyed by that thread (see deft_t). */
+    deft_t *d = default_of(m->m);
+    if (d)
+        deft_do(d, CMD_FREE);
+    else
+        im->map_free(m->m);
     return reply(q, 0, NULL, 0, -1);
 }
 
@@ -739,6 +832,7 @@ typedef struct {
 static const verb_t verbs[] = {
     {"hello", do_hello, NULL, 0},          {"fork", do_fork, NULL, 0},
     {"map_new", do_map_new, NULL, 0},      {"map_default", do_map_default, NULL, 0},
+    {"map_existing", do_map_existing, NULL, 0},
     {"thread_end", do_thread_end, NULL, 0}, {"nofile", do_nofile, NULL, 0},
     {"map_free", do_map_free, NULL, 0},    {"map_size", do_map_size, NULL, 0},
     {"close_all", do_close_all, NULL, 0},  {"map_exit", do_map_exit, NULL, 0},
