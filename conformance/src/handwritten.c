@@ -478,7 +478,8 @@ hw_fn_t hw_pending;
  * producer): handwritten_abi2.c. */
 hw_fn_t hw_dconnect_refused, hw_dconnect_success, hw_readopt, hw_state_listen, hw_producer_fail;
 /* Sentences added where the spec left a behaviour open: handwritten_gaps.c. */
-hw_fn_t hw_backend_switch, hw_default_after_free, hw_default_absent, hw_dconnect_refused_state;
+hw_fn_t hw_backend_switch, hw_default_after_free, hw_default_absent, hw_dconnect_refused_state,
+    hw_default_exit;
 /* What the mutation campaign found unchecked: handwritten_core.c. */
 hw_fn_t hw_fd_zero, hw_no_fds, hw_default_other, hw_close_in_predicate, hw_recv_reset,
     hw_short_timeouts, hw_open_elsewhere, hw_many_one_closed;
@@ -536,6 +537,8 @@ const handwritten_t handwritten[] = {
     {"d.close.one-of-many-closed-behind", "L12 D5", LEVEL_MUST, 0, hw_many_one_closed},
     {"l.backend.switch-per-pass", "L4 L2 P3", LEVEL_MUST, 0, hw_backend_switch},
     {"m.default-map.after-free", "M1 M9", LEVEL_MUST, ACC_CAP_DEFAULT_MAP, hw_default_after_free},
+    {"m.default-map.exit-from-handler", "L9 M1", LEVEL_MUST, ACC_CAP_DEFAULT_MAP | ACC_CAP_EXIT,
+     hw_default_exit},
     {"m.default-map.absent-no-memory", "M1 E3", LEVEL_MUST,
      ACC_CAP_ALLOC_FAIL | ACC_CAP_DEFAULT_MAP | ACC_CAP_THREADS, hw_default_absent},
     {"d.dconnect.refused-state", "D16", LEVEL_MUST, ACC_CAP_DISP_CONNECT | ACC_CAP_STATE,

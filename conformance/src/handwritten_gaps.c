@@ -225,6 +225,64 @@ out:
     return rc;
 }
 
+/* --------------------------------- an exit asked with no map: L9, M1 */
+
+/* A line channel whose found_terminator asks, with no map, for the exit of
+ * the loop running it, and only then has its peer send the next line. */
+typedef struct {
+    gap_rec_t r;
+    const acc_impl_t *im;
+    int peer, exit_rc;
+} exit_rec_t;
+
+static void x_found(void *c)
+{
+    exit_rec_t *x = c;
+    x->r.found++;
+    x->exit_rc = x->im->map_exit(NULL);
+    (void)!send(x->peer, "b\n", 2, MSG_NOSIGNAL);
+}
+
+static const acc_events_t exit_events = {g_collect, x_found, g_close, g_error, g_other,
+                                         g_accept, NULL, NULL, g_other, g_other};
+
+/* loop(NULL) serves the thread's default map, and map_exit(NULL) from one of
+ * its handlers ends it once that read's framing is done (L9), whatever pass
+ * count it was given: the line the handler had sent is still unread when
+ * the loop returns.  A loop that ignored the exit would frame it on its next
+ * pass, and every later one, up to its count. */
+int hw_default_exit(const exec_opts_t *o, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    exit_rec_t x;
+    memset(&x, 0, sizeof(x));
+    x.im = im;
+    x.exit_rc = 1;
+    void *c = NULL;
+    int rc = 0;
+    if (hw_chat_pair(im, NULL, &c, &x.peer, &exit_events, &x) < 0)
+        return hw_fail(msg, cap, "a chat channel in the default map: socketpair or "
+                       "chat_adopt failed");
+    if (im->set_terminator(c, "\n", 1) < 0) {
+        rc = hw_fail(msg, cap, "set_terminator failed");
+        goto out;
+    }
+    (void)!send(x.peer, "a\n", 2, MSG_NOSIGNAL);
+    int lr = im->loop(NULL, o->backend, 20, 50);
+    if (lr != 0 || x.exit_rc != 0 || x.r.found != 1 || x.r.n != 1 || x.r.buf[0] != 'a')
+        rc = hw_fail(msg, cap, "loop(NULL) returned %d after map_exit(NULL) in found_terminator "
+                     "returned %d; %d record(s) framed, %zu byte(s) (want 0, 0, 1 record \"a\": "
+                     "the exit ends the loop of the default map before the line sent from "
+                     "the handler is read, L9, M1)", lr, x.exit_rc, x.r.found, x.r.n);
+    else if (x.r.closes || x.r.errors || x.r.other)
+        rc = hw_fail(msg, cap, "%d close(s), %d error(s), %d other handler call(s) (want none)",
+                     x.r.closes, x.r.errors, x.r.other);
+out:
+    im->free(c);
+    close(x.peer);
+    return rc;
+}
+
 /* --------------------------- no default map yet, no memory: M1, E3 */
 
 typedef struct {
