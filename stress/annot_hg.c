@@ -12,7 +12,7 @@
 #endif
 
 /* False positive, shown by a clean run: Helgrind does not observe atomic
- * instructions (suites.md 4), so every relaxed load of a worker's progress
+ * instructions as synchronisation, so every relaxed load of a worker's progress
  * counters by the main thread is reported as a race.  Only the driver's own
  * atomics are passed here, never memory of the implementation. */
 void annot_atomic_hg(const volatile void *p, size_t n)

@@ -19,7 +19,7 @@
 #endif
 #endif
 
-/* Exit codes (suites.md 8.5): 0 clean, 1 integrity violation, 2 usage,
+/* Exit codes, as automake reads them: 0 clean, 1 integrity violation, 2 usage,
  * 99 harness.  Detectors use their own codes (TSan 66, ASan 86, ...). */
 enum { EXIT_CLEAN = 0, EXIT_VIOLATION = 1, EXIT_USAGE = 2, EXIT_HARNESS = 99 };
 

@@ -33,7 +33,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Detector exit codes, away from automake's 77/99 (suites.md 8.5).
+# Detector exit codes, away from automake's 77 (skip) and 99 (hard error).
 TSAN_CODE, ASAN_CODE, HG_CODE, DRD_CODE = 66, 86, 87, 89
 VG_REPORT = re.compile(r"^==\d+== \S", re.M)  # with -q: only errors
 
