@@ -542,9 +542,17 @@ int hw_short_timeouts(const exec_opts_t *o, char *msg, size_t cap)
             goto out;
         }
     }
-    t0 = acc_mono_s();
-    r = im->loop(m, o->backend, 0, 50);
-    el = ms_since_k(t0);
+    /* Only this upper bound depends on the machine's load: the quickest of
+     * three loops, since a loop that waits 1 ms a pass is slow every time. */
+    double quickest = 1e9;
+    r = 0;
+    for (int i = 0; i < 3 && r == 0 && quickest > 40.0; i++) {
+        t0 = acc_mono_s();
+        r = im->loop(m, o->backend, 0, 50);
+        el = ms_since_k(t0);
+        quickest = el < quickest ? el : quickest;
+    }
+    el = quickest;
     if (r != 0 || el > 40.0) {
         rc = hw_fail(msg, cap, "loop of 50 passes of timeout 0 on an idle channel returned %d "
                      "after %.1f ms (want 0, well under 50 ms: a timeout of 0 does not wait, "

@@ -136,6 +136,7 @@ def check_protocol(a, tmp, seed, problems, print=print):
     ra = {key(r): r for r in load(inproc)["results"]}
     rb = {key(r): r for r in load(agent)["results"]}
     diff = 0
+    named = []
     for k in sorted(set(ra) | set(rb)):
         sa = ra.get(k, {}).get("status", "absent")
         sb = rb.get(k, {}).get("status", "absent")
@@ -143,11 +144,16 @@ def check_protocol(a, tmp, seed, problems, print=print):
             continue
         if sa != sb:
             diff += 1
+            line = ("%s [%s/%s]: in-process %s, agent %s: %s"
+                    % (k + (sa, sb, (rb.get(k) or ra.get(k) or {}).get("message", "")[:200])))
+            named.append(line)
             if diff <= 20:
-                print("  differs: %s [%s/%s]: in-process %s, agent %s: %s"
-                      % (k + (sa, sb, rb.get(k, {}).get("message", "")[:200])))
+                print("  differs: " + line)
     if diff:
-        problems.append("%d runs differ between the in-process and the agent reference" % diff)
+        # the summary at the end of a long log is often all a CI page keeps:
+        # it names the runs itself
+        problems.append("%d runs differ between the in-process and the agent reference (%s%s)"
+                        % (diff, "; ".join(named[:3]), "; ..." if diff > 3 else ""))
     elif p1.returncode != p2.returncode:
         problems.append("exit codes differ: in-process %d, agent %d" % (p1.returncode, p2.returncode))
     else:
