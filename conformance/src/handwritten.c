@@ -465,7 +465,8 @@ out:
 typedef int hw_fn_t(const exec_opts_t *o, char *msg, size_t cap);
 hw_fn_t hw_timeouts, hw_infinite, hw_eintr, hw_fd_ceiling, hw_recv_outcomes, hw_recv_disconnect,
     hw_connect_sync,
-    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_urgent_error, hw_fd_edges, hw_eexist, hw_alloc_failures, hw_map_free, hw_default_map_end,
+    hw_accept_emfile, hw_accept_emfile_drop, hw_urgent, hw_urgent_error, hw_fd_edges, hw_eexist,
+    hw_alloc_failures, hw_map_free, hw_map_free_own_default, hw_default_map_end,
     hw_syscall_faults;
 /* Hard faults in set-up calls and a connect's SO_ERROR: handwritten_setup.c. */
 hw_fn_t hw_setup_faults;
@@ -505,6 +506,7 @@ const handwritten_t handwritten[] = {
     {"m.fd.table-edges", "M3 L13", LEVEL_MUST, 0, hw_fd_edges},
     {"m.entries.eexist", "M3 E3", LEVEL_MUST, ACC_CAP_DISPATCHER, hw_eexist},
     {"m.map-free.closes", "M9 D9 D8 P8 P2", LEVEL_MUST, 0, hw_map_free},
+    {"m.map-free.default-in-own-pass", "M9 M1", LEVEL_MUST, 0, hw_map_free_own_default},
     {"p.pending.exact", "P15 P1 P9 P10", LEVEL_MUST, ACC_CAP_PENDING, hw_pending},
     {"e.alloc.failures", "E3 E6 E5 T3", LEVEL_MUST, ACC_CAP_ALLOC_FAIL, hw_alloc_failures},
     {"e.syscall.faults", "D11 D12 D17 D20 L8 P3 P12 E6", LEVEL_MUST, ACC_CAP_SYSCALL_FAULTS,

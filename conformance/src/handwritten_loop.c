@@ -921,6 +921,66 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     return rc;
 }
 
+/* The same refusal when the map is the thread's default, given as NULL from
+ * its found handler: the map keeps its channel and stays the default, so
+ * its size given NULL is still 1 and a pass given NULL still serves it (M9,
+ * M1: only a destruction that happened leaves the thread without one).  In
+ * a thread of its own, whose default map is new. */
+typedef struct {
+    const exec_opts_t *o;
+    char msg[400];
+    int rc;
+} own_default_t;
+
+static void *own_default_free(void *arg)
+{
+    own_default_t *t = arg;
+    const acc_impl_t *im = t->o->impl;
+    const char *be = t->o->backend;
+    obs_t ob = {0};
+    void *c = NULL;
+    int peer = -1;
+    if (hw_chat_pair(im, NULL, &c, &peer, &obs_events, &ob) < 0 ||
+        im->set_terminator(c, "\n", 1) < 0) {
+        t->rc = hw_fail(t->msg, sizeof(t->msg), "set-up of a chat channel in the default "
+                        "map failed");
+        goto out;
+    }
+    ob.im = im;
+    ob.map = NULL;
+    ob.free_map_in_found = 1;
+    (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
+    PASS_UNTIL(im, NULL, be, ob.found >= 1);
+    ob.free_map_in_found = 0;
+    long size = im->map_size(NULL);
+    int fd = im->fd(c);
+    (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
+    PASS_UNTIL(im, NULL, be, ob.found >= 2);
+    if (size != 1 || fd < 0 || ob.found != 2 || ob.closes || ob.n != 2)
+        t->rc = hw_fail(t->msg, sizeof(t->msg), "map_free(NULL) inside a pass of the default "
+                        "map: then its size given NULL %ld, channel %s, %d of 2 records served "
+                        "by passes given NULL (want 1, open, 2: the destruction is refused and "
+                        "the map stays the thread's default, M9 M1)", size,
+                        fd < 0 ? "closed" : "open", ob.found);
+out:
+    if (c)
+        im->free(c);
+    if (peer >= 0)
+        close(peer);
+    im->map_free(NULL);
+    return NULL;
+}
+
+int hw_map_free_own_default(const exec_opts_t *o, char *msg, size_t cap)
+{
+    own_default_t t = {.o = o};
+    pthread_t th;
+    if (pthread_create(&th, NULL, own_default_free, &t) != 0)
+        return hw_fail(msg, cap, "pthread_create failed");
+    pthread_join(th, NULL);
+    return t.rc ? hw_fail(msg, cap, "%s", t.msg) : 0;
+}
+
 /* ---------------------------------- a thread's default map ends, M10 */
 
 typedef struct {

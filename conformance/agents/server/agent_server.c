@@ -186,16 +186,34 @@ typedef struct {
 static deft_t *defts[256];
 static int ndefts;
 
-/* Runs on d's thread.  After a free the thread has no default map as far as
- * we know (a free refused inside its own pass, M9, leaves it the thread's
- * default: the next map_default gets it back from the implementation). */
+/* The maps whose pass we are running, innermost last (a handler may run a
+ * pass of another map).  A map destroyed inside one of its own passes is
+ * refused (M9): it stays in use, and stays its thread's default. */
+static void *passing[32];
+static int npassing;
+
+static int in_own_pass(const void *m)
+{
+    for (int i = 0; i < npassing; i++)
+        if (passing[i] == m)
+            return 1;
+    return 0;
+}
+
+/* Runs on d's thread (while the requester waits, so passing[] holds
+ * still).  After a free the thread has no default map, unless the free was
+ * asked inside that map's own pass: the implementation must refuse it (M9),
+ * and the map is then still the thread's default, which map_existing and
+ * map_default must go on naming.  An implementation that wrongly destroys
+ * it leaves us a dangling pointer, which its next use shows. */
 static void deft_run(deft_t *d, int cmd)
 {
     if (cmd == CMD_DEFAULT) {
         d->map = im->map_default();
     } else if (cmd == CMD_FREE) {
         void *m = d->map;
-        d->map = NULL;
+        if (!in_own_pass(m))
+            d->map = NULL;
         im->map_free(m);
     }
 }
@@ -630,7 +648,11 @@ static int do_pass(accp_msg_t *q)
     int count = is_loop ? (int)to_long(q->tok[4], &bad) : 0;
     if (bad)
         return reply(q, -EINVAL, NULL, 0, -1);
+    int pushed = npassing < (int)(sizeof(passing) / sizeof(passing[0]));
+    if (pushed)
+        passing[npassing++] = m->m;
     int rc = is_loop ? im->loop(m->m, be, t, count) : im->poll(m->m, be, t);
+    npassing -= pushed;
     return reply(q, rc, NULL, 0, -1);
 }
 
