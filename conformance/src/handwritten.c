@@ -21,41 +21,41 @@
 #define TLINES 12000
 #define TLINE_MAX 16
 
-/* A channel's view of its callbacks: bytes collected, records found,
- * closes seen.  One per channel; touched only by its map's thread. */
+/* A channel's view of its callbacks (s), its bytes kept in buf.  One per
+ * channel; touched only by its map's thread. */
 typedef struct {
+    hw_obs_t s;                 /* first: the hw_obs_* handlers see it */
     char buf[TLINES * TLINE_MAX];
-    size_t n;
-    int found, closes, other;
 } rec_t;
 
-static void r_collect(void *c, const void *p, size_t n)
+static void rec_init(rec_t *r)
 {
-    rec_t *r = c;
-    if (r->n + n <= sizeof(r->buf)) {
-        memcpy(r->buf + r->n, p, n);
-        r->n += n;
-    } else {
-        r->other++;
-    }
+    memset(r, 0, sizeof(*r));
+    r->s.buf = r->buf;
+    r->s.cap = sizeof(r->buf);
 }
+
+/* Calls a chat channel of these tests should never get, and bytes beyond
+ * what it can keep. */
+static int rec_other(const rec_t *r)
+{
+    return r->s.errors + r->s.connects + r->s.accepts + r->s.reads + r->s.writes +
+           (r->s.n > r->s.cap);
+}
+
 static void r_found(void *c)
 {
     /* Yielding now and then, in the middle of framing a read, hands the
      * CPU to the other threads' reads: a read buffer they share (M6 wants
      * none) is then overwritten under this one nearly every run. */
-    if (++((rec_t *)c)->found % 32 == 0)
+    hw_obs_found(c);
+    if (((rec_t *)c)->s.found % 32 == 0)
         sched_yield();
 }
-static void r_close(void *c) { ((rec_t *)c)->closes++; }
-static void r_error(void *c, int e) { (void)e; ((rec_t *)c)->other++; }
-static void r_other(void *c) { ((rec_t *)c)->other++; }
-static void r_accept(void *c, int fd) { close(fd); ((rec_t *)c)->other++; }
-static void r_read(void *c) { ((rec_t *)c)->other++; }
 
-static const acc_events_t rec_events = {r_collect, r_found, r_close, r_error,
-                                        r_other, r_accept, NULL, NULL,
-                                        r_read, r_other};
+static const acc_events_t rec_events = {hw_obs_collect, r_found, hw_obs_close, hw_obs_error,
+                                        hw_obs_connect, hw_obs_accept, NULL, NULL,
+                                        hw_obs_read, hw_obs_write};
 
 int hw_fail(char *msg, size_t cap, const char *fmt, ...)
 {
@@ -125,7 +125,9 @@ static void *thread_main(void *arg)
     thr_t *t = arg;
     const acc_impl_t *im = t->o->impl;
     void *map = NULL, *ch = NULL;
-    rec_t *r = calloc(1, sizeof(*r));
+    rec_t *r = malloc(sizeof(*r));
+    if (r)
+        rec_init(r);
     char *stream = malloc(TLINES * TLINE_MAX), *want = malloc(TLINES * TLINE_MAX);
     int sv[2] = {-1, -1};
     if (!r || !stream || !want || im->map_new(&map) < 0 ||
@@ -141,9 +143,9 @@ static void *thread_main(void *arg)
         goto out;
     /* Bounded: once everything is written, 50 passes (10 ms each) with no
      * new record end the loop, so lost records fail fast, not by timeout. */
-    for (int p = 0, idle = 0, seen = 0; p < 20000 && r->found < TLINES && idle < 50; p++) {
-        idle = off == len && r->found == seen ? idle + 1 : 0;
-        seen = r->found;
+    for (int p = 0, idle = 0, seen = 0; p < 20000 && r->s.found < TLINES && idle < 50; p++) {
+        idle = off == len && r->s.found == seen ? idle + 1 : 0;
+        seen = r->s.found;
         if (off < len) {
             ssize_t k = send(sv[1], stream + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (k > 0)
@@ -156,14 +158,15 @@ static void *thread_main(void *arg)
         }
         im->poll(map, t->o->backend, off < len ? 0 : 10);
     }
-    if (r->found != TLINES || r->n != nwant || memcmp(r->buf, want, nwant) || r->other) {
+    if (r->s.found != TLINES || r->s.n != nwant || memcmp(r->buf, want, nwant) ||
+        rec_other(r)) {
         size_t at = 0;
-        while (at < r->n && at < nwant && r->buf[at] == want[at])
+        while (at < r->s.n && at < nwant && r->buf[at] == want[at])
             at++;
         snprintf(t->err, sizeof(t->err),
                  "thread %d: found %d of %d records, %zu bytes collected of %zu, the first "
                  "%zu right, %d stray events (a read buffer shared between maps?)",
-                 t->id, r->found, TLINES, r->n, nwant, at, r->other);
+                 t->id, r->s.found, TLINES, r->s.n, nwant, at, rec_other(r));
     }
 out:
     if (ch)
@@ -240,7 +243,9 @@ static int t_fd_reuse(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *ma = NULL, *mb = NULL, *a = NULL, *b = NULL;
-    rec_t ra = {0}, rb = {0};
+    rec_t ra, rb;
+    rec_init(&ra);
+    rec_init(&rb);
     int s1[2] = {-1, -1}, s2[2] = {-1, -1}, rc = 0;
     if (im->map_new(&ma) < 0 || im->map_new(&mb) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1) < 0) {
@@ -270,18 +275,20 @@ static int t_fd_reuse(const exec_opts_t *o, char *msg, size_t cap)
     for (int p = 0; p < 5; p++)
         im->poll(ma, o->backend, 1);
     long na = im->map_size(ma), nb = im->map_size(mb);
-    if (ra.n || ra.found || ra.other || rb.n || rb.found || rb.other || na != 0 || nb != 1) {
+    if (ra.s.n || ra.s.found || rec_other(&ra) || rb.s.n || rb.s.found || rec_other(&rb) ||
+        na != 0 || nb != 1) {
         rc = hw_fail(msg, cap, "looping map A after its channel closed and map B reused fd %d: "
                      "A events %zu/%d/%d, B events %zu/%d/%d, sizes A=%ld B=%ld (want 0 events, 0, 1)",
-                     fd, ra.n, ra.found, ra.other, rb.n, rb.found, rb.other, na, nb);
+                     fd, ra.s.n, ra.s.found, rec_other(&ra), rb.s.n, rb.s.found,
+                     rec_other(&rb), na, nb);
         goto out;
     }
     (void)!send(s2[1], "fresh\n", 6, MSG_NOSIGNAL);
-    for (int p = 0; p < 50 && rb.found == 0; p++)
+    for (int p = 0; p < 50 && rb.s.found == 0; p++)
         im->poll(mb, o->backend, 10);
-    if (rb.found != 1 || rb.n != 5 || memcmp(rb.buf, "fresh", 5) || ra.n || ra.found)
+    if (rb.s.found != 1 || rb.s.n != 5 || memcmp(rb.buf, "fresh", 5) || ra.s.n || ra.s.found)
         rc = hw_fail(msg, cap, "map B's channel on the reused fd got %d records (%.*s), map A's %d",
-                     rb.found, (int)rb.n, rb.buf, ra.found);
+                     rb.s.found, (int)hw_obs_kept(&rb.s), rb.buf, ra.s.found);
 out:
     if (s1[1] >= 0) close(s1[1]);
     if (s2[0] >= 0) close(s2[0]);
@@ -299,7 +306,8 @@ static int t_chat_map(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    rec_t r = {0};
+    rec_t r;
+    rec_init(&r);
     int sv[2], rc = 0;
     void *def = im->map_default();
     long def_before = im->map_size(def);
@@ -313,16 +321,16 @@ static int t_chat_map(const exec_opts_t *o, char *msg, size_t cap)
     im->set_terminator(c, "\n", 1);
     (void)!send(sv[1], "x\n", 2, MSG_NOSIGNAL);
     im->poll(def, o->backend, 1); /* the default map must not serve it */
-    if (im->map_size(m) != 1 || im->map_size(def) != def_before || r.found) {
+    if (im->map_size(m) != 1 || im->map_size(def) != def_before || r.s.found) {
         rc = hw_fail(msg, cap, "a chat given map M: size(M)=%ld (want 1), default map grew by %ld, "
                      "records after looping the default map: %d (want 0)",
-                     im->map_size(m), im->map_size(def) - def_before, r.found);
+                     im->map_size(m), im->map_size(def) - def_before, r.s.found);
         goto out;
     }
-    for (int p = 0; p < 20 && !r.found; p++)
+    for (int p = 0; p < 20 && !r.s.found; p++)
         im->poll(m, o->backend, 10);
-    if (r.found != 1)
-        rc = hw_fail(msg, cap, "looping its own map gave %d records, want 1", r.found);
+    if (r.s.found != 1)
+        rc = hw_fail(msg, cap, "looping its own map gave %d records, want 1", r.s.found);
 out:
     close(sv[1]);
     if (c) im->free(c);
@@ -365,7 +373,8 @@ static int t_default_map(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *mine = im->map_default(), *c = NULL;
-    rec_t r = {0};
+    rec_t r;
+    rec_init(&r);
     int peer;
     if (mine == NULL || mine != im->map_default())
         return hw_fail(msg, cap, "map_default is not stable within a thread");
@@ -397,7 +406,8 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *def = im->map_default(), *c = NULL;
-    rec_t r = {0};
+    rec_t r;
+    rec_init(&r);
     int peer, rc = 0;
     long before = im->map_size(def);
     if (hw_chat_pair(im, NULL, &c, &peer, &rec_events, &r) < 0)
@@ -414,20 +424,20 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     }
     (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
     int prc = 0;
-    for (int p = 0; p < 50 && r.found < 1 && prc >= 0; p++)
+    for (int p = 0; p < 50 && r.s.found < 1 && prc >= 0; p++)
         prc = im->poll(NULL, o->backend, 10);
-    if (prc < 0 || r.found != 1) {
+    if (prc < 0 || r.s.found != 1) {
         rc = hw_fail(msg, cap, "poll(NULL) %s: %d record(s), want 1",
-                     prc < 0 ? "failed" : "did not serve the default map", r.found);
+                     prc < 0 ? "failed" : "did not serve the default map", r.s.found);
         goto out;
     }
     (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
-    for (int p = 0; p < 50 && r.found < 2 && prc >= 0; p++)
+    for (int p = 0; p < 50 && r.s.found < 2 && prc >= 0; p++)
         prc = im->loop(NULL, o->backend, 10, 1);
-    if (prc < 0 || r.found != 2 || r.n != 2 || memcmp(r.buf, "ab", 2) != 0) {
+    if (prc < 0 || r.s.found != 2 || r.s.n != 2 || memcmp(r.buf, "ab", 2) != 0) {
         rc = hw_fail(msg, cap, "loop(NULL) %s: %d record(s) \"%.*s\", want 2 \"ab\"",
                      prc < 0 ? "failed" : "did not serve the default map",
-                     r.found, (int)r.n, r.buf);
+                     r.s.found, (int)hw_obs_kept(&r.s), r.buf);
         goto out;
     }
     if ((im->caps & ACC_CAP_EXIT) && (prc = im->map_exit(NULL)) != 0) {
@@ -437,24 +447,24 @@ static int t_null_map(const exec_opts_t *o, char *msg, size_t cap)
     /* An exit requested outside any pass must not cost a later pass its
      * events (L9). */
     (void)!send(peer, "c\n", 2, MSG_NOSIGNAL);
-    for (int p = 0; p < 50 && r.found < 3 && prc >= 0; p++)
+    for (int p = 0; p < 50 && r.s.found < 3 && prc >= 0; p++)
         prc = im->poll(NULL, o->backend, 10);
-    if (prc < 0 || r.found != 3) {
+    if (prc < 0 || r.s.found != 3) {
         rc = hw_fail(msg, cap, "a pass after map_exit(NULL) outside any loop %s: "
                      "%d record(s), want 3", prc < 0 ? "failed" : "lost its event",
-                     r.found);
+                     r.s.found);
         goto out;
     }
     prc = im->close_all(NULL);
-    if (prc < 0 || im->fd(c) != -1 || im->map_size(def) != 0 || r.closes) {
+    if (prc < 0 || im->fd(c) != -1 || im->map_size(def) != 0 || r.s.closes) {
         rc = hw_fail(msg, cap, "close_all(NULL) returned %d; the default map's channel %s, "
                      "map_size(default)=%ld (want 0), handle_close ran %d time(s) (want 0)",
                      prc, im->fd(c) == -1 ? "closed" : "stayed open",
-                     im->map_size(def), r.closes);
+                     im->map_size(def), r.s.closes);
         goto out;
     }
-    if (r.other)
-        rc = hw_fail(msg, cap, "%d unexpected handler call(s)", r.other);
+    if (rec_other(&r))
+        rc = hw_fail(msg, cap, "%d unexpected handler call(s)", rec_other(&r));
 out:
     im->free(c);
     close(peer);

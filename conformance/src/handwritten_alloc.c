@@ -19,22 +19,12 @@
 
 #define MAX_ALLOCS 64   /* more in one operation would be a runaway */
 
-typedef struct {
-    int found, closes, errors, other, releases;
-    size_t n;
-} ev_t;
+/* Every handler counted; a plain dispatcher keeps its own predicates. */
+static const acc_events_t ev_events = {hw_obs_collect, hw_obs_found, hw_obs_close,
+                                       hw_obs_error, hw_obs_connect, hw_obs_accept,
+                                       NULL, NULL, hw_obs_read, hw_obs_write};
 
-static void e_collect(void *c, const void *p, size_t n) { (void)p; ((ev_t *)c)->n += n; }
-static void e_found(void *c) { ((ev_t *)c)->found++; }
-static void e_close(void *c) { ((ev_t *)c)->closes++; }
-static void e_error(void *c, int e) { (void)e; ((ev_t *)c)->errors++; }
-static void e_other(void *c) { ((ev_t *)c)->other++; }
-static void e_accept(void *c, int fd) { close(fd); ((ev_t *)c)->other++; }
-
-static const acc_events_t ev_events = {e_collect, e_found, e_close, e_error, e_other,
-                                       e_accept, NULL, NULL, e_other, e_other};
-
-static void released(void *pctx) { ((ev_t *)pctx)->releases++; }
+static void released(void *pctx) { ++*(int *)pctx; }
 
 /* One attempt: set up (not armed), make allocation k of the operation fail,
  * check.  Returns 1 when the operation completed without reaching
@@ -68,7 +58,7 @@ static int try_adopt(const exec_opts_t *o, long k, char *msg, size_t cap, int pl
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    ev_t ev = {0};
+    hw_obs_t ev = {0};
     int sv[2], r;
     if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -hw_fail(msg, cap, "set-up failed");
@@ -101,7 +91,7 @@ static int try_listen(const exec_opts_t *o, long k, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *l = NULL;
-    ev_t ev = {0};
+    hw_obs_t ev = {0};
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (im->map_new(&m) < 0)
         return -hw_fail(msg, cap, "set-up failed");
@@ -135,7 +125,7 @@ static void *dm_thread(void *p)
 {
     dm_try_t *t = p;
     const acc_impl_t *im = t->o->impl;
-    ev_t ev = {0};
+    hw_obs_t ev = {0};
     void *c = NULL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -186,7 +176,7 @@ static int try_chat_default(const exec_opts_t *o, long k, char *m, size_t c) { r
 static int try_disp_default(const exec_opts_t *o, long k, char *m, size_t c) { return try_default(o, k, m, c, 1); }
 
 /* A new map with a chat channel on a socketpair; *peer is ours. */
-static int chat_on_pair(const acc_impl_t *im, void **m, void **c, int *peer, ev_t *ev)
+static int chat_on_pair(const acc_impl_t *im, void **m, void **c, int *peer, hw_obs_t *ev)
 {
     return im->map_new(m) < 0 ? -1 : hw_chat_pair(im, *m, c, peer, &ev_events, ev);
 }
@@ -211,7 +201,7 @@ static int try_push(const exec_opts_t *o, long k, char *msg, size_t cap)
     char got[16];
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    ev_t ev = {0};
+    hw_obs_t ev = {0};
     int peer, r;
     memset(big, 'b', sizeof(big));
     if (chat_on_pair(im, &m, &c, &peer, &ev) < 0)
@@ -244,26 +234,27 @@ static int try_push_producer(const exec_opts_t *o, long k, char *msg, size_t cap
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    ev_t ev = {0}, pe = {0};
+    hw_obs_t ev = {0};
+    int releases = 0;
     int peer, r;
     if (chat_on_pair(im, &m, &c, &peer, &ev) < 0)
         return -hw_fail(msg, cap, "set-up failed");
     static const void *const chunks[] = {"p1", "p2"};
     static const size_t lens[] = {2, 2};
-    acc_producer_t p = {chunks, lens, 2, released, &pe};
+    acc_producer_t p = {chunks, lens, 2, released, &releases};
     acc_fa_arm(k);
     int rc = im->push_producer(c, &p);
     acc_fa_arm(-1);
     r = outcome(rc, k, "push_producer", msg, cap);
-    if (r >= 0 && rc < 0 && pe.releases != 1)
+    if (r >= 0 && rc < 0 && releases != 1)
         r = -hw_fail(msg, cap, "push_producer refused with ENOMEM released its producer %d "
-                     "time(s) (want once: E6)", pe.releases);
+                     "time(s) (want once: E6)", releases);
     im->free(c);
     close(peer);
     im->map_free(m);
-    if (r >= 0 && rc == 0 && pe.releases != 1)
+    if (r >= 0 && rc == 0 && releases != 1)
         r = -hw_fail(msg, cap, "an accepted producer was released %d time(s) by the end "
-                     "(want once: P5)", pe.releases);
+                     "(want once: P5)", releases);
     return r;
 }
 
@@ -276,7 +267,7 @@ static int try_set_terminator(const exec_opts_t *o, long k, char *msg, size_t ca
     static char term[64], in[2 + sizeof(term)];
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    ev_t ev = {0};
+    hw_obs_t ev = {0};
     int peer, r;
     memset(term, '=', sizeof(term));
     term[sizeof(term) - 1] = '>';
@@ -317,7 +308,7 @@ static int try_pass(const exec_opts_t *o, long k, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    ev_t ev = {0};
+    hw_obs_t ev = {0};
     int peer, r = 0;
     if (chat_on_pair(im, &m, &c, &peer, &ev) < 0 || im->set_terminator(c, "\n", 1) < 0)
         return -hw_fail(msg, cap, "set-up failed");

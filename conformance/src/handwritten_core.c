@@ -17,29 +17,18 @@
 
 #include "runner.h"
 
-/* What one channel's callbacks saw.  Its predicates answer rd and wr,
- * count their calls, count those made after the channel was closed, and
- * can close a victim (another channel, or this one) the first time they
+/* What one channel's callbacks saw (s).  Its predicates answer s.rd and
+ * s.wr, count their calls, count those made after the channel was closed,
+ * and can close a victim (another channel, or this one) the first time they
  * run. */
 typedef struct ob {
-    size_t n;
-    int found, closes, errors, connects, accepts, reads, writes;
-    int rd, wr;
+    hw_obs_t s;                 /* first: the hw_obs_* handlers see it */
     int asks, asks_closed;      /* predicate calls; those after the close */
     int closed;                 /* closed by the test (victim of a predicate) */
     const acc_impl_t *im;
     void *victim;               /* closed by this channel's first readable */
     struct ob *victim_ob;
 } ob_t;
-
-static void k_collect(void *c, const void *p, size_t n) { (void)p; ((ob_t *)c)->n += n; }
-static void k_found(void *c) { ((ob_t *)c)->found++; }
-static void k_close(void *c) { ((ob_t *)c)->closes++; }
-static void k_error(void *c, int e) { (void)e; ((ob_t *)c)->errors++; }
-static void k_connect(void *c) { ((ob_t *)c)->connects++; }
-static void k_accept(void *c, int fd) { close(fd); ((ob_t *)c)->accepts++; }
-static void k_read(void *c) { ((ob_t *)c)->reads++; }
-static void k_write(void *c) { ((ob_t *)c)->writes++; }
 
 static void asked(ob_t *o)
 {
@@ -53,23 +42,12 @@ static void asked(ob_t *o)
         (void)o->im->close(v);
     }
 }
-static int k_readable(void *c) { ob_t *o = c; asked(o); return o->rd; }
-static int k_writable(void *c) { ob_t *o = c; asked(o); return o->wr; }
+static int k_readable(void *c) { ob_t *o = c; asked(o); return o->s.rd; }
+static int k_writable(void *c) { ob_t *o = c; asked(o); return o->s.wr; }
 
-static const acc_events_t k_events = {k_collect, k_found, k_close, k_error,
-                                      k_connect, k_accept, k_readable,
-                                      k_writable, k_read, k_write};
-/* Chats keep their own predicates: with chat-readable, k_readable would
- * gate their input too (its rd is for plain dispatchers). */
-static const acc_events_t k_chat_events = {k_collect, k_found, k_close, k_error,
-                                           k_connect, k_accept, NULL, NULL,
-                                           NULL, NULL};
-
-static int k_handlers(const ob_t *o)
-{
-    return (o->n > 0) + o->found + o->closes + o->errors + o->connects +
-           o->accepts + o->reads + o->writes;
-}
+static const acc_events_t k_events = {hw_obs_collect, hw_obs_found, hw_obs_close,
+                                      hw_obs_error, hw_obs_connect, hw_obs_accept,
+                                      k_readable, k_writable, hw_obs_read, hw_obs_write};
 
 /* Passes (10 ms each, at most ~1 s) until cond holds. */
 #define PASS_UNTIL(im, map, be, cond)                                     \
@@ -85,7 +63,7 @@ static int wait_in(int fd)
 /* A chat channel on a new socketpair in map, framing lines; 0 or -1. */
 static int line_chat(const acc_impl_t *im, void *map, void **c, int *peer, ob_t *o)
 {
-    if (hw_chat_pair(im, map, c, peer, &k_chat_events, o) < 0)
+    if (hw_chat_pair(im, map, c, peer, &hw_obs_chat_events, o) < 0)
         return -1;
     if (im->set_terminator(*c, "\n", 1) < 0) {
         im->free(*c);
@@ -103,14 +81,14 @@ static int one_line(const exec_opts_t *o, void *map, int peer, ob_t *ob, const c
                     char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
-    int want = ob->found + 1;
-    size_t n0 = ob->n;
+    int want = ob->s.found + 1;
+    size_t n0 = ob->s.n;
     (void)!send(peer, "x\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, map, o->backend, ob->found >= want);
-    if (ob->found != want || ob->n != n0 + 1 || ob->closes || ob->errors)
+    PASS_UNTIL(im, map, o->backend, ob->s.found >= want);
+    if (ob->s.found != want || ob->s.n != n0 + 1 || ob->s.closes || ob->s.errors)
         return hw_fail(msg, cap, "%s: after the peer wrote one line, %d record(s) in all "
-                       "(want %d), %d close(s), %d error(s)", what, ob->found, want,
-                       ob->closes, ob->errors);
+                       "(want %d), %d close(s), %d error(s)", what, ob->s.found, want,
+                       ob->s.closes, ob->s.errors);
     return 0;
 }
 
@@ -170,7 +148,7 @@ static int zero_channel(const exec_opts_t *o, char *msg, size_t cap)
         sv[0] = 0;
     }
     fcntl(sv[1], F_SETFD, FD_CLOEXEC);
-    if ((r = im->chat_adopt(&c0, m, 0, &k_chat_events, &o0)) < 0) {
+    if ((r = im->chat_adopt(&c0, m, 0, &hw_obs_chat_events, &o0)) < 0) {
         c0 = NULL;
         rc = hw_fail(msg, cap, "chat_adopt of a socket on descriptor 0 without close-on-exec "
                      "returned %d (want 0: D1, any descriptor, L13)", r);
@@ -189,11 +167,11 @@ static int zero_channel(const exec_opts_t *o, char *msg, size_t cap)
     wait_in(sv[1]);
     ssize_t k = recv(sv[1], &b, 1, MSG_DONTWAIT);
     if (r < 0 || fd0 != -1 || fd1 != -1 || k != 0 || im->map_size(m) != 0 ||
-        o0.closes || o1.closes)
+        o0.s.closes || o1.s.closes)
         rc = hw_fail(msg, cap, "close_all over a channel on descriptor 0 and another: returned "
                      "%d, fds %d and %d, the first one's peer read %zd, map size %ld, %d+%d "
                      "handle_close (want >= 0, -1, -1, end of stream, 0, none: M8)", r, fd0,
-                     fd1, k, im->map_size(m), o0.closes, o1.closes);
+                     fd1, k, im->map_size(m), o0.s.closes, o1.s.closes);
 out:
     if (c0) im->free(c0);
     if (c1) im->free(c1);
@@ -231,12 +209,12 @@ static int zero_listener(const exec_opts_t *o, char *msg, size_t cap)
                      "dialling it failed: %s", strerror(errno));
         goto out;
     }
-    ob.rd = 1;
-    PASS_UNTIL(im, m, o->backend, ob.accepts >= 1);
-    if (ob.accepts != 1 || ob.errors || ob.closes)
+    ob.s.rd = 1;
+    PASS_UNTIL(im, m, o->backend, ob.s.accepts >= 1);
+    if (ob.s.accepts != 1 || ob.s.errors || ob.s.closes)
         rc = hw_fail(msg, cap, "with descriptor 0 free, a listener saw %d accept(s), %d "
                      "error(s), %d close(s) for one connection (want 1, 0, 0: D18 D19)",
-                     ob.accepts, ob.errors, ob.closes);
+                     ob.s.accepts, ob.s.errors, ob.s.closes);
 out:
     if (s >= 0) close(s);
     if (l) im->free(l);
@@ -296,7 +274,7 @@ int hw_no_fds(const exec_opts_t *o, char *msg, size_t cap)
     tight.rlim_cur = (rlim_t)lowest;
     setrlimit(RLIMIT_NOFILE, &tight);
     int r = im->poll(m, o->backend, 10);
-    int handlers = k_handlers(&ob);
+    int handlers = hw_obs_calls(&ob.s);
     long size = im->map_size(m);
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
@@ -326,11 +304,11 @@ int hw_no_fds(const exec_opts_t *o, char *msg, size_t cap)
                      "negative errno and size 1: E1 E6 D19)", rl, lfd, lsize);
         goto out;
     }
-    PASS_UNTIL(im, m, o->backend, ob.found >= 1);
-    if (ob.found != 1 || ob.n != 1 || ob.closes || ob.errors)
+    PASS_UNTIL(im, m, o->backend, ob.s.found >= 1);
+    if (ob.s.found != 1 || ob.s.n != 1 || ob.s.closes || ob.s.errors)
         rc = hw_fail(msg, cap, "once descriptors were back the line that waited gave %d "
                      "record(s) of %zu byte(s), %d close(s), %d error(s) (want 1 of 1, none: "
-                     "L3 E6)", ob.found, ob.n, ob.closes, ob.errors);
+                     "L3 E6)", ob.s.found, ob.s.n, ob.s.closes, ob.s.errors);
 out:
     setrlimit(RLIMIT_NOFILE, &old);
     if (l) im->free(l);
@@ -379,10 +357,10 @@ int hw_default_other(const exec_opts_t *o, char *msg, size_t cap)
     int fd = im->fd(c);
     wait_in(peer);
     ssize_t k = recv(peer, &b, 1, MSG_DONTWAIT);
-    if (fd != -1 || k != 0 || ob.closes)
+    if (fd != -1 || k != 0 || ob.s.closes)
         rc = hw_fail(msg, cap, "after the default map was destroyed: its channel's fd %d, peer "
                      "read %zd, %d handle_close (want -1, end of stream, none: M9)", fd, k,
-                     ob.closes);
+                     ob.s.closes);
 out:
     if (c) im->free(c);
     if (peer >= 0) close(peer);
@@ -412,7 +390,7 @@ int hw_close_in_predicate(const exec_opts_t *o, char *msg, size_t cap)
     for (int i = 0; i < N; i++) {
         int sv[2];
         ob[i].im = im;
-        ob[i].rd = 1;
+        ob[i].s.rd = 1;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
             im->disp_adopt(&h[i], m, sv[0], &k_events, &ob[i]) < 0) {
             h[i] = NULL;
@@ -423,7 +401,7 @@ int hw_close_in_predicate(const exec_opts_t *o, char *msg, size_t cap)
     }
     ob[1].victim = h[2], ob[1].victim_ob = &ob[2]; /* b closes c */
     ob[3].victim = h[3], ob[3].victim_ob = &ob[3]; /* d closes itself */
-    ob[2].wr = 1;
+    ob[2].s.wr = 1;
     (void)!send(peer[2], "c", 1, MSG_NOSIGNAL);
     (void)!send(peer[3], "d", 1, MSG_NOSIGNAL);
     r = im->poll(m, o->backend, 10);
@@ -436,12 +414,12 @@ int hw_close_in_predicate(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     for (int i = 2; i <= 3; i++)
-        if (ob[i].asks_closed || k_handlers(&ob[i])) {
+        if (ob[i].asks_closed || hw_obs_calls(&ob[i].s)) {
             rc = hw_fail(msg, cap, "dispatcher %c, closed %s: %d predicate call(s) after the "
                          "close, then %d read(s), %d write(s), %d close(s), %d error(s) (want "
                          "none: D7 L10)", names[i], i == 2 ? "by b's readable" : "by its own "
-                         "readable", ob[i].asks_closed, ob[i].reads, ob[i].writes,
-                         ob[i].closes, ob[i].errors);
+                         "readable", ob[i].asks_closed, ob[i].s.reads, ob[i].s.writes,
+                         ob[i].s.closes, ob[i].s.errors);
             goto out;
         }
     if (im->map_size(m) != 3 || im->fd(h[2]) != -1 || im->fd(h[3]) != -1) {
@@ -453,14 +431,14 @@ int hw_close_in_predicate(const exec_opts_t *o, char *msg, size_t cap)
     for (int i = 0; i < N; i++)
         if (i != 2 && i != 3)
             (void)!send(peer[i], "x", 1, MSG_NOSIGNAL);
-    PASS_UNTIL(im, m, o->backend, ob[0].reads && ob[1].reads && ob[4].reads);
+    PASS_UNTIL(im, m, o->backend, ob[0].s.reads && ob[1].s.reads && ob[4].s.reads);
     for (int i = 0; i < N && rc == 0; i++)
-        if (i != 2 && i != 3 && (ob[i].reads != 1 || ob[i].closes || ob[i].errors))
+        if (i != 2 && i != 3 && (ob[i].s.reads != 1 || ob[i].s.closes || ob[i].s.errors))
             rc = hw_fail(msg, cap, "dispatcher %c, with c and d closed by predicates: %d "
                          "read(s), %d close(s), %d error(s) for 1 byte (want 1, 0, 0: L10)",
-                         names[i], ob[i].reads, ob[i].closes, ob[i].errors);
-    if (rc == 0 && (ob[2].asks_closed || ob[3].asks_closed || k_handlers(&ob[2]) ||
-                    k_handlers(&ob[3])))
+                         names[i], ob[i].s.reads, ob[i].s.closes, ob[i].s.errors);
+    if (rc == 0 && (ob[2].asks_closed || ob[3].asks_closed || hw_obs_calls(&ob[2].s) ||
+                    hw_obs_calls(&ob[3].s)))
         rc = hw_fail(msg, cap, "the dispatchers closed by predicates were asked or served in "
                      "later passes (want never: D7)");
 out:
@@ -499,10 +477,10 @@ int hw_recv_reset(const exec_opts_t *o, char *msg, size_t cap)
     fds[1] = -1;
     wait_in(im->fd(d));
     long n = im->recv(d, buf, sizeof(buf));
-    if (n != 0 || ob.closes != 1 || ob.errors || im->fd(d) != -1)
+    if (n != 0 || ob.s.closes != 1 || ob.s.errors || im->fd(d) != -1)
         rc = hw_fail(msg, cap, "recv after the peer reset the connection returned %ld with %d "
                      "handle_close, %d handle_error, channel %s (want 0 after exactly one "
-                     "handle_close, channel closed: D12)", n, ob.closes, ob.errors,
+                     "handle_close, channel closed: D12)", n, ob.s.closes, ob.s.errors,
                      im->fd(d) < 0 ? "closed" : "open");
 out:
     if (d) im->free(d);
@@ -562,10 +540,10 @@ int hw_short_timeouts(const exec_opts_t *o, char *msg, size_t cap)
     t0 = acc_mono_s();
     r = im->poll(m, o->backend, 1000);
     el = ms_since_k(t0);
-    if (r < 0 || el < 990.0 || k_handlers(&ob))
+    if (r < 0 || el < 990.0 || hw_obs_calls(&ob.s))
         rc = hw_fail(msg, cap, "a pass of 1000 ms on an idle channel returned %d after %.1f ms "
                      "with %d event(s) (want no earlier than 1000 ms, none: L5)", r, el,
-                     k_handlers(&ob));
+                     hw_obs_calls(&ob.s));
 out:
     if (c) im->free(c);
     if (peer >= 0) close(peer);
@@ -586,8 +564,8 @@ int hw_open_elsewhere(const exec_opts_t *o, char *msg, size_t cap)
     ob_t oa = {0}, obb = {0}, oc = {0};
     int sv[2] = {-1, -1}, s2[2] = {-1, -1}, bpeer = -1, keep = -1, rc = 0, r;
     double t0, el;
-    obb.rd = 1;
-    oc.rd = 1;
+    obb.s.rd = 1;
+    oc.s.rd = 1;
     if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
         (keep = fcntl(sv[0], F_DUPFD_CLOEXEC, 0)) < 0) {
         rc = hw_fail(msg, cap, "set-up failed: %s", strerror(errno));
@@ -601,7 +579,7 @@ int hw_open_elsewhere(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     bpeer = bs[1];
-    if (im->chat_adopt(&a, m, sv[0], &k_chat_events, &oa) < 0 ||
+    if (im->chat_adopt(&a, m, sv[0], &hw_obs_chat_events, &oa) < 0 ||
         im->set_terminator(a, "\n", 1) < 0) {
         if (a == NULL)
             close(sv[0]);
@@ -623,12 +601,12 @@ int hw_open_elsewhere(const exec_opts_t *o, char *msg, size_t cap)
     t0 = acc_mono_s();
     r = im->poll(m, o->backend, 50);
     el = ms_since_k(t0);
-    if (r < 0 || el < 45.0 || k_handlers(&obb) || k_handlers(&oa) != 2) {
+    if (r < 0 || el < 45.0 || hw_obs_calls(&obb.s) || hw_obs_calls(&oa.s) != 2) {
         rc = hw_fail(msg, cap, "with the closed channel's socket open elsewhere and readable, a "
                      "50 ms pass over an idle dispatcher returned %d after %.1f ms, %d event(s) "
                      "on it, %d on the closed channel (want no earlier than 50 ms, none: the "
-                     "readiness is no channel's, L5 L11)", r, el, k_handlers(&obb),
-                     k_handlers(&oa) - 2);
+                     "readiness is no channel's, L5 L11)", r, el, hw_obs_calls(&obb.s),
+                     hw_obs_calls(&oa.s) - 2);
         goto out;
     }
     /* A new channel on the closed one's number. */
@@ -648,11 +626,11 @@ int hw_open_elsewhere(const exec_opts_t *o, char *msg, size_t cap)
     s2[0] = -1; /* c's */
     for (int p = 0; p < 3; p++)
         im->poll(m, o->backend, 20);
-    if (k_handlers(&oc) || k_handlers(&obb) || k_handlers(&oa) != 2)
+    if (hw_obs_calls(&oc.s) || hw_obs_calls(&obb.s) || hw_obs_calls(&oa.s) != 2)
         rc = hw_fail(msg, cap, "a dispatcher on the number of a closed channel whose socket is "
                      "open elsewhere and readable: %d read(s), %d close(s), %d error(s) (want "
-                     "none: the old socket's readiness is not its own, L11)", oc.reads,
-                     oc.closes, oc.errors);
+                     "none: the old socket's readiness is not its own, L11)", oc.s.reads,
+                     oc.s.closes, oc.s.errors);
 out:
     if (c) im->free(c);
     if (a) im->free(a);
@@ -695,7 +673,7 @@ int hw_many_one_closed(const exec_opts_t *o, char *msg, size_t cap)
         if (i % 2)
             fcntl(sv[0], F_SETFD, 0);
         peer[i] = sv[1];
-        if (im->chat_adopt(&c[i], m, sv[0], &k_chat_events, &ob[i]) < 0 ||
+        if (im->chat_adopt(&c[i], m, sv[0], &hw_obs_chat_events, &ob[i]) < 0 ||
             im->set_terminator(c[i], "\n", 1) < 0) {
             if (c[i] == NULL)
                 close(sv[0]);
@@ -706,7 +684,7 @@ int hw_many_one_closed(const exec_opts_t *o, char *msg, size_t cap)
     for (int p = 0; p < 2; p++)
         im->poll(m, o->backend, 0); /* every channel watched */
     close(im->fd(c[N - 1]));
-    PASS_UNTIL(im, m, o->backend, ob[N - 1].closes >= 1);
+    PASS_UNTIL(im, m, o->backend, ob[N - 1].s.closes >= 1);
     for (int i = 0; i < N - 1; i++)
         (void)!send(peer[i], "x\n", 2, MSG_NOSIGNAL);
     int done = 0;
@@ -714,20 +692,20 @@ int hw_many_one_closed(const exec_opts_t *o, char *msg, size_t cap)
         im->poll(m, o->backend, 10);
         done = 0;
         for (int i = 0; i < N - 1; i++)
-            done += ob[i].found == 1;
+            done += ob[i].s.found == 1;
     }
-    if (ob[N - 1].closes != 1 || ob[N - 1].errors || im->map_size(m) != N - 1) {
+    if (ob[N - 1].s.closes != 1 || ob[N - 1].s.errors || im->map_size(m) != N - 1) {
         rc = hw_fail(msg, cap, "the channel whose descriptor was closed behind its back got %d "
                      "handle_close, %d handle_error; map size %ld (want 1, 0, %d: L12)",
-                     ob[N - 1].closes, ob[N - 1].errors, im->map_size(m), N - 1);
+                     ob[N - 1].s.closes, ob[N - 1].s.errors, im->map_size(m), N - 1);
         goto out;
     }
     for (int i = 0; i < N - 1 && rc == 0; i++)
-        if (ob[i].found != 1 || ob[i].closes || ob[i].errors)
+        if (ob[i].s.found != 1 || ob[i].s.closes || ob[i].s.errors)
             rc = hw_fail(msg, cap, "channel %d (descriptor %s close-on-exec), beside one whose "
                          "descriptor was closed behind its back: %d record(s), %d close(s), "
                          "%d error(s) (want 1, 0, 0: L12)", i, i % 2 ? "without" : "with",
-                         ob[i].found, ob[i].closes, ob[i].errors);
+                         ob[i].s.found, ob[i].s.closes, ob[i].s.errors);
 out:
     for (int i = 0; i < N; i++) {
         if (c[i]) im->free(c[i]);

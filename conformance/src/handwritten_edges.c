@@ -15,39 +15,6 @@
 
 #include "runner.h"
 
-/* What one channel's callbacks saw; readable/writable answer as set. */
-typedef struct {
-    size_t n;
-    int found, closes, errors, connects, accepts, reads, writes;
-    int want_read, want_write;
-} seen_t;
-
-static void s_collect(void *c, const void *p, size_t n) { (void)p; ((seen_t *)c)->n += n; }
-static void s_found(void *c) { ((seen_t *)c)->found++; }
-static void s_close(void *c) { ((seen_t *)c)->closes++; }
-static void s_error(void *c, int e) { (void)e; ((seen_t *)c)->errors++; }
-static void s_connect(void *c) { ((seen_t *)c)->connects++; }
-static void s_accept(void *c, int fd) { close(fd); ((seen_t *)c)->accepts++; }
-static int s_readable(void *c) { return ((seen_t *)c)->want_read; }
-static int s_writable(void *c) { return ((seen_t *)c)->want_write; }
-static void s_read(void *c) { ((seen_t *)c)->reads++; }
-static void s_write(void *c) { ((seen_t *)c)->writes++; }
-
-static const acc_events_t seen_events = {s_collect, s_found, s_close, s_error,
-                                         s_connect, s_accept, s_readable,
-                                         s_writable, s_read, s_write};
-/* Chats keep their own predicates: with chat-readable, s_readable would
- * gate their input too (want_read is for plain dispatchers). */
-static const acc_events_t seen_chat_events = {s_collect, s_found, s_close, s_error,
-                                              s_connect, s_accept, NULL, NULL,
-                                              NULL, NULL};
-
-static int events(const seen_t *s)
-{
-    return (s->n > 0) + s->found + s->closes + s->errors + s->connects +
-           s->accepts + s->reads + s->writes;
-}
-
 /* One pass; *ms gets how long it took. */
 static int timed_pass(const exec_opts_t *o, void *m, int timeout, double *ms)
 {
@@ -69,12 +36,12 @@ static int timed_loop(const exec_opts_t *o, void *m, int timeout, int count, dou
 /* ------------------------------------------------ loop bounds, L5-L7 */
 
 /* A plain dispatcher on a socketpair that asks for nothing (L6, L7). */
-static int idle_disp(const exec_opts_t *o, void *m, void **d, int *peer, seen_t *s)
+static int idle_disp(const exec_opts_t *o, void *m, void **d, int *peer, hw_obs_t *s)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
-    if (o->impl->disp_adopt(d, m, sv[0], &seen_events, s) < 0) {
+    if (o->impl->disp_adopt(d, m, sv[0], &hw_obs_events, s) < 0) {
         close(sv[0]);
         close(sv[1]);
         return -1;
@@ -86,12 +53,12 @@ static int idle_disp(const exec_opts_t *o, void *m, void **d, int *peer, seen_t 
 /* L6, L7 over a plain dispatcher that asks for nothing, alone in map m: it
  * takes the place of chat *c (freed with its *peer), and a fresh chat pair
  * takes its place again for what follows.  0, or hw_fail's 1. */
-static int idle_edges(const exec_opts_t *o, void *m, void **c, int *peer, seen_t *sc,
+static int idle_edges(const exec_opts_t *o, void *m, void **c, int *peer, hw_obs_t *sc,
                       char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *d = NULL;
-    seen_t sd = {0};
+    hw_obs_t sd = {0};
     int dpeer = -1, rc = 0, r;
     double ms;
     if (idle_disp(o, m, &d, &dpeer, &sd) < 0)
@@ -101,14 +68,14 @@ static int idle_edges(const exec_opts_t *o, void *m, void **c, int *peer, seen_t
     close(*peer);
     *peer = -1;
     r = timed_pass(o, m, 40, &ms);
-    if (r < 0 || ms < 39.0 || events(&sd)) {
+    if (r < 0 || ms < 39.0 || hw_obs_calls(&sd)) {
         rc = hw_fail(msg, cap, "a 40 ms pass over a channel that asks for nothing returned "
                      "%d after %.1f ms with %d event(s) (want no earlier than 40 ms, none: "
-                     "L6)", r, ms, events(&sd));
+                     "L6)", r, ms, hw_obs_calls(&sd));
         goto out;
     }
     r = timed_loop(o, m, 20, 3, &ms);
-    if (r != 0 || ms < 59.0 || events(&sd)) {
+    if (r != 0 || ms < 59.0 || hw_obs_calls(&sd)) {
         rc = hw_fail(msg, cap, "loop of 3 passes of 20 ms over a channel that asks for "
                      "nothing returned %d after %.1f ms (want 0, no earlier than 60 ms: "
                      "it keeps running, L7)", r, ms);
@@ -118,7 +85,7 @@ static int idle_edges(const exec_opts_t *o, void *m, void **c, int *peer, seen_t
     d = NULL;
     close(dpeer);
     dpeer = -1;
-    if (hw_chat_pair(im, m, c, peer, &seen_chat_events, sc) < 0 || im->set_none(*c) != 0)
+    if (hw_chat_pair(im, m, c, peer, &hw_obs_chat_events, sc) < 0 || im->set_none(*c) != 0)
         rc = hw_fail(msg, cap, "set-up of a second chat channel failed");
 out:
     if (d) im->free(d);
@@ -136,7 +103,7 @@ int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    seen_t sc = {0};
+    hw_obs_t sc = {0};
     int peer = -1, rc = 0, r;
     double ms;
     if (im->map_new(&m) < 0)
@@ -148,16 +115,16 @@ int hw_loop_edges(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     /* The terminator is set explicitly (T2 aside, none collects it all). */
-    if (hw_chat_pair(im, m, &c, &peer, &seen_chat_events, &sc) < 0 || im->set_none(c) != 0) {
+    if (hw_chat_pair(im, m, &c, &peer, &hw_obs_chat_events, &sc) < 0 || im->set_none(c) != 0) {
         rc = hw_fail(msg, cap, "set-up of a chat channel failed");
         goto out;
     }
     (void)!send(peer, "abc", 3, MSG_NOSIGNAL);
     usleep(2000);
-    if ((r = im->poll(m, o->backend, -7)) != -EINVAL || events(&sc)) {
+    if ((r = im->poll(m, o->backend, -7)) != -EINVAL || hw_obs_calls(&sc)) {
         rc = hw_fail(msg, cap, "a pass with timeout -7 and input waiting returned %d after "
                      "%d handler call(s) (want -EINVAL and none: the pass then does nothing, L5)",
-                     r, events(&sc));
+                     r, hw_obs_calls(&sc));
         goto out;
     }
     for (int i = 0; i < 100 && sc.n < 3; i++)
@@ -200,7 +167,7 @@ int hw_adopt_no_peer(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    seen_t s = {0};
+    hw_obs_t s = {0};
     int rc = 0, r;
     double ms;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -209,7 +176,7 @@ int hw_adopt_no_peer(const exec_opts_t *o, char *msg, size_t cap)
             close(fd);
         return hw_fail(msg, cap, "set-up failed");
     }
-    if ((r = im->chat_adopt(&c, m, fd, &seen_chat_events, &s)) < 0) {
+    if ((r = im->chat_adopt(&c, m, fd, &hw_obs_chat_events, &s)) < 0) {
         close(fd);
         c = NULL;
         rc = hw_fail(msg, cap, "chat_adopt of a socket without a peer returned %d (want 0: D1)", r);
@@ -222,11 +189,11 @@ int hw_adopt_no_peer(const exec_opts_t *o, char *msg, size_t cap)
             break;
         }
         r = timed_pass(o, m, 40, &ms);
-        if (r < 0 || ms < 39.0 || events(&s) || im->map_size(m) != 1)
+        if (r < 0 || ms < 39.0 || hw_obs_calls(&s) || im->map_size(m) != 1)
             rc = hw_fail(msg, cap, "a 40 ms pass over a chat adopted without a peer%s returned "
                          "%d after %.1f ms with %d event(s), map size %ld (want no earlier than "
                          "40 ms, none, 1: it is not watched for output, P11 P10)",
-                         round ? ", with output queued," : "", r, ms, events(&s),
+                         round ? ", with output queued," : "", r, ms, hw_obs_calls(&s),
                          im->map_size(m));
     }
 out:
@@ -264,7 +231,7 @@ int hw_connect_unix(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    seen_t s = {0};
+    hw_obs_t s = {0};
     struct sockaddr_un a;
     char dir[64], buf[16];
     int rc = 0, peer = -1, r;
@@ -274,8 +241,8 @@ int hw_connect_unix(const exec_opts_t *o, char *msg, size_t cap)
             close(ls);
         return hw_fail(msg, cap, "set-up failed (a unix listener, a map)");
     }
-    r = im->chat_connect(&c, m, (struct sockaddr *)&a, sizeof(a), &seen_chat_events, &s);
-    int inside = events(&s);
+    r = im->chat_connect(&c, m, (struct sockaddr *)&a, sizeof(a), &hw_obs_chat_events, &s);
+    int inside = hw_obs_calls(&s);
     if (r < 0 || inside) {
         rc = hw_fail(msg, cap, "chat_connect to a unix listener returned %d with %d handler "
                      "call(s) inside it (want 0 and none: handle_connect only from a pass, D13)",
@@ -284,9 +251,9 @@ int hw_connect_unix(const exec_opts_t *o, char *msg, size_t cap)
             c = NULL;
         goto out;
     }
-    if ((r = im->push(c, "early", 5)) != 0 || events(&s)) {
+    if ((r = im->push(c, "early", 5)) != 0 || hw_obs_calls(&s)) {
         rc = hw_fail(msg, cap, "push before the connection completed returned %d with %d "
-                     "handler call(s) (want 0, none: P2, P10)", r, events(&s));
+                     "handler call(s) (want 0, none: P2, P10)", r, hw_obs_calls(&s));
         goto out;
     }
     peer = accept(ls, NULL, NULL);

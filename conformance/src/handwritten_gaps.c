@@ -11,33 +11,30 @@
 
 #include "runner.h"
 
-/* What one chat channel framed, and every other handler call it got. */
+/* What one chat channel framed (its first 512 bytes kept), and every other
+ * handler call it got. */
 typedef struct {
+    hw_obs_t s;                 /* first: the hw_obs_* handlers see it */
     char buf[512];
-    size_t n;
-    int found, closes, errors, other;
 } gap_rec_t;
 
-static void g_collect(void *c, const void *p, size_t n)
+static void rec_init(gap_rec_t *r)
 {
-    gap_rec_t *r = c;
-    size_t k = n < sizeof(r->buf) - r->n ? n : sizeof(r->buf) - r->n;
-    memcpy(r->buf + r->n, p, k);
-    r->n += k;
+    memset(r, 0, sizeof(*r));
+    r->s.buf = r->buf;
+    r->s.cap = sizeof(r->buf);
 }
-static void g_found(void *c) { ((gap_rec_t *)c)->found++; }
-static void g_close(void *c) { ((gap_rec_t *)c)->closes++; }
-static void g_error(void *c, int e) { (void)e, ((gap_rec_t *)c)->errors++; }
-static void g_other(void *c) { ((gap_rec_t *)c)->other++; }
-static void g_accept(void *c, int fd) { close(fd), ((gap_rec_t *)c)->other++; }
 
-static const acc_events_t gap_events = {g_collect, g_found, g_close, g_error, g_other,
-                                        g_accept, NULL, NULL, g_other, g_other};
+/* The calls a chat channel of these tests should never get. */
+static int others(const hw_obs_t *o)
+{
+    return o->connects + o->accepts + o->reads + o->writes;
+}
 
 /* A chat channel in map on a socketpair, framing lines. */
 static int line_pair(const acc_impl_t *im, void *map, void **c, int *peer, gap_rec_t *r)
 {
-    if (hw_chat_pair(im, map, c, peer, &gap_events, r) < 0)
+    if (hw_chat_pair(im, map, c, peer, &hw_obs_chat_events, r) < 0)
         return -1;
     if (im->set_terminator(*c, "\n", 1) == 0)
         return 0;
@@ -90,7 +87,9 @@ int hw_backend_switch(const exec_opts_t *o, char *msg, size_t cap)
     int n = schedule(im->backends, o->backend, order, 64);
     int fds0 = exec_count_fds(), rc = 0, px = -1, py = -1;
     void *m = NULL, *x = NULL, *y = NULL;
-    gap_rec_t rx = {0}, ry = {0};
+    gap_rec_t rx, ry;
+    rec_init(&rx);
+    rec_init(&ry);
     char want_in[512] = "", want_out[512] = "", got[512];
     size_t nin = 0, nout = 0, ngot = 0;
     if (im->map_new(&m) < 0 || line_pair(im, m, &x, &px, &rx) < 0 ||
@@ -110,11 +109,11 @@ int hw_backend_switch(const exec_opts_t *o, char *msg, size_t cap)
         if (pr != 0 || r < 0)
             rc = hw_fail(msg, cap, "pass %d on %s (after %s): push returned %d, the pass %d",
                          i, order[i], i ? order[i - 1] : "none", pr, r);
-        else if (rx.found != i + 1 || rx.n != nin || memcmp(rx.buf, want_in, nin) != 0)
+        else if (rx.s.found != i + 1 || rx.s.n != nin || memcmp(rx.buf, want_in, nin) != 0)
             rc = hw_fail(msg, cap, "pass %d on %s, after a pass on %s: %d record(s) \"%.*s\" "
                          "(want %d, \"%s\": the line written before the pass, delivered by it "
                          "and only once: L4, L2)", i, order[i], i ? order[i - 1] : "none",
-                         rx.found, (int)rx.n, rx.buf, i + 1, want_in);
+                         rx.s.found, (int)hw_obs_kept(&rx.s), rx.buf, i + 1, want_in);
         else if (ngot > nout || memcmp(got, want_out, ngot) != 0)
             rc = hw_fail(msg, cap, "pass %d on %s: the peer received \"%.*s\" (want a prefix of "
                          "\"%s\": each push once, in order: L4, P3)", i, order[i], (int)ngot,
@@ -127,12 +126,11 @@ int hw_backend_switch(const exec_opts_t *o, char *msg, size_t cap)
     if (rc == 0 && (ngot != nout || memcmp(got, want_out, ngot) != 0))
         rc = hw_fail(msg, cap, "after the passes the peer received \"%.*s\" (want \"%s\": L4, "
                      "P3)", (int)ngot, got, want_out);
-    else if (rc == 0 && (ry.n || ry.found || ry.closes || ry.errors || ry.other || rx.closes ||
-                         rx.errors || rx.other))
+    else if (rc == 0 && (hw_obs_calls(&ry.s) || rx.s.closes || rx.s.errors || others(&rx.s)))
         rc = hw_fail(msg, cap, "unexpected handler calls: the idle channel got %zu byte(s), %d "
                      "found, %d close, %d error, %d other; the busy one %d close, %d error, %d "
-                     "other (want none: L4)", ry.n, ry.found, ry.closes, ry.errors, ry.other,
-                     rx.closes, rx.errors, rx.other);
+                     "other (want none: L4)", ry.s.n, ry.s.found, ry.s.closes, ry.s.errors,
+                     others(&ry.s), rx.s.closes, rx.s.errors, others(&rx.s));
 out:
     if (x) im->free(x);
     if (y) im->free(y);
@@ -152,7 +150,7 @@ out:
 /* Passes on the default map until r has `found` records. */
 static void serve_default(const exec_opts_t *o, gap_rec_t *r, int found)
 {
-    for (int p = 0; p < 50 && r->found < found; p++)
+    for (int p = 0; p < 50 && r->s.found < found; p++)
         o->impl->poll(NULL, o->backend, 10);
 }
 
@@ -161,11 +159,11 @@ static int check_gone(const acc_impl_t *im, void *c, const gap_rec_t *r, const c
                       char *msg, size_t cap)
 {
     long size = im->map_size(NULL);
-    if (im->fd(c) == -1 && r->closes == 0 && size == 0)
+    if (im->fd(c) == -1 && r->s.closes == 0 && size == 0)
         return 0;
     return hw_fail(msg, cap, "after %s: its channel's fd %d, %d handle_close, map_size(NULL) "
                    "%ld (want -1, none, 0: the channel closed without handle_close, the "
-                   "thread's next default map empty: M9, M1)", how, im->fd(c), r->closes, size);
+                   "thread's next default map empty: M9, M1)", how, im->fd(c), r->s.closes, size);
 }
 
 /* A new channel with no map lands in a new default map that works: one
@@ -180,11 +178,11 @@ static int check_new_default(const exec_opts_t *o, void **c, int *peer, gap_rec_
     long size = im->map_size(NULL);
     (void)!send(*peer, "b\n", 2, MSG_NOSIGNAL);
     serve_default(o, r, 1);
-    if (size == 1 && r->found == 1 && r->n == 1 && r->buf[0] == 'b')
+    if (size == 1 && r->s.found == 1 && r->s.n == 1 && r->buf[0] == 'b')
         return 0;
     return hw_fail(msg, cap, "after %s, a channel made with no map: map_size(NULL) %ld, "
                    "%d record(s) \"%.*s\" (want 1, 1 \"b\": a new default map, served: M1)",
-                   how, size, r->found, (int)r->n, r->buf);
+                   how, size, r->s.found, (int)hw_obs_kept(&r->s), r->buf);
 }
 
 /* The default map destroyed given NULL, then given its own pointer: each
@@ -196,7 +194,8 @@ int hw_default_after_free(const exec_opts_t *o, char *msg, size_t cap)
     void *c[3] = {NULL, NULL, NULL};
     int peer[3] = {-1, -1, -1}, rc = 0;
     gap_rec_t r[3];
-    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 3; i++)
+        rec_init(&r[i]);
     if (im->map_size(NULL) != 0)
         return hw_fail(msg, cap, "the run's default map holds %ld channel(s) at the start "
                        "(want 0)", im->map_size(NULL));
@@ -211,11 +210,12 @@ int hw_default_after_free(const exec_opts_t *o, char *msg, size_t cap)
         (rc = check_new_default(o, &c[2], &peer[2], &r[2], "map_free(map_default())", msg,
                                 cap)))
         goto out;
-    if (r[0].found != 1 || r[0].other || r[0].errors || r[1].found != 1 || r[1].other ||
-        r[1].errors)
+    if (r[0].s.found != 1 || others(&r[0].s) || r[0].s.errors || r[1].s.found != 1 ||
+        others(&r[1].s) || r[1].s.errors)
         rc = hw_fail(msg, cap, "a channel of a destroyed default map got %d and %d record(s), "
                      "%d and %d other handler call(s) afterwards (want 1 each, none: M9)",
-                     r[0].found, r[1].found, r[0].other + r[0].errors, r[1].other + r[1].errors);
+                     r[0].s.found, r[1].s.found, others(&r[0].s) + r[0].s.errors,
+                     others(&r[1].s) + r[1].s.errors);
 out:
     for (int i = 0; i < 3; i++) {
         if (c[i]) im->free(c[i]);
@@ -238,13 +238,13 @@ typedef struct {
 static void x_found(void *c)
 {
     exit_rec_t *x = c;
-    x->r.found++;
+    hw_obs_found(c);
     x->exit_rc = x->im->map_exit(NULL);
     (void)!send(x->peer, "b\n", 2, MSG_NOSIGNAL);
 }
 
-static const acc_events_t exit_events = {g_collect, x_found, g_close, g_error, g_other,
-                                         g_accept, NULL, NULL, g_other, g_other};
+static const acc_events_t exit_events = {hw_obs_collect, x_found, hw_obs_close,
+                                         hw_obs_error, hw_obs_connect, hw_obs_accept};
 
 /* loop(NULL) serves the thread's default map, and map_exit(NULL) from one of
  * its handlers ends it once that read's framing is done (L9), whatever pass
@@ -256,6 +256,7 @@ int hw_default_exit(const exec_opts_t *o, char *msg, size_t cap)
     const acc_impl_t *im = o->impl;
     exit_rec_t x;
     memset(&x, 0, sizeof(x));
+    rec_init(&x.r);
     x.im = im;
     x.exit_rc = 1;
     void *c = NULL;
@@ -269,14 +270,14 @@ int hw_default_exit(const exec_opts_t *o, char *msg, size_t cap)
     }
     (void)!send(x.peer, "a\n", 2, MSG_NOSIGNAL);
     int lr = im->loop(NULL, o->backend, 20, 50);
-    if (lr != 0 || x.exit_rc != 0 || x.r.found != 1 || x.r.n != 1 || x.r.buf[0] != 'a')
+    if (lr != 0 || x.exit_rc != 0 || x.r.s.found != 1 || x.r.s.n != 1 || x.r.buf[0] != 'a')
         rc = hw_fail(msg, cap, "loop(NULL) returned %d after map_exit(NULL) in found_terminator "
                      "returned %d; %d record(s) framed, %zu byte(s) (want 0, 0, 1 record \"a\": "
                      "the exit ends the loop of the default map before the line sent from "
-                     "the handler is read, L9, M1)", lr, x.exit_rc, x.r.found, x.r.n);
-    else if (x.r.closes || x.r.errors || x.r.other)
+                     "the handler is read, L9, M1)", lr, x.exit_rc, x.r.s.found, x.r.s.n);
+    else if (x.r.s.closes || x.r.s.errors || others(&x.r.s))
         rc = hw_fail(msg, cap, "%d close(s), %d error(s), %d other handler call(s) (want none)",
-                     x.r.closes, x.r.errors, x.r.other);
+                     x.r.s.closes, x.r.s.errors, others(&x.r.s));
 out:
     im->free(c);
     close(x.peer);

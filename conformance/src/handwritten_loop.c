@@ -27,48 +27,24 @@
 /* What one channel's callbacks saw.  The found callback can destroy the
  * channel's own map from inside a pass (M9), when asked to. */
 typedef struct {
-    size_t n;
-    int found, closes, errors, connects, accepts, reads, writes;
+    hw_obs_t s;                 /* first: the hw_obs_* handlers see it */
     const acc_impl_t *im;
     void *map;
     int free_map_in_found;
 } obs_t;
 
-static void o_collect(void *c, const void *p, size_t n)
-{
-    (void)p;
-    ((obs_t *)c)->n += n;
-}
 static void o_found(void *c)
 {
     obs_t *o = c;
-    o->found++;
+    hw_obs_found(c);
     if (o->free_map_in_found)
         o->im->map_free(o->map);
 }
-static void o_close(void *c) { ((obs_t *)c)->closes++; }
-static void o_error(void *c, int e) { (void)e; ((obs_t *)c)->errors++; }
-static void o_connect(void *c) { ((obs_t *)c)->connects++; }
-static void o_accept(void *c, int fd)
-{
-    close(fd);
-    ((obs_t *)c)->accepts++;
-}
-static int o_readable(void *c) { (void)c; return 1; }
-static int o_writable(void *c) { (void)c; return 0; }
-static void o_read(void *c) { ((obs_t *)c)->reads++; }
-static void o_write(void *c) { ((obs_t *)c)->writes++; }
 
-static const acc_events_t obs_events = {o_collect, o_found, o_close, o_error,
-                                        o_connect, o_accept, o_readable,
-                                        o_writable, o_read, o_write};
-
-static int events_of(const obs_t *o)
-{
-    return (o->n > 0) + o->found + o->closes + o->errors + o->connects +
-           o->accepts + o->reads + o->writes;
-}
-
+/* A plain dispatcher here always reads and never asks to write. */
+static const acc_events_t obs_events = {hw_obs_collect, o_found, hw_obs_close, hw_obs_error,
+                                        hw_obs_connect, hw_obs_accept, hw_obs_yes,
+                                        hw_obs_no, hw_obs_read, hw_obs_write};
 
 static double ms_since(double t0)
 {
@@ -139,14 +115,15 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
     }
     t0 = acc_mono_s();
     r = im->poll(m, be, 30);
-    if (r < 0 || (el = ms_since(t0)) < 29.0 || events_of(&ob)) {
+    if (r < 0 || (el = ms_since(t0)) < 29.0 || hw_obs_calls(&ob.s)) {
         rc = hw_fail(msg, cap, "a 30 ms pass on an idle channel returned %d after %.1f ms with "
-                     "%d events (want no earlier than 30 ms, no event: L5)", r, el, events_of(&ob));
+                     "%d events (want no earlier than 30 ms, no event: L5)", r, el,
+                     hw_obs_calls(&ob.s));
         goto out;
     }
     t0 = acc_mono_s();
     r = im->loop(m, be, 20, 2);
-    if (r != 0 || (el = ms_since(t0)) < 39.0 || events_of(&ob)) {
+    if (r != 0 || (el = ms_since(t0)) < 39.0 || hw_obs_calls(&ob.s)) {
         rc = hw_fail(msg, cap, "loop of 2 passes of 20 ms returned %d after %.1f ms "
                      "(want 0, no earlier than 40 ms: the timeout bounds each pass, L5 L7)", r, el);
         goto out;
@@ -158,17 +135,12 @@ out:
     return rc;
 }
 
-/* A plain dispatcher whose readable() the test sets; writable() says no. */
-typedef struct {
-    obs_t ob;                   /* first: the o_* callbacks see an obs_t */
-    int want_read;
-} gate_t;
-
-static int g_readable(void *c) { return ((gate_t *)c)->want_read; }
-
-static const acc_events_t gate_events = {o_collect, o_found, o_close, o_error,
-                                         o_connect, o_accept, g_readable,
-                                         o_writable, o_read, o_write};
+/* A plain dispatcher whose readable() the test sets (rd); writable() says
+ * no. */
+static const acc_events_t gate_events = {hw_obs_collect, hw_obs_found, hw_obs_close,
+                                         hw_obs_error, hw_obs_connect, hw_obs_accept,
+                                         hw_obs_readable, hw_obs_no, hw_obs_read,
+                                         hw_obs_write};
 
 /* The infinite timeout: a loop whose channels ask for nothing returns
  * instead of waiting for ever (L6, L7), and a pass with readiness to report
@@ -177,7 +149,7 @@ int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *d = NULL, *c = NULL;
-    gate_t g = {0};
+    hw_obs_t g = {0};
     obs_t co = {0};
     int sv[2] = {-1, -1}, cpeer = -1, rc = 0, r;
     if (im->map_new(&m) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -188,28 +160,28 @@ int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     (void)!send(sv[1], "x", 1, MSG_NOSIGNAL);
-    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || events_of(&g.ob) ||
+    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || hw_obs_calls(&g) ||
         im->map_size(m) != 1) {
         rc = hw_fail(msg, cap, "loop(infinite timeout, forever) over a channel that asks for "
                      "nothing returned %d with %d event(s), map size %ld (want 0, none, 1: L6 L7)",
-                     r, events_of(&g.ob), im->map_size(m));
+                     r, hw_obs_calls(&g), im->map_size(m));
         goto out;
     }
-    g.want_read = 1;
-    if ((r = im->poll(m, o->backend, -1)) < 0 || g.ob.reads != 1 || g.ob.closes) {
+    g.rd = 1;
+    if ((r = im->poll(m, o->backend, -1)) < 0 || g.reads != 1 || g.closes) {
         rc = hw_fail(msg, cap, "a pass with an infinite timeout and input waiting returned %d "
-                     "with %d read(s), %d close(s) (want 1 read: L5)", r, g.ob.reads,
-                     g.ob.closes);
+                     "with %d read(s), %d close(s) (want 1 read: L5)", r, g.reads,
+                     g.closes);
         goto out;
     }
     /* Nothing to watch once more, after the channel was watched: it
      * stopped asking.  Then a chat that was watched is closed, and the
      * dispatcher that asks for nothing is again all there is (L6, L7). */
-    g.want_read = 0;
-    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || g.ob.reads != 1 || g.ob.closes) {
+    g.rd = 0;
+    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || g.reads != 1 || g.closes) {
         rc = hw_fail(msg, cap, "loop(infinite timeout, forever) after the only channel stopped "
                      "asking for input returned %d with %d read(s), %d close(s) (want 0 at "
-                     "once, 1, 0: L6 L7)", r, g.ob.reads, g.ob.closes);
+                     "once, 1, 0: L6 L7)", r, g.reads, g.closes);
         goto out;
     }
     if (hw_chat_pair(im, m, &c, &cpeer, &obs_events, &co) < 0 ||
@@ -218,15 +190,15 @@ int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     (void)!send(cpeer, "a\n", 2, MSG_NOSIGNAL);
-    for (int p = 0; p < 100 && co.found < 1; p++)
+    for (int p = 0; p < 100 && co.s.found < 1; p++)
         im->poll(m, o->backend, 10);
     r = im->close(c);
-    if (co.found != 1 || r != 0) {
+    if (co.s.found != 1 || r != 0) {
         rc = hw_fail(msg, cap, "a chat channel beside the idle dispatcher: %d record(s), close "
-                     "returned %d (want 1, 0)", co.found, r);
+                     "returned %d (want 1, 0)", co.s.found, r);
         goto out;
     }
-    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || events_of(&g.ob) != 1 ||
+    if ((r = im->loop(m, o->backend, -1, 0)) != 0 || hw_obs_calls(&g) != 1 ||
         im->map_size(m) != 1) {
         rc = hw_fail(msg, cap, "loop(infinite timeout, forever) after the watched chat channel "
                      "was closed, beside a dispatcher that asks for nothing, returned %d, map "
@@ -283,12 +255,12 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
     t0 = acc_mono_s();
     int r0 = im->poll(m, be, 30);
     double el0 = ms_since(t0);
-    if (r0 < 0 || el0 < 29.0 || events_of(&ob)) {
+    if (r0 < 0 || el0 < 29.0 || hw_obs_calls(&ob.s)) {
         rc = hw_fail(msg, cap, "with no signal at all, a 30 ms pass on an idle channel returned "
                      "%d after %.1f ms with %d event(s): the wait does not block (a channel "
                      "reported ready while idle, e.g. always writable, makes every pass "
                      "spin: L5), so whether an interrupted wait resumes (L8) cannot be seen",
-                     r0, el0, events_of(&ob));
+                     r0, el0, hw_obs_calls(&ob.s));
         goto out;
     }
     struct sigaction sa, old;
@@ -313,9 +285,9 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
         rc = early_end(msg, cap, "a 60 ms pass", r1, el1, 60, s1);
     else if (r2 != 0 || el2 < 59.0)
         rc = early_end(msg, cap, "a loop of 2 x 30 ms", r2, el2, 60, s2);
-    else if (events_of(&ob))
+    else if (hw_obs_calls(&ob.s))
         rc = hw_fail(msg, cap, "signals dispatched %d events on an idle channel (L8)",
-                     events_of(&ob));
+                     hw_obs_calls(&ob.s));
     else if (s1 + s2 < 4)
         /* The waits lasted; the signals did not come (a timer every 7 ms
          * gives about 17): the implementation's wait kept them out (a
@@ -376,18 +348,18 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
         /* The ceiling: the pass is refused and dispatches nothing, even
          * for the channel whose descriptor fits. */
         int r = im->poll(m, be, 10);
-        if (r != -ERANGE || events_of(&olo) || events_of(&ohi))
+        if (r != -ERANGE || hw_obs_calls(&olo.s) || hw_obs_calls(&ohi.s))
             rc = hw_fail(msg, cap, "select with descriptor %d: the pass returned %d with %d+%d "
                          "events (want -ERANGE and none: L13)", FD_SETSIZE + 10, r,
-                         events_of(&olo), events_of(&ohi));
+                         hw_obs_calls(&olo.s), hw_obs_calls(&ohi.s));
     } else {
         /* No ceiling: any descriptor works (L13, L4). */
         int r = 0;
-        for (int p = 0; p < 100 && r >= 0 && (olo.n < 2 || ohi.n < 2); p++)
+        for (int p = 0; p < 100 && r >= 0 && (olo.s.n < 2 || ohi.s.n < 2); p++)
             r = im->poll(m, be, 10);
-        if (r < 0 || olo.n != 2 || ohi.n != 2)
+        if (r < 0 || olo.s.n != 2 || ohi.s.n != 2)
             rc = hw_fail(msg, cap, "%s with descriptor >= FD_SETSIZE: pass returned %d, "
-                         "collected %zu and %zu of 2 bytes", be, r, olo.n, ohi.n);
+                         "collected %zu and %zu of 2 bytes", be, r, olo.s.n, ohi.s.n);
     }
 out:
     if (hi) im->free(hi);
@@ -425,10 +397,10 @@ int hw_recv_outcomes(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     /* No data: "no data", not an end, and the channel stays open. */
-    if ((n = im->recv(d, buf, sizeof(buf))) != -EAGAIN || im->fd(d) < 0 || events_of(&ob)) {
+    if ((n = im->recv(d, buf, sizeof(buf))) != -EAGAIN || im->fd(d) < 0 || hw_obs_calls(&ob.s)) {
         rc = hw_fail(msg, cap, "recv with no data returned %ld (want -EAGAIN), channel %s, "
                      "%d handler calls (want open, none: D11)", n,
-                     im->fd(d) < 0 ? "closed" : "open", events_of(&ob));
+                     im->fd(d) < 0 ? "closed" : "open", hw_obs_calls(&ob.s));
         goto out;
     }
     (void)!send(sv[1], "ab", 2, MSG_NOSIGNAL);
@@ -446,17 +418,17 @@ int hw_recv_outcomes(const exec_opts_t *o, char *msg, size_t cap)
     close(sv[1]);
     sv[1] = -1;
     wait_readable(im->fd(d));
-    if ((n = im->recv(d, buf, sizeof(buf))) != 0 || ob.closes != 1 || im->fd(d) >= 0) {
+    if ((n = im->recv(d, buf, sizeof(buf))) != 0 || ob.s.closes != 1 || im->fd(d) >= 0) {
         rc = hw_fail(msg, cap, "recv at end of stream returned %ld with %d handle_close "
-                     "(want 0 after exactly one, channel closed: D11)", n, ob.closes);
+                     "(want 0 after exactly one, channel closed: D11)", n, ob.s.closes);
         goto out;
     }
     /* A closed channel: socket operations report EBADF, no second close. */
     long r1 = im->recv(d, buf, sizeof(buf)), r2 = im->send(d, "x", 1);
-    if (r1 != -EBADF || r2 != -EBADF || ob.closes != 1 || ob.errors)
+    if (r1 != -EBADF || r2 != -EBADF || ob.s.closes != 1 || ob.s.errors)
         rc = hw_fail(msg, cap, "recv/send on the closed dispatcher returned %ld/%ld with %d "
                      "closes, %d errors (want -EBADF twice, still 1 close: E3 D6)",
-                     r1, r2, ob.closes, ob.errors);
+                     r1, r2, ob.s.closes, ob.s.errors);
 out:
     if (d) im->free(d);
     if (sv[1] >= 0) close(sv[1]);
@@ -492,10 +464,10 @@ int hw_recv_disconnect(const exec_opts_t *o, char *msg, size_t cap)
     sv[1] = -1;
     wait_readable(im->fd(d));
     long n = im->recv(d, buf, sizeof(buf));
-    if (n != 0 || ob.closes != 1 || ob.errors || im->fd(d) >= 0)
+    if (n != 0 || ob.s.closes != 1 || ob.s.errors || im->fd(d) >= 0)
         rc = hw_fail(msg, cap, "recv after the peer reset the connection returned %ld with "
                      "%d handle_close, %d handle_error, channel %s (want 0 after exactly one "
-                     "handle_close, no error, channel closed: D12)", n, ob.closes, ob.errors,
+                     "handle_close, no error, channel closed: D12)", n, ob.s.closes, ob.s.errors,
                      im->fd(d) >= 0 ? "open" : "closed");
 out:
     if (d) im->free(d);
@@ -552,13 +524,13 @@ int hw_fd_edges(const exec_opts_t *o, char *msg, size_t cap)
         im->poll(m, o->backend, 10);
         all = 0;
         for (int i = 0; i < N; i++)
-            all += ob[i].found == 1;
+            all += ob[i].s.found == 1;
     }
     for (int i = 0; i < N && rc == 0; i++)
-        if (ob[i].found != 1 || ob[i].n != 1 || ob[i].closes || ob[i].errors)
+        if (ob[i].s.found != 1 || ob[i].s.n != 1 || ob[i].s.closes || ob[i].s.errors)
             rc = hw_fail(msg, cap, "the channel on descriptor %d: %d record(s), %d close(s), "
-                         "%d error(s) (want its one record: M3 L13)", nums[i], ob[i].found,
-                         ob[i].closes, ob[i].errors);
+                         "%d error(s) (want its one record: M3 L13)", nums[i], ob[i].s.found,
+                         ob[i].s.closes, ob[i].s.errors);
     for (int i = 0; i < N; i++) {
         if (c[i])
             im->free(c[i]);
@@ -597,13 +569,13 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
      * consuming it can end its readiness (reading past the mark would). */
     (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
     (void)!send(peer, "!", 1, MSG_NOSIGNAL | MSG_OOB);
-    PASS_UNTIL(im, m, o->backend, ob.found >= 1);
+    PASS_UNTIL(im, m, o->backend, ob.s.found >= 1);
     for (int p = 0; p < 3; p++)
         im->poll(m, o->backend, 10); /* anything left to report, reported */
-    if (ob.found != 1 || ob.n != 1 || ob.closes || ob.errors || im->fd(c) < 0) {
+    if (ob.s.found != 1 || ob.s.n != 1 || ob.s.closes || ob.s.errors || im->fd(c) < 0) {
         rc = hw_fail(msg, cap, "\"a\\n\" then an urgent \"!\": %d record(s) of %zu byte(s) "
                      "collected, %d closes, %d errors, channel %s (want 1 record \"a\", "
-                     "channel open: D21)", ob.found, ob.n, ob.closes, ob.errors,
+                     "channel open: D21)", ob.s.found, ob.s.n, ob.s.closes, ob.s.errors,
                      im->fd(c) < 0 ? "closed" : "open");
         goto out;
     }
@@ -618,11 +590,11 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
         goto out;
     }
     (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, m, o->backend, ob.found >= 2);
-    if (ob.found != 2 || ob.n != 2 || ob.closes || ob.errors)
+    PASS_UNTIL(im, m, o->backend, ob.s.found >= 2);
+    if (ob.s.found != 2 || ob.s.n != 2 || ob.s.closes || ob.s.errors)
         rc = hw_fail(msg, cap, "after the urgent byte, \"b\\n\": %d record(s) of %zu byte(s) "
                      "in all, %d closes, %d errors (want 2 records \"a\" \"b\": D21)",
-                     ob.found, ob.n, ob.closes, ob.errors);
+                     ob.s.found, ob.s.n, ob.s.closes, ob.s.errors);
 out:
     if (c) im->free(c);
     if (peer >= 0) close(peer);
@@ -668,14 +640,14 @@ static int urgent_error_once(const exec_opts_t *o, int with_output, char *msg, s
     acc_fs_arm(ACC_FS_RECV, ACC_FS_EAGAIN, 0, -1);
     if (with_output) /* the write step runs too, and leaves the channel open */
         acc_fs_arm(ACC_FS_SEND, ACC_FS_EAGAIN, 0, -1);
-    PASS_UNTIL(im, m, o->backend, ob.closes > 0);
+    PASS_UNTIL(im, m, o->backend, ob.s.closes > 0);
     acc_fs_reset();
-    if (ob.closes != 1 || ob.errors || ob.n || im->fd(c) >= 0)
+    if (ob.s.closes != 1 || ob.s.errors || ob.s.n || im->fd(c) >= 0)
         rc = hw_fail(msg, cap, "an urgent byte, then a reset, with every recv saying \"no "
                      "data\"%s: %d handle_close, %d handle_error, %zu byte(s) collected, "
                      "channel %s (want one handle_close from the urgent step, channel "
                      "closed: D21, D3)", with_output ? " and output queued that every "
-                     "send refuses (would block)" : "", ob.closes, ob.errors, ob.n,
+                     "send refuses (would block)" : "", ob.s.closes, ob.s.errors, ob.s.n,
                      im->fd(c) >= 0 ? "open" : "closed");
 out:
     acc_fs_reset();
@@ -713,9 +685,10 @@ int hw_connect_sync(const exec_opts_t *o, char *msg, size_t cap)
     long size = im->map_size(m);
     for (int p = 0; p < 5; p++)
         im->poll(m, o->backend, 2);
-    if (r >= 0 || size != 0 || events_of(&ob))
+    if (r >= 0 || size != 0 || hw_obs_calls(&ob.s))
         rc = hw_fail(msg, cap, "connect to 255.255.255.255:80 returned %d, map size %ld, then "
-                     "%d handler calls (want an error, 0, none: D17)", r, size, events_of(&ob));
+                     "%d handler calls (want an error, 0, none: D17)", r, size,
+                     hw_obs_calls(&ob.s));
     if (r >= 0 && c)
         im->free(c);
     im->map_free(m);
@@ -751,12 +724,12 @@ static int emfile_burst(const exec_opts_t *o, void *m, void *l, const obs_t *ob,
     int r = im->poll(m, o->backend, 50);
     double el = ms_since(t0);
     setrlimit(RLIMIT_NOFILE, &old);
-    if (r < 0 || ob->accepts != burst - 1 || ob->errors || ob->closes || im->fd(l) < 0 ||
+    if (r < 0 || ob->s.accepts != burst - 1 || ob->s.errors || ob->s.closes || im->fd(l) < 0 ||
         im->map_size(m) != 1)
         return hw_fail(msg, cap, "burst %d, accept with no descriptor left: pass %d, %d accepts, "
                        "%d errors, %d closes, listener %s (want no handler call, listener "
-                       "open: D20)", burst, r, ob->accepts - (burst - 1), ob->errors,
-                       ob->closes, im->fd(l) < 0 ? "closed" : "open");
+                       "open: D20)", burst, r, ob->s.accepts - (burst - 1), ob->s.errors,
+                       ob->s.closes, im->fd(l) < 0 ? "closed" : "open");
     if (el < 45.0)
         return hw_fail(msg, cap, "burst %d: with no descriptor left a 50 ms pass returned after "
                        "%.1f ms: the pending connection keeps the loop spinning (D20)",
@@ -812,11 +785,11 @@ static int accept_emfile(const exec_opts_t *o, char *msg, size_t cap, int check_
             rc = hw_fail(msg, cap, "dialling the listener again failed");
             break;
         }
-        PASS_UNTIL(im, m, o->backend, ob.accepts >= burst);
-        if (ob.accepts != burst || ob.errors || ob.closes)
+        PASS_UNTIL(im, m, o->backend, ob.s.accepts >= burst);
+        if (ob.s.accepts != burst || ob.s.errors || ob.s.closes)
             rc = hw_fail(msg, cap, "after descriptors came back (burst %d): %d accepts, %d "
-                         "errors, %d closes (want %d, 0, 0: D20)", burst, ob.accepts,
-                         ob.errors, ob.closes, burst);
+                         "errors, %d closes (want %d, 0, 0: D20)", burst, ob.s.accepts,
+                         ob.s.errors, ob.s.closes, burst);
     }
 out:
     for (int i = 0; i < 4; i++)
@@ -855,12 +828,12 @@ int hw_eexist(const exec_opts_t *o, char *msg, size_t cap)
     int r2 = im->disp_adopt(&d, m, im->fd(a), &obs_events, &ob);
     long size = im->map_size(m);
     (void)!send(peer, "x", 1, MSG_NOSIGNAL);
-    PASS_UNTIL(im, m, o->backend, oa.n >= 1);
-    if (r1 != -EEXIST || r2 != -EEXIST || size != 1 || oa.n != 1 || oa.closes ||
-        events_of(&ob))
+    PASS_UNTIL(im, m, o->backend, oa.s.n >= 1);
+    if (r1 != -EEXIST || r2 != -EEXIST || size != 1 || oa.s.n != 1 || oa.s.closes ||
+        hw_obs_calls(&ob.s))
         rc = hw_fail(msg, cap, "adopting an fd another channel holds: %d (chat), %d (disp), "
                      "map size %ld; the holder then read %zu of 1 byte (want -EEXIST twice, "
-                     "size 1, the holder served: M3)", r1, r2, size, oa.n);
+                     "size 1, the holder served: M3)", r1, r2, size, oa.s.n);
     if (r1 >= 0 && b) im->free(b);
     if (r2 >= 0 && d) im->free(d);
 out:
@@ -885,10 +858,10 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     im->map_free(m); /* closes c as close_all does; c stays a valid handle */
     int fd = im->fd(c), r1 = im->close(c), r2 = im->push(c, "x", 1);
     ssize_t k = recv(peer, b, sizeof(b), MSG_DONTWAIT);
-    if (fd != -1 || r1 != -EBADF || r2 != -EBADF || k != 0 || events_of(&ob)) {
+    if (fd != -1 || r1 != -EBADF || r2 != -EBADF || k != 0 || hw_obs_calls(&ob.s)) {
         rc = hw_fail(msg, cap, "after destroying its map: fd %d, close %d, push %d, peer read "
                      "%zd, %d handler calls (want -1, -EBADF, -EBADF, end of stream, none: M9)",
-                     fd, r1, r2, k, events_of(&ob));
+                     fd, r1, r2, k, hw_obs_calls(&ob.s));
     }
     im->free(c);
     close(peer);
@@ -905,16 +878,16 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     ob.map = m;
     ob.free_map_in_found = 1;
     (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, m, o->backend, ob.found >= 1);
+    PASS_UNTIL(im, m, o->backend, ob.s.found >= 1);
     ob.free_map_in_found = 0;
     long size = im->map_size(m);
     fd = im->fd(c);
     (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, m, o->backend, ob.found >= 2);
-    if (size != 1 || fd < 0 || ob.found != 2 || ob.closes || ob.n != 2)
+    PASS_UNTIL(im, m, o->backend, ob.s.found >= 2);
+    if (size != 1 || fd < 0 || ob.s.found != 2 || ob.s.closes || ob.s.n != 2)
         rc = hw_fail(msg, cap, "destroying a map inside its own pass: then size %ld, channel %s, "
                      "%d of 2 records (want 1, open, 2: M9)", size, fd < 0 ? "closed" : "open",
-                     ob.found);
+                     ob.s.found);
     im->free(c);
     close(peer);
     im->map_free(m);
@@ -950,18 +923,18 @@ static void *own_default_free(void *arg)
     ob.map = NULL;
     ob.free_map_in_found = 1;
     (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, NULL, be, ob.found >= 1);
+    PASS_UNTIL(im, NULL, be, ob.s.found >= 1);
     ob.free_map_in_found = 0;
     long size = im->map_size(NULL);
     int fd = im->fd(c);
     (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, NULL, be, ob.found >= 2);
-    if (size != 1 || fd < 0 || ob.found != 2 || ob.closes || ob.n != 2)
+    PASS_UNTIL(im, NULL, be, ob.s.found >= 2);
+    if (size != 1 || fd < 0 || ob.s.found != 2 || ob.s.closes || ob.s.n != 2)
         t->rc = hw_fail(t->msg, sizeof(t->msg), "map_free(NULL) inside a pass of the default "
                         "map: then its size given NULL %ld, channel %s, %d of 2 records served "
                         "by passes given NULL (want 1, open, 2: the destruction is refused and "
                         "the map stays the thread's default, M9 M1)", size,
-                        fd < 0 ? "closed" : "open", ob.found);
+                        fd < 0 ? "closed" : "open", ob.s.found);
 out:
     if (c)
         im->free(c);
@@ -1020,10 +993,10 @@ int hw_default_map_end(const exec_opts_t *o, char *msg, size_t cap)
     int fd_open = fcntl(t.fd, F_GETFD) >= 0;
     ssize_t k = recv(t.peer, b, sizeof(b), MSG_DONTWAIT);
     int rc = 0;
-    if (fd_open || k != 0 || events_of(&ob))
+    if (fd_open || k != 0 || hw_obs_calls(&ob.s))
         rc = hw_fail(msg, cap, "after its thread ended, a channel of the default map: fd %s, "
                      "peer read %zd, %d handler calls (want closed, end of stream, none: M10)",
-                     fd_open ? "still open" : "closed", k, events_of(&ob));
+                     fd_open ? "still open" : "closed", k, hw_obs_calls(&ob.s));
     o->impl->free(t.ch); /* the handle outlives its map, closed (M9) */
     close(t.peer);
     return rc;

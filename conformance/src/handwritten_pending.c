@@ -9,16 +9,6 @@
 
 #include "runner.h"
 
-static void p_collect(void *c, const void *p, size_t n) { (void)c, (void)p, (void)n; }
-static void p_found(void *c) { (void)c; }
-static void p_close(void *c) { ++*(int *)c; }
-static void p_error(void *c, int e) { (void)e, ++*(int *)c; }
-static void p_connect(void *c) { (void)c; }
-static void p_accept(void *c, int fd) { (void)c, close(fd); }
-
-static const acc_events_t pend_events = {p_collect, p_found, p_close, p_error,
-                                         p_connect, p_accept, NULL, NULL, NULL, NULL};
-
 /* Passes until the peer has read want bytes in all (at most ~2 s); returns
  * what it read. */
 static size_t drain(const acc_impl_t *im, void *m, const char *be, int peer, size_t want)
@@ -41,8 +31,9 @@ int hw_pending(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *m = NULL, *c = NULL;
-    int peer = -1, bad = 0;
-    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &pend_events, &bad) < 0)
+    int peer = -1;
+    hw_obs_t ob = {0};
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &hw_obs_chat_events, &ob) < 0)
         return hw_fail(msg, cap, "set-up failed");
     /* push only queues (P2), so the count follows each push exactly. */
     long p0 = im->pending(c);
@@ -71,10 +62,11 @@ int hw_pending(const exec_opts_t *o, char *msg, size_t cap)
         got += drain(im, m, o->backend, peer, im->caps & ACC_CAP_PRODUCER ? 5 : 0);
         p6 = im->pending(c);
         size_t want = im->caps & ACC_CAP_PRODUCER ? 9 : 4;
-        if (got != want || p5 != 0 || p6 != 0 || bad)
+        if (got != want || p5 != 0 || p6 != 0 || ob.closes || ob.errors)
             rc = hw_fail(msg, cap, "peer read %zu of %zu bytes; pending once they were read: "
                          "%ld, after a producer's chunks: %ld; %d close/error events (want "
-                         "every byte, 0, 0, none: P15, P3, P4)", got, want, p5, p6, bad);
+                         "every byte, 0, 0, none: P15, P3, P4)", got, want, p5, p6,
+                         ob.closes + ob.errors);
     }
     /* Close drops what is queued (P10): nothing is pending any more. */
     if (rc == 0) {

@@ -17,17 +17,6 @@
 #include "exec.h"
 #include "runner.h"
 
-static void r_collect(void *c, const void *p, size_t n) { (void)p; *(size_t *)c += n; }
-static void r_count(void *c) { (void)c; }
-static void r_error(void *c, int e) { (void)c, (void)e; }
-static void r_accept(void *c, int fd) { (void)c; close(fd); }
-static int r_yes(void *c) { (void)c; return 1; }
-static int r_no(void *c) { (void)c; return 0; }
-
-static const acc_events_t quiet_events = {r_collect, r_count, r_count, r_error,
-                                          r_count, r_accept, r_yes, r_no,
-                                          r_count, r_count};
-
 /* The suite-side state a failed constructor must leave as it found it. */
 typedef struct {
     long size;
@@ -82,10 +71,10 @@ typedef int adopt_fn(void **, void *, int, const acc_events_t *, void *);
 /* One adopt that must be refused with want; a handle it wrongly made is
  * freed once the figures are taken. */
 static int refused_adopt(const acc_impl_t *im, void *m, adopt_fn *adopt, int fd, int want,
-                         const snap_t *b, const char *what, size_t *got, char *msg, size_t cap)
+                         const snap_t *b, const char *what, hw_obs_t *got, char *msg, size_t cap)
 {
     void *h = NULL;
-    int r = adopt(&h, m, fd, &quiet_events, got);
+    int r = adopt(&h, m, fd, &hw_obs_reader_events, got);
     int rc = compare(im, m, b, what, r, want, msg, cap);
     if (r >= 0 && h)
         im->free(h);
@@ -97,7 +86,7 @@ static int refused_adopts(const exec_opts_t *o, void *m, adopt_fn *adopt, const 
                           char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
-    size_t got = 0;
+    hw_obs_t got = {0};
     int p[2], rc = 0;
     char what[64];
     snap_t b;
@@ -126,11 +115,11 @@ static int refused_taken(const exec_opts_t *o, void *m, adopt_fn *adopt, const c
 {
     const acc_impl_t *im = o->impl;
     void *holder = NULL;
-    size_t got = 0;
+    hw_obs_t got = {0};
     int peer = -1, rc;
     char what[64];
     snap_t b;
-    if (hw_chat_pair(im, m, &holder, &peer, &quiet_events, &got) < 0)
+    if (hw_chat_pair(im, m, &holder, &peer, &hw_obs_reader_events, &got) < 0)
         return hw_fail(msg, cap, "set-up of a chat channel failed");
     if (im->set_none(holder) != 0) { /* set explicitly: the holder reads below */
         im->free(holder);
@@ -143,12 +132,12 @@ static int refused_taken(const exec_opts_t *o, void *m, adopt_fn *adopt, const c
     rc = refused_adopt(im, m, adopt, held, -EEXIST, &b, what, &got, msg, cap);
     if (rc == 0) {
         (void)!send(peer, "xy", 2, MSG_NOSIGNAL);
-        for (int i = 0; i < 100 && got < 2; i++)
+        for (int i = 0; i < 100 && got.n < 2; i++)
             im->poll(m, o->backend, 10);
-        if (got != 2 || im->fd(holder) != held)
+        if (got.n != 2 || im->fd(holder) != held)
             rc = hw_fail(msg, cap, "after the refused %s the holder read %zu of 2 bytes, fd %d "
                          "(was %d): the descriptor belongs to the channel that holds it (M3)",
-                         what, got, im->fd(holder), held);
+                         what, got.n, im->fd(holder), held);
     }
     im->free(holder);
     close(peer);
@@ -160,20 +149,22 @@ static int refused_listen(const exec_opts_t *o, void *m, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *h = NULL, *l = NULL;
-    size_t got = 0;
+    hw_obs_t got = {0};
     snap_t b;
     struct sockaddr_in a = {0};
     socklen_t len = sizeof(a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (im->listen(&l, m, (struct sockaddr *)&a, sizeof(a), &quiet_events, &got) < 0 ||
+    if (im->listen(&l, m, (struct sockaddr *)&a, sizeof(a), &hw_obs_reader_events,
+                   &got) < 0 ||
         getsockname(im->fd(l), (struct sockaddr *)&a, &len) < 0) {
         if (l)
             im->free(l);
         return hw_fail(msg, cap, "set-up of a listener failed");
     }
     snap(im, m, -1, &b);
-    int r = im->listen(&h, m, (struct sockaddr *)&a, sizeof(a), &quiet_events, &got);
+    int r = im->listen(&h, m, (struct sockaddr *)&a, sizeof(a), &hw_obs_reader_events,
+                       &got);
     int rc = compare(im, m, &b, "listen on a port in use", r, -EADDRINUSE, msg, cap);
     if (r >= 0 && h)
         im->free(h);
@@ -187,14 +178,15 @@ static int refused_connect(const exec_opts_t *o, void *m, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
     void *h = NULL;
-    size_t got = 0;
+    hw_obs_t got = {0};
     snap_t b;
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_port = htons(80);
     a.sin_addr.s_addr = htonl(INADDR_BROADCAST);
     snap(im, m, -1, &b);
-    int r = im->chat_connect(&h, m, (struct sockaddr *)&a, sizeof(a), &quiet_events, &got);
+    int r = im->chat_connect(&h, m, (struct sockaddr *)&a, sizeof(a), &hw_obs_reader_events,
+                             &got);
     if (r >= 0) {
         im->free(h);
         return hw_fail(msg, cap, "chat_connect to 255.255.255.255:80 succeeded (want the "

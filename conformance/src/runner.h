@@ -139,6 +139,49 @@ int hw_fail(char *msg, size_t cap, const char *fmt, ...)
 int hw_chat_pair(const acc_impl_t *im, void *map, void **ch, int *peer,
                  const acc_events_t *ev, void *ctx);
 
+/* observer.c: what one channel's handlers saw, for the hand-written tests.
+ * Every handler counts its calls; collect counts bytes in n and keeps the
+ * first cap of them in buf when buf is set; accept closes the descriptor it
+ * is given.  hw_obs_readable and hw_obs_writable answer rd and wr.  A test
+ * that needs more puts an hw_obs_t first in a struct of its own (the
+ * handlers below then work on it unchanged) and replaces the handlers it
+ * changes in a table of its own. */
+typedef struct {
+    char *buf;
+    size_t cap, n;
+    int found, closes, errors, err, connects, accepts, reads, writes;
+    int rd, wr;
+} hw_obs_t;
+
+void hw_obs_collect(void *obs, const void *data, size_t len);
+void hw_obs_found(void *obs);
+void hw_obs_close(void *obs);
+void hw_obs_error(void *obs, int err);
+void hw_obs_connect(void *obs);
+void hw_obs_accept(void *obs, int fd);
+void hw_obs_read(void *obs);
+void hw_obs_write(void *obs);
+int hw_obs_readable(void *obs);
+int hw_obs_writable(void *obs);
+/* Fixed answers, for a plain dispatcher that always reads and never asks
+ * to write (it would be writable on every pass). */
+int hw_obs_yes(void *obs);
+int hw_obs_no(void *obs);
+
+/* Every handler counting; predicates rd and wr (plain dispatchers). */
+extern const acc_events_t hw_obs_events;
+/* Every handler counting; a plain dispatcher that always reads and never
+ * asks to write. */
+extern const acc_events_t hw_obs_reader_events;
+/* Every handler counting, no predicates: a chat keeps its own (with
+ * ACC_CAP_CHAT_READABLE a readable here would gate its input too). */
+extern const acc_events_t hw_obs_chat_events;
+
+/* The handler calls an observer saw, a collect run counting once. */
+int hw_obs_calls(const hw_obs_t *o);
+/* How many of the collected bytes buf holds. */
+size_t hw_obs_kept(const hw_obs_t *o);
+
 /* failalloc.c: fail the allocation n calls from now (0: the next one) made
  * by this thread through acc_fa_*; -1 disarms.  acc_fa_seen() counts the
  * allocations since arming. */
