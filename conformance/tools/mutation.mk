@@ -22,16 +22,17 @@
 #                          MUTATION_SAMPLE_TARGET: a floor that catches a
 #                          suite that stopped killing, not a measurement (10
 #                          mutants cannot measure a rate to a few percent).
-#                          At a true rate of 75-80%, a sample of 6 with a
-#                          70% floor fails one seed in two or three; 10 at
-#                          60% fails one in 13 to 30.
+#                          10 at a 60% floor fails one seed in about 1,700
+#                          at the whole campaign's 92% within reach, one in
+#                          30 at 80% (a sample of 6 at 70% failed one seed
+#                          in two or three at 75-80%).
 # Knobs: MUTATION_JOBS, MUTATION_ARGS (more mutate.py options, e.g.
 # --files framer.c).
 
 MUTATION_TARGET ?= 90
 # Mutants at once.  A mutant's runs mostly wait (pass timeouts, slow peers),
-# so two at once leave two cores half idle: a 200-mutant sample ran at 0.90
-# mutants/s with 4 (both cores busy), against 0.5 with 2 (docs/mutation.md).
+# so two at once leave two cores half idle: the whole campaign took 38 min
+# on 2 cores with 4 at once, 70 with 2, for the same CPU (docs/mutation.md).
 MUTATION_JOBS ?= 4
 MUTATION_SAMPLE ?= 10
 MUTATION_SEED ?= 1
