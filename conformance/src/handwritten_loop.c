@@ -45,6 +45,10 @@ static void o_found(void *c)
 static const acc_events_t obs_events = {hw_obs_collect, o_found, hw_obs_close, hw_obs_error,
                                         hw_obs_connect, hw_obs_accept, hw_obs_yes,
                                         hw_obs_no, hw_obs_read, hw_obs_write};
+/* A chat keeps its own predicates (with chat-readable a readable here would
+ * replace its own). */
+static const acc_events_t obs_chat_events = {hw_obs_collect, o_found, hw_obs_close,
+                                             hw_obs_error, hw_obs_connect, hw_obs_accept};
 
 static double ms_since(double t0)
 {
@@ -93,7 +97,7 @@ int hw_timeouts(const exec_opts_t *o, char *msg, size_t cap)
                      "(want 0 at once: L7)", r, ms_since(t0));
         goto out;
     }
-    if (hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0) {
+    if (hw_chat_pair(im, m, &c, &peer, &obs_chat_events, &ob) < 0) {
         rc = hw_fail(msg, cap, "set-up of an idle chat channel failed");
         goto out;
     }
@@ -184,7 +188,7 @@ int hw_infinite(const exec_opts_t *o, char *msg, size_t cap)
                      "once, 1, 0: L6 L7)", r, g.reads, g.closes);
         goto out;
     }
-    if (hw_chat_pair(im, m, &c, &cpeer, &obs_events, &co) < 0 ||
+    if (hw_chat_pair(im, m, &c, &cpeer, &obs_chat_events, &co) < 0 ||
         im->set_terminator(c, "\n", 1) < 0) {
         rc = hw_fail(msg, cap, "set-up of a chat channel failed");
         goto out;
@@ -244,7 +248,7 @@ int hw_eintr(const exec_opts_t *o, char *msg, size_t cap)
     void *m = NULL, *c = NULL;
     obs_t ob = {0};
     int peer = -1, rc = 0;
-    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0) {
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_chat_events, &ob) < 0) {
         if (m) im->map_free(m);
         return hw_fail(msg, cap, "set-up failed");
     }
@@ -324,7 +328,7 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
     void *m = NULL, *lo = NULL, *hi = NULL;
     obs_t olo = {0}, ohi = {0};
     int sv[2] = {-1, -1}, plo = -1, fd = -1;
-    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &lo, &plo, &obs_events, &olo) < 0 ||
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &lo, &plo, &obs_chat_events, &olo) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
         (fd = fcntl(sv[0], F_DUPFD_CLOEXEC, high)) < FD_SETSIZE) {
         rc = hw_fail(msg, cap, "set-up of a descriptor >= FD_SETSIZE failed");
@@ -332,7 +336,7 @@ int hw_fd_ceiling(const exec_opts_t *o, char *msg, size_t cap)
     }
     close(sv[0]);
     sv[0] = -1;
-    if (im->chat_adopt(&hi, m, fd, &obs_events, &ohi) < 0) {
+    if (im->chat_adopt(&hi, m, fd, &obs_chat_events, &ohi) < 0) {
         rc = hw_fail(msg, cap, "adopting descriptor %d failed", fd);
         goto out;
     }
@@ -509,7 +513,7 @@ int hw_fd_edges(const exec_opts_t *o, char *msg, size_t cap)
             rc = hw_fail(msg, cap, "dup3 to descriptor %d failed", nums[i]);
             break;
         }
-        if (im->chat_adopt(&c[i], m, fd, &obs_events, &ob[i]) < 0 ||
+        if (im->chat_adopt(&c[i], m, fd, &obs_chat_events, &ob[i]) < 0 ||
             im->set_terminator(c[i], "\n", 1) < 0) {
             if (c[i] == NULL)
                 close(fd);
@@ -558,7 +562,7 @@ int hw_urgent(const exec_opts_t *o, char *msg, size_t cap)
         return hw_fail(msg, cap, "set-up of a loopback TCP connection failed");
     }
     int s = fds[0], peer = fds[1];
-    if (im->chat_adopt(&c, m, s, &obs_events, &ob) < 0 ||
+    if (im->chat_adopt(&c, m, s, &obs_chat_events, &ob) < 0 ||
         im->set_terminator(c, "\n", 1) < 0) {
         if (c == NULL)
             close(s);
@@ -619,7 +623,7 @@ static int urgent_error_once(const exec_opts_t *o, int with_output, char *msg, s
         return hw_fail(msg, cap, "set-up of a loopback TCP connection failed");
     }
     int s = fds[0], peer = fds[1];
-    if (im->chat_adopt(&c, m, s, &obs_events, &ob) < 0 || im->set_none(c) < 0) {
+    if (im->chat_adopt(&c, m, s, &obs_chat_events, &ob) < 0 || im->set_none(c) < 0) {
         if (c == NULL)
             close(s);
         rc = hw_fail(msg, cap, "chat_adopt or set_none failed");
@@ -681,7 +685,7 @@ int hw_connect_sync(const exec_opts_t *o, char *msg, size_t cap)
     a.sin_family = AF_INET;
     a.sin_port = htons(80);
     a.sin_addr.s_addr = htonl(INADDR_BROADCAST);
-    int r = im->chat_connect(&c, m, (struct sockaddr *)&a, sizeof(a), &obs_events, &ob);
+    int r = im->chat_connect(&c, m, (struct sockaddr *)&a, sizeof(a), &obs_chat_events, &ob);
     long size = im->map_size(m);
     for (int p = 0; p < 5; p++)
         im->poll(m, o->backend, 2);
@@ -818,13 +822,13 @@ int hw_eexist(const exec_opts_t *o, char *msg, size_t cap)
     void *m = NULL, *a = NULL, *b = NULL, *d = NULL;
     obs_t oa = {0}, ob = {0};
     int peer = -1, rc = 0;
-    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &a, &peer, &obs_events, &oa) < 0) {
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &a, &peer, &obs_chat_events, &oa) < 0) {
         rc = hw_fail(msg, cap, "set-up failed");
         goto out;
     }
     /* a's descriptor again, in the same map: refused, a untouched.  On
      * failure the descriptor stays the caller's (here: still a's). */
-    int r1 = im->chat_adopt(&b, m, im->fd(a), &obs_events, &ob);
+    int r1 = im->chat_adopt(&b, m, im->fd(a), &obs_chat_events, &ob);
     int r2 = im->disp_adopt(&d, m, im->fd(a), &obs_events, &ob);
     long size = im->map_size(m);
     (void)!send(peer, "x", 1, MSG_NOSIGNAL);
@@ -852,7 +856,7 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     obs_t ob = {0};
     int peer = -1, rc = 0;
     char b[16];
-    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0)
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_chat_events, &ob) < 0)
         return hw_fail(msg, cap, "set-up failed");
     im->push(c, "queued", 6);
     im->map_free(m); /* closes c as close_all does; c stays a valid handle */
@@ -871,7 +875,7 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
      * the found handler tries it; the channel is then still served. */
     memset(&ob, 0, sizeof(ob));
     c = NULL;
-    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_events, &ob) < 0 ||
+    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_chat_events, &ob) < 0 ||
         im->set_terminator(c, "\n", 1) < 0)
         return hw_fail(msg, cap, "set-up failed");
     ob.im = im;
@@ -913,7 +917,7 @@ static void *own_default_free(void *arg)
     obs_t ob = {0};
     void *c = NULL;
     int peer = -1;
-    if (hw_chat_pair(im, NULL, &c, &peer, &obs_events, &ob) < 0 ||
+    if (hw_chat_pair(im, NULL, &c, &peer, &obs_chat_events, &ob) < 0 ||
         im->set_terminator(c, "\n", 1) < 0) {
         t->rc = hw_fail(t->msg, sizeof(t->msg), "set-up of a chat channel in the default "
                         "map failed");
@@ -969,7 +973,7 @@ static void *default_user(void *arg)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return NULL;
-    if (t->im->chat_adopt(&t->ch, NULL, sv[0], &obs_events, t->ob) < 0) {
+    if (t->im->chat_adopt(&t->ch, NULL, sv[0], &obs_chat_events, t->ob) < 0) {
         close(sv[0]);
         close(sv[1]);
         return NULL;

@@ -529,38 +529,35 @@ static int do_map_new(accp_msg_t *q)
     return reply(q, rc, NULL, 0, -1);
 }
 
-static int do_map_default(accp_msg_t *q)
+/* "map_default M T" names suite thread T's default map M, made on T's
+ * thread of ours if it has none; "map_existing M T" names only one it has
+ * (every default map is made by default_for and destroyed through
+ * do_map_free or the thread's end, so ours knows): ENOENT makes none (M1). */
+static int name_default(accp_msg_t *q, int make)
 {
     uint64_t tid;
+    void *m;
     if (q->ntok != 3)
         return DECLINE;
     if (accp_tok_u64(q->tok[2], &tid) < 0 || find_map(q->tok[1]))
         return reply(q, -EINVAL, NULL, 0, -1);
-    if (im->map_default == NULL)
-        return reply(q, -EOPNOTSUPP, NULL, 0, -1);
-    void *m = default_for(tid);
+    if (make) {
+        if (im->map_default == NULL)
+            return reply(q, -EOPNOTSUPP, NULL, 0, -1);
+        m = default_for(tid);
+    } else {
+        deft_t *d = find_deft(tid);
+        if (d == NULL || d->map == NULL)
+            return reply(q, -ENOENT, NULL, 0, -1);
+        m = d->map;
+    }
     if (m == NULL || add_map(q->tok[1], m) == NULL)
         return reply(q, -ENOMEM, NULL, 0, -1);
     return reply(q, 0, NULL, 0, -1);
 }
 
-/* map_existing M T: suite thread T's default map, only if it has one (every
- * default map is made by default_for and destroyed through do_map_free or
- * the thread's end, so ours knows); ENOENT makes none (M1). */
-static int do_map_existing(accp_msg_t *q)
-{
-    uint64_t tid;
-    if (q->ntok != 3)
-        return DECLINE;
-    if (accp_tok_u64(q->tok[2], &tid) < 0 || find_map(q->tok[1]))
-        return reply(q, -EINVAL, NULL, 0, -1);
-    deft_t *d = find_deft(tid);
-    if (d == NULL || d->map == NULL)
-        return reply(q, -ENOENT, NULL, 0, -1);
-    if (add_map(q->tok[1], d->map) == NULL)
-        return reply(q, -ENOMEM, NULL, 0, -1);
-    return reply(q, 0, NULL, 0, -1);
-}
+static int do_map_default(accp_msg_t *q) { return name_default(q, 1); }
+static int do_map_existing(accp_msg_t *q) { return name_default(q, 0); }
 
 /* "VERB N": 0 with N in *v, or -1 with what to return in *rc (DECLINE for
  * another arity, the reply's result after -EINVAL for a bad count). */
