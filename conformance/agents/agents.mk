@@ -79,9 +79,11 @@ agents: deps
 
 # One implementation through its agent; reports in $(AGENT_REPORTS)/<name>/.
 AGENT_REPORTS = $(AGENTS_BUILD)/reports
+# Every event is a round trip through an agent: m.threads.own-maps takes
+# seconds, so the hang guard is wider than in-process.
 agents-ref: agents
 	@mkdir -p $(AGENT_REPORTS)/reference-agent
-	ACC_AGENT="$(AGENT_REF_BIN)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) \
+	ACC_AGENT="$(AGENT_REF_BIN)" $(AGENT_CLIENT_RUN) --seed $(AGENT_SEED) --timeout 60 \
 	    --json $(AGENT_REPORTS)/reference-agent/report.json \
 	    --tap $(AGENT_REPORTS)/reference-agent/report.tap \
 	    --junit $(AGENT_REPORTS)/reference-agent/report.xml $(AGENT_ARGS)

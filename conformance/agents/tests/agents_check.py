@@ -130,7 +130,11 @@ def check_protocol(a, tmp, seed, problems, print=print):
     agent = os.path.join(tmp, "agent.json")
     p1, t1 = run(a.inproc, ["--seed", seed, "--json", inproc] + a.split_args)
     print("reference, in-process: exit %d, %.1f s: %s" % (p1.returncode, t1, counts(load(inproc))))
-    p2, t2 = run(a.client, ["--seed", seed, "--json", agent] + a.split_args,
+    # The per-run timeout only guards against hangs.  Through an agent every
+    # event is a round trip: m.threads.own-maps (48,000 records) takes ~3 s
+    # on a quiet machine and once took more than the default 10 on a
+    # loaded CI machine, an ERROR the in-process run did not have.
+    p2, t2 = run(a.client, ["--seed", seed, "--timeout", "60", "--json", agent] + a.split_args,
                  {"ACC_AGENT": a.ref_agent})
     print("reference, agent:      exit %d, %.1f s: %s" % (p2.returncode, t2, counts(load(agent))))
     ra = {key(r): r for r in load(inproc)["results"]}
