@@ -28,12 +28,7 @@ typedef struct {
     char buf[TLINES * TLINE_MAX];
 } rec_t;
 
-static void rec_init(rec_t *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->s.buf = r->buf;
-    r->s.cap = sizeof(r->buf);
-}
+static void rec_init(rec_t *r) { hw_obs_init(&r->s, r->buf, sizeof(r->buf)); }
 
 /* Calls a chat channel of these tests should never get, and bytes beyond
  * what it can keep. */

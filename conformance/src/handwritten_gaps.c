@@ -18,12 +18,7 @@ typedef struct {
     char buf[512];
 } gap_rec_t;
 
-static void rec_init(gap_rec_t *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->s.buf = r->buf;
-    r->s.cap = sizeof(r->buf);
-}
+static void rec_init(gap_rec_t *r) { hw_obs_init(&r->s, r->buf, sizeof(r->buf)); }
 
 /* The calls a chat channel of these tests should never get. */
 static int others(const hw_obs_t *o)

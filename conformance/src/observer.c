@@ -63,6 +63,13 @@ int hw_obs_calls(const hw_obs_t *o)
            o->reads + o->writes;
 }
 
+void hw_obs_init(hw_obs_t *o, char *buf, size_t cap)
+{
+    memset(o, 0, sizeof(*o));
+    o->buf = buf;
+    o->cap = cap;
+}
+
 size_t hw_obs_kept(const hw_obs_t *o)
 {
     return o->buf == NULL ? 0 : o->n < o->cap ? o->n : o->cap;

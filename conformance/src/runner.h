@@ -179,6 +179,8 @@ extern const acc_events_t hw_obs_chat_events;
 
 /* The handler calls an observer saw, a collect run counting once. */
 int hw_obs_calls(const hw_obs_t *o);
+/* A zeroed observer that keeps the first cap collected bytes in buf. */
+void hw_obs_init(hw_obs_t *o, char *buf, size_t cap);
 /* How many of the collected bytes buf holds. */
 size_t hw_obs_kept(const hw_obs_t *o);
 

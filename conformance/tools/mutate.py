@@ -846,7 +846,9 @@ class Campaign:
                 rc0, res0, _, _ = self.run_stage(self.san_runner, "memcheck-ref", mdir,
                                                  self.args.timeout, self.globs(sel), san=True)
                 sound = rc0 in (RUN_OK, RUN_FAILURES) and res0 is not None
-                k = [v for v in k if v not in set(self.kills(res0))] if sound else k
+                if sound:
+                    on_ref = set(self.kills(res0))
+                    k = [v for v in k if v not in on_ref]
                 if sound and (rc == SAN_EXIT or results is None or k):
                     report = re.search(r"(ERROR: \w+Sanitizer: [^\n]*|SUMMARY: [^\n]*)", tail)
                     m["status"] = "Killed"

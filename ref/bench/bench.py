@@ -422,7 +422,7 @@ def print_scale_ir(rows, out):
 
 
 def scale_targets(rows, ir_rows):
-    """The issue's target: 10,000 idle channels add at most 10% to an epoll
+    """The scale target (docs/performance.md): 10,000 idle channels add at most 10% to an epoll
     pass with 100 active ones; read on instructions (repeatable under load)
     and on thread CPU time (the kernel's part included, noisy)."""
     checks = []
