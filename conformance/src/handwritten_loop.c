@@ -849,6 +849,44 @@ out:
 
 /* ------------------------------------------------ map destruction, M9 */
 
+/* map (NULL: the thread's default) destroyed by its chat's found handler,
+ * inside a pass: refused, so the map keeps its channel, its size is still 1
+ * and the next record is served by passes given the same map (M9; for the
+ * default map also M1: only a destruction that happened leaves the thread
+ * without one).  0, or hw_fail's 1. */
+static int free_in_own_pass(const exec_opts_t *o, void *map, char *msg, size_t cap)
+{
+    const acc_impl_t *im = o->impl;
+    const char *how = map ? "a map" : "the default map, given as NULL,";
+    obs_t ob = {.im = im, .map = map};
+    void *c = NULL;
+    int peer = -1, rc = 0;
+    if (hw_chat_pair(im, map, &c, &peer, &obs_chat_events, &ob) < 0 ||
+        im->set_terminator(c, "\n", 1) < 0) {
+        rc = hw_fail(msg, cap, "set-up of a chat channel in %s failed", how);
+        goto out;
+    }
+    ob.free_map_in_found = 1;
+    (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
+    PASS_UNTIL(im, map, o->backend, ob.s.found >= 1);
+    ob.free_map_in_found = 0;
+    long size = im->map_size(map);
+    int fd = im->fd(c);
+    (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
+    PASS_UNTIL(im, map, o->backend, ob.s.found >= 2);
+    if (size != 1 || fd < 0 || ob.s.found != 2 || ob.s.closes || ob.s.n != 2)
+        rc = hw_fail(msg, cap, "destroying %s inside its own pass: then size %ld, channel %s, "
+                     "%d of 2 records (want 1, open, 2: the destruction is refused, M9%s)", how,
+                     size, fd < 0 ? "closed" : "open", ob.s.found,
+                     map ? "" : "; the map stays the thread's default, M1");
+out:
+    if (c)
+        im->free(c);
+    if (peer >= 0)
+        close(peer);
+    return rc;
+}
+
 int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
 {
     const acc_impl_t *im = o->impl;
@@ -871,38 +909,16 @@ int hw_map_free(const exec_opts_t *o, char *msg, size_t cap)
     close(peer);
     if (rc)
         return rc;
-    /* Destroying a map inside its own pass is refused and changes nothing:
-     * the found handler tries it; the channel is then still served. */
-    memset(&ob, 0, sizeof(ob));
-    c = NULL;
-    if (im->map_new(&m) < 0 || hw_chat_pair(im, m, &c, &peer, &obs_chat_events, &ob) < 0 ||
-        im->set_terminator(c, "\n", 1) < 0)
+    /* Destroying a map inside its own pass is refused and changes nothing. */
+    if (im->map_new(&m) < 0)
         return hw_fail(msg, cap, "set-up failed");
-    ob.im = im;
-    ob.map = m;
-    ob.free_map_in_found = 1;
-    (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, m, o->backend, ob.s.found >= 1);
-    ob.free_map_in_found = 0;
-    long size = im->map_size(m);
-    fd = im->fd(c);
-    (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, m, o->backend, ob.s.found >= 2);
-    if (size != 1 || fd < 0 || ob.s.found != 2 || ob.s.closes || ob.s.n != 2)
-        rc = hw_fail(msg, cap, "destroying a map inside its own pass: then size %ld, channel %s, "
-                     "%d of 2 records (want 1, open, 2: M9)", size, fd < 0 ? "closed" : "open",
-                     ob.s.found);
-    im->free(c);
-    close(peer);
+    rc = free_in_own_pass(o, m, msg, cap);
     im->map_free(m);
     return rc;
 }
 
-/* The same refusal when the map is the thread's default, given as NULL from
- * its found handler: the map keeps its channel and stays the default, so
- * its size given NULL is still 1 and a pass given NULL still serves it (M9,
- * M1: only a destruction that happened leaves the thread without one).  In
- * a thread of its own, whose default map is new. */
+/* The same refusal on the thread's default map, in a thread of its own,
+ * whose default map is new. */
 typedef struct {
     const exec_opts_t *o;
     char msg[400];
@@ -912,39 +928,8 @@ typedef struct {
 static void *own_default_free(void *arg)
 {
     own_default_t *t = arg;
-    const acc_impl_t *im = t->o->impl;
-    const char *be = t->o->backend;
-    obs_t ob = {0};
-    void *c = NULL;
-    int peer = -1;
-    if (hw_chat_pair(im, NULL, &c, &peer, &obs_chat_events, &ob) < 0 ||
-        im->set_terminator(c, "\n", 1) < 0) {
-        t->rc = hw_fail(t->msg, sizeof(t->msg), "set-up of a chat channel in the default "
-                        "map failed");
-        goto out;
-    }
-    ob.im = im;
-    ob.map = NULL;
-    ob.free_map_in_found = 1;
-    (void)!send(peer, "a\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, NULL, be, ob.s.found >= 1);
-    ob.free_map_in_found = 0;
-    long size = im->map_size(NULL);
-    int fd = im->fd(c);
-    (void)!send(peer, "b\n", 2, MSG_NOSIGNAL);
-    PASS_UNTIL(im, NULL, be, ob.s.found >= 2);
-    if (size != 1 || fd < 0 || ob.s.found != 2 || ob.s.closes || ob.s.n != 2)
-        t->rc = hw_fail(t->msg, sizeof(t->msg), "map_free(NULL) inside a pass of the default "
-                        "map: then its size given NULL %ld, channel %s, %d of 2 records served "
-                        "by passes given NULL (want 1, open, 2: the destruction is refused and "
-                        "the map stays the thread's default, M9 M1)", size,
-                        fd < 0 ? "closed" : "open", ob.s.found);
-out:
-    if (c)
-        im->free(c);
-    if (peer >= 0)
-        close(peer);
-    im->map_free(NULL);
+    t->rc = free_in_own_pass(t->o, NULL, t->msg, sizeof(t->msg));
+    t->o->impl->map_free(NULL);
     return NULL;
 }
 
